@@ -1,0 +1,57 @@
+# Two commands: `make run` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10.13/bin/python) $(shell command -v python3.10))
+PY311 ?= $(firstword $(wildcard /root/.pyenv/versions/3.11.7/bin/python) $(shell command -v python3.11))
+BOT := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export TRACKER_DB_URL ?= sqlite:///var/tracker.db
+export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
+FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.yml)
+RASA_DATA := config.yml domain.yml $(FAQ_DATA) $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
+WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
+
+.PHONY: help install import index nlu train run stop test eval report bench clean
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.venv/.installed: requirements/bot.txt
+	$(PY311) -m venv .venv && .venv/bin/pip install -q torch==2.13.0
+	.venv/bin/pip install -q -r requirements/bot.txt && touch $@
+.venv-rasa/.installed: requirements/rasa.txt requirements/rasa-constraints.txt
+	$(PY310) -m venv .venv-rasa
+	.venv-rasa/bin/pip install -q -r requirements/rasa.txt -c requirements/rasa-constraints.txt && touch $@
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+bot/web/static/dist/.built: $(WEB_SRC)
+	cd bot/web/frontend && npm ci --no-audit --no-fund && npm run build
+	touch $@
+install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium bot/web/static/dist/.built ## install what is missing
+	@$(BOT) -m bot.web.password ensure
+
+import: .venv/.installed ## re-clean the raw seed pages (../shared/seeds) into data/faq/sources
+	$(BOT) -m bot import
+models/index/manifest.json: .venv/.installed $(FAQ_DATA)
+	$(BOT) -m bot index
+index: models/index/manifest.json ## build the retrieval index if the data changed
+models/rasa/model.tar.gz: .venv-rasa/.installed .venv/.installed $(RASA_DATA)
+	$(BOT) -m bot nlu
+	$(RASA) train --fixed-model-name model --out models/rasa --data data/nlu data/rules data/stories --num-threads 2
+	touch $@
+train: models/rasa/model.tar.gz ## train Rasa if data or config changed
+
+run: install index train ## install, build, start every server and print the URL
+	$(BOT) -m bot.servers start
+stop: ## stop the servers `make run` started
+	$(BOT) -m bot.servers stop
+
+test: install index train ## validate data, run every test (servers and browser included)
+	$(RASA) data validate --data data/nlu data/rules data/stories
+	$(BOT) -m pytest
+	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz
+	$(BOT) scripts/check_nlu_report.py results/nlu/intent_report.json --min-f1 0.95
+	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
+	  --out results/core --model models/rasa/model.tar.gz
+
+clean: ## remove build outputs (venvs stay)
+	rm -rf models/index models/rasa data/nlu/generated results reports bot/web/static/dist

@@ -1,0 +1,34 @@
+"""action_answer_faq: answer from the knowledge base, or say honestly that we can't."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.dialogue import answer_turn
+
+
+class ActionAnswerFaq(Action):
+    """FAQ topics, low-confidence NLU, off-topic messages and region follow-ups."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[EventType]:
+        message = tracker.latest_message
+        intent = message.get("intent") or {}
+        turn = answer_turn(
+            text=message.get("text") or "",
+            intent=intent.get("name"),
+            confidence=float(intent.get("confidence") or 0.0),
+            place_slot=tracker.get_slot("place"),
+            last_topic=tracker.get_slot("last_topic"),
+            last_question=tracker.get_slot("last_question"),
+        )
+        reply = turn.reply
+        dispatcher.utter_message(text=reply.text, buttons=reply.buttons, json_message=reply.custom)
+        return [SlotSet(name, value) for name, value in turn.slots.items()]
