@@ -1,0 +1,443 @@
+"""Personalised deadline calculations from the source documents (no Rasa).
+
+One pure function per rule; each returns a :class:`DeadlineResult` carrying the
+dates, the structured counting steps, the sources and the interpretation notes.
+``render`` turns a result into the reply text with the templates in
+``data/deadlines.yml`` (all user-facing Chinese lives there).  ``today`` is always a
+parameter; only :func:`reply_for`, the outermost entry point, defaults it to the
+real date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import yaml
+
+from bot import PROJECT_ROOT
+from bot import workdays
+from bot.dates import ParsedDate, parse_date
+from bot.workdays import Period, Step
+
+DATA_FILE = PROJECT_ROOT / "data" / "deadlines.yml"
+
+# Rule constants, named after the documents' wording.
+DIRECT_MAIL_WORKDAYS = 12            # 公示之日起12个工作日内
+PAPER_MAIL_CUTOFF_DAY = 20           # 每月20日前审核 … 20日后审核的延后
+LAST_WEEK_DAYS = 7                   # "最后一周" read as the month's last 7 calendar days
+HENAN_PUBLICITY_DAYS = 10            # 公示时间一般不少于10天
+HENAN_CHECK_REPORT_DAYS = 15         # 成绩发布后15日内报送核查结果
+HENAN_SUPPLEMENTARY_MONTHS = 2       # 成绩发布后两个月内
+HENAN_BOOKING_DAYS = 30              # 核查结果发布后30天内
+HENAN_STORAGE_YEARS = 5              # 自考试结束日起5年
+ANNOTATION_WINDOW_DAYS = 90          # 申请当日起向前计算90日内
+ANNOTATION_MAX_IN_WINDOW = 3         # 最多3次有效加注
+ANNOTATION_VALIDITY_DAYS = 90        # 每次最长有效期90天
+ANNOTATION_READY_HOURS = 24          # 24小时内完成加注
+ECERT_DOWNLOAD_MONTHS = 1            # 成绩公布后一个月左右（估计）
+
+
+@dataclass(frozen=True)
+class DeadlineResult:
+    """The outcome of one rule applied to one date.
+
+    ``deadline`` is the main result date (last day, earliest end, estimate);
+    ``window`` is set when the rule gives a range (the dispatch week).  ``notes`` are
+    note ids whose text is in data/deadlines.yml.  ``details`` holds rule-specific
+    values (annotation: ready_by, valid_until, allowed, next_slot, …).
+    """
+
+    procedure_id: str
+    input_date: date
+    today: date
+    deadline: date | None
+    window: tuple[date, date] | None
+    steps: tuple[Step, ...]
+    calendar_covered: bool
+    estimate: bool
+    sources: tuple[str, ...]
+    region: str
+    notes: tuple[str, ...]
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A registered rule: where it applies, where it comes from, what date it needs.
+    The display name and the date's label are in data/deadlines.yml."""
+
+    id: str
+    region: str
+    sources: tuple[str, ...]
+    needs: str                      # English description of the input date
+    needs_past: bool                # the input date must already have happened
+    compute: Callable[..., DeadlineResult]
+
+
+@lru_cache(maxsize=1)
+def load_texts() -> dict:
+    """The templates, labels and keyword lists of data/deadlines.yml (read once)."""
+    return yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+
+
+def _result(procedure_id: str, input_date: date, today: date, period: Period | None, *,
+            deadline: date | None = None, window: tuple[date, date] | None = None,
+            steps: Sequence[Step] = (), notes: Sequence[str] = (), estimate: bool = False,
+            calendar_covered: bool = True, details: Mapping[str, Any] | None = None) -> DeadlineResult:
+    procedure = PROCEDURES[procedure_id]
+    if period is not None:
+        deadline = period.end if deadline is None else deadline
+        steps = tuple(period.steps) + tuple(steps)
+        estimate = estimate or period.estimate
+        calendar_covered = calendar_covered and period.calendar_covered
+    if not calendar_covered:
+        notes = tuple(notes) + ("estimate_uncovered",)
+    return DeadlineResult(
+        procedure_id=procedure_id, input_date=input_date, today=today, deadline=deadline,
+        window=window, steps=tuple(steps), calendar_covered=calendar_covered,
+        estimate=estimate, sources=procedure.sources, region=procedure.region,
+        notes=tuple(notes), details=MappingProxyType(dict(details or {})),
+    )
+
+
+def direct_mail_deadline(publicity: date, *, today: date) -> DeadlineResult:
+    """Guangdong direct mail: apply within 12 working days from the day the list of
+    successful candidates is publicised (the publicity day itself not counted)."""
+    period = workdays.add_workdays(publicity, DIRECT_MAIL_WORKDAYS)
+    return _result("gd_direct_mail", publicity, today, period,
+                   notes=("workdays_official", "direct_mail_editions"))
+
+
+def _last_week(year: int, month: int) -> tuple[date, date]:
+    last, _ = workdays.add_months_clamped(date(year, month, 1), 1)
+    last -= timedelta(days=1)
+    return last - timedelta(days=LAST_WEEK_DAYS - 1), last
+
+
+def paper_mail_dispatch(reviewed: date, *, today: date) -> DeadlineResult:
+    """Guangzhou paper mailing after the notice period (incl. past years'
+    certificates, 2024 edition only): reviewed on or before the 20th → dispatched in
+    the last week of that month; after the 20th → the last week of the next month.
+    "Last week" = the month's last 7 calendar days."""
+    month_start = date(reviewed.year, reviewed.month, 1)
+    if reviewed.day > PAPER_MAIL_CUTOFF_DAY:
+        month_start, _ = workdays.add_months_clamped(month_start, 1)
+    first, last = _last_week(month_start.year, month_start.month)
+    holiday_steps, uncovered = workdays.holidays_between(first, last)
+    return _result(
+        "gz_paper_mail_dispatch", reviewed, today, None, deadline=last, window=(first, last),
+        steps=holiday_steps, calendar_covered=not uncovered,
+        notes=("gz_rule_2024_only", "gz_twentieth_inclusive", "gz_last_week", "gz_review_date"),
+        details={"next_month": reviewed.day > PAPER_MAIL_CUTOFF_DAY},
+    )
+
+
+def henan_check_report_deadline(score_release: date, *, today: date) -> DeadlineResult:
+    """Henan: the check departments report results within 15 days of score release."""
+    period = workdays.add_days(score_release, HENAN_CHECK_REPORT_DAYS)
+    return _result("henan_check_report", score_release, today, period,
+                   notes=("henan_department_deadline",))
+
+
+def henan_supplementary_deadline(score_release: date, *, today: date) -> DeadlineResult:
+    """Henan: supplementary check and appeals within two months of score release;
+    afterwards the candidate is taken to have given up."""
+    period = workdays.add_months(score_release, HENAN_SUPPLEMENTARY_MONTHS)
+    return _result("henan_supplementary_check", score_release, today, period,
+                   notes=("henan_supplementary_general",))
+
+
+def henan_booking_deadline(results_published: date, *, today: date) -> DeadlineResult:
+    """Henan: certificate mailing bookings within 30 days after the check results."""
+    period = workdays.add_days(results_published, HENAN_BOOKING_DAYS)
+    return _result("henan_mail_booking", results_published, today, period,
+                   notes=("henan_booking_general",))
+
+
+def henan_storage_end(exam_end: date, *, today: date) -> DeadlineResult:
+    """Henan: unclaimed certificates are kept 5 years from the end of the exam."""
+    period = workdays.add_years(exam_end, HENAN_STORAGE_YEARS)
+    return _result("henan_storage", exam_end, today, period, notes=("henan_storage_after",))
+
+
+def henan_publicity_end(publicity_start: date, *, today: date) -> DeadlineResult:
+    """Henan: results publicity normally lasts at least 10 days; the earliest end."""
+    period = workdays.add_days(publicity_start, HENAN_PUBLICITY_DAYS)
+    return _result("henan_publicity", publicity_start, today, period,
+                   notes=("henan_publicity_minimum",))
+
+
+def annotation_window(application: date, previous: Sequence[date] = (), *,
+                      today: date) -> DeadlineResult:
+    """E-certificate annotation (加注) on ``application`` given earlier applications.
+
+    Counting back 90 days from the application day (that day included), one
+    certificate may have at most 3 valid annotations; each is valid at most 90 days
+    and is completed within 24 hours.  ``previous`` dates after ``application`` are
+    ignored (they cannot precede it).  Details: ``ready_by``, ``valid_until``,
+    ``allowed``, ``counted`` (earlier applications inside the window),
+    ``active_count`` and ``remaining`` (after this application, if allowed), and
+    ``next_slot`` (earliest day another application would be within the limit).
+    """
+    window_start = application - timedelta(days=ANNOTATION_WINDOW_DAYS - 1)
+    counted = sorted(d for d in previous if window_start <= d <= application)
+    allowed = len(counted) < ANNOTATION_MAX_IN_WINDOW
+    active = sorted(counted + [application]) if allowed else counted
+    remaining = max(ANNOTATION_MAX_IN_WINDOW - len(active), 0)
+    if remaining:
+        next_slot = application
+    else:
+        # The window ending on day X holds the dates >= X - 89; a slot frees when
+        # the oldest of the latest three falls out, i.e. 90 days after it.
+        next_slot = active[-ANNOTATION_MAX_IN_WINDOW] + timedelta(days=ANNOTATION_WINDOW_DAYS)
+    ready_by = application + timedelta(hours=ANNOTATION_READY_HOURS)
+    valid_until = application + timedelta(days=ANNOTATION_VALIDITY_DAYS)
+    details = {
+        "allowed": allowed, "ready_by": ready_by, "valid_until": valid_until,
+        "counted": tuple(counted), "active_count": len(active), "remaining": remaining,
+        "next_slot": next_slot, "window_start": window_start,
+    }
+    return _result("ecert_annotation", application, today, None,
+                   deadline=ready_by if allowed else next_slot,
+                   notes=("annotation_window_rule", "annotation_validity"), details=details)
+
+
+def ecert_download_estimate(results: date, *, today: date) -> DeadlineResult:
+    """Estimate: e-certificates usually downloadable about a month after results
+    (a rule of thumb from one document, for 一级建造师).  No holiday shift: this is
+    not a legal period."""
+    period = workdays.add_months(results, ECERT_DOWNLOAD_MONTHS, shift_rest_day=False)
+    return _result("ecert_download_estimate", results, today, period, estimate=True,
+                   notes=("ecert_rule_of_thumb",))
+
+
+PROCEDURES: dict[str, Procedure] = {
+    p.id: p
+    for p in (
+        Procedure("gd_direct_mail", "guangdong",
+                  ("gz-mail-faq-2025/p05", "gz-mail-faq-2024/p04"),
+                  "day the list of successful candidates was publicised", True,
+                  direct_mail_deadline),
+        Procedure("gz_paper_mail_dispatch", "guangzhou", ("gz-mail-faq-2024/p09",),
+                  "day the mailing application was reviewed", True, paper_mail_dispatch),
+        Procedure("henan_check_report", "henan",
+                  ("henan-check-issuance-2024/p05", "henan-check-issuance-2024/p06"),
+                  "score release day", True, henan_check_report_deadline),
+        Procedure("henan_supplementary_check", "henan", ("henan-check-issuance-2024/p06",),
+                  "score release day", True, henan_supplementary_deadline),
+        Procedure("henan_mail_booking", "henan", ("henan-check-issuance-2024/p08",),
+                  "day the check results were published", True, henan_booking_deadline),
+        Procedure("henan_storage", "henan", ("henan-check-issuance-2024/p09",),
+                  "last day of the exam", True, henan_storage_end),
+        Procedure("henan_publicity", "henan", ("henan-check-issuance-2024/p05",),
+                  "first day of the results publicity", True, henan_publicity_end),
+        Procedure("ecert_annotation", "national",
+                  ("cpta-ecert-faq-2023/p09", "cpta-ecert-faq-2023/p16"),
+                  "day of the annotation application", False, annotation_window),
+        Procedure("ecert_download_estimate", "national", ("cpta-ecert-faq-2023/p01",),
+                  "day the results were published", True, ecert_download_estimate),
+    )
+}
+
+
+def compute(procedure_id: str, day: date, *, today: date,
+            previous: Sequence[date] = ()) -> DeadlineResult:
+    """Run the rule ``procedure_id`` on ``day``; ``previous`` is only used by
+    ``ecert_annotation``.  Raises KeyError for an unknown procedure id."""
+    procedure = PROCEDURES[procedure_id]
+    if procedure_id == "ecert_annotation":
+        return procedure.compute(day, previous, today=today)
+    return procedure.compute(day, today=today)
+
+
+# ---------------------------------------------------------------- labels & prompts
+
+def procedure_name(procedure_id: str) -> str:
+    """The display name of a procedure."""
+    return load_texts()["procedures"][procedure_id]["name"]
+
+
+def date_label(procedure_id: str | None) -> str:
+    """What date the procedure needs, as shown to the user."""
+    texts = load_texts()
+    if procedure_id in texts["procedures"]:
+        return texts["procedures"][procedure_id]["date_label"]
+    return texts["default_date_label"]
+
+
+def region_label(region: str) -> str:
+    """Display name of a region id (``guangdong`` → 广东省)."""
+    return load_texts()["regions"].get(region, region)
+
+
+def error_prompt(error: str, procedure_id: str | None = None) -> str:
+    """The re-entry prompt for a bot.dates error id (or ``unknown_procedure``)."""
+    return load_texts()["errors"][error].format(label=date_label(procedure_id))
+
+
+def format_date(day: date) -> str:
+    """``2024年10月18日（星期五）``."""
+    texts = load_texts()
+    return texts["date_format"].format(year=day.year, month=day.month, day=day.day,
+                                       weekday=texts["weekdays"][day.weekday()])
+
+
+# ---------------------------------------------------------------- guessing
+
+def _normalised(text: str) -> str:
+    from bot.text import normalise  # lazy: OpenCC loads on first use
+
+    return normalise(text) if isinstance(text, str) else ""
+
+
+def guess_region(text: str) -> str | None:
+    """The region a message talks about, from keyword lists in the data file."""
+    norm = _normalised(text)
+    for region, keywords in load_texts()["region_keywords"].items():
+        if any(keyword in norm for keyword in keywords):
+            return region
+    return None
+
+
+def _region_fits(procedure_region: str, region: str | None) -> bool:
+    if region is None:
+        return False
+    # Guangzhou is part of Guangdong: Guangdong-wide rules fit a Guangzhou question.
+    return procedure_region == region or (procedure_region, region) == ("guangdong", "guangzhou")
+
+
+def guess_procedure(text: str) -> str | None:
+    """The procedure a message asks about, or None.  Score = total length of the
+    matched keywords (longer keywords are more specific); a procedure of the region
+    the message names wins a tie; remaining ties go to the earlier entry in the file."""
+    norm = _normalised(text)
+    region = guess_region(text)
+    best, best_score = None, 0.0
+    for procedure_id, keywords in load_texts()["procedure_keywords"].items():
+        score = float(sum(len(k) for k in keywords if k in norm))
+        if score and _region_fits(PROCEDURES[procedure_id].region, region):
+            score += 0.5
+        if score > best_score:
+            best, best_score = procedure_id, score
+    return best
+
+
+# ---------------------------------------------------------------- rendering
+
+@lru_cache(maxsize=1)
+def _documents() -> dict:
+    from bot.corpus import load_documents  # lazy: reads every source file
+
+    return load_documents()
+
+
+def _step_line(step: Step, texts: dict) -> str:
+    holiday_names = texts["holiday_names"]
+    names = texts["name_separator"].join(holiday_names.get(n, n) for n in step.names)
+    if step.kind == workdays.STEP_ART203_SHIFT and not names:
+        names = texts["weekend_rest_day"]
+    fields = {
+        "date": format_date(step.date),
+        "end": format_date(step.end) if step.end else "",
+        "original": format_date(step.original) if step.original else "",
+        "names": names, "count": step.count, "year": step.year,
+        "unit": texts["units"].get(step.unit, "") if step.unit else "",
+    }
+    return texts["steps"][step.kind].format(**fields)
+
+
+def _citations(result: DeadlineResult, texts: dict) -> str:
+    documents = _documents()
+    seen: list[str] = []
+    for passage_id in result.sources:
+        document_id = passage_id.split("/")[0]
+        if document_id not in seen:
+            seen.append(document_id)
+    cites = [documents[d].citation() if d in documents else d for d in seen]
+    return texts["reply"]["source"].format(
+        region=region_label(result.region),
+        citations=texts["reply"]["citation_separator"].join(cites),
+        passages=texts["reply"]["list_separator"].join(result.sources),
+    )
+
+
+def _headline(result: DeadlineResult, texts: dict) -> str:
+    spec = texts["procedures"][result.procedure_id]
+    fields = {"input": format_date(result.input_date),
+              "deadline": format_date(result.deadline) if result.deadline else ""}
+    if result.window:
+        fields["window_start"] = format_date(result.window[0])
+        fields["window_end"] = format_date(result.window[1])
+    if result.procedure_id == "ecert_annotation":
+        d = result.details
+        fields.update(ready_by=format_date(d["ready_by"]), valid_until=format_date(d["valid_until"]),
+                      next_slot=format_date(d["next_slot"]))
+        return spec["headline_allowed" if d["allowed"] else "headline_blocked"].format(**fields)
+    return spec["headline"].format(**fields)
+
+
+def _status(result: DeadlineResult, texts: dict) -> str | None:
+    reply = texts["reply"]
+    if result.procedure_id == "ecert_annotation" or result.deadline is None:
+        return None
+    target = result.window[0] if result.window else result.deadline
+    days = (target - result.today).days
+    if days > 0:
+        return reply["status_future"].format(days=days)
+    if days == 0:
+        return reply["status_today"]
+    return reply["status_past"].format(days=-days)
+
+
+def render(result: DeadlineResult, *, parsed: ParsedDate | None = None) -> str:
+    """The reply text for a result: title, headline with the date(s) as
+    ``YYYY年M月D日（星期X）``, how it was counted, the interpretation notes, the
+    status relative to today, the source (region + document) and the next step.
+    Pass ``parsed`` to mention an inferred year."""
+    texts = load_texts()
+    reply = texts["reply"]
+    lines = [reply["title"].format(name=procedure_name(result.procedure_id))]
+    if result.estimate:
+        lines.append(reply["estimate_banner"])
+    if parsed is not None and parsed.year_inferred:
+        lines.append(reply["year_inferred"].format(input=format_date(result.input_date)))
+    lines.append(_headline(result, texts))
+    if result.procedure_id == "ecert_annotation":
+        d = result.details
+        if d["counted"]:
+            lines.append(reply["annotation_counted"].format(
+                dates=reply["list_separator"].join(format_date(x) for x in d["counted"])))
+        if d["remaining"]:
+            lines.append(reply["annotation_slots"].format(count=d["active_count"],
+                                                          remaining=d["remaining"]))
+        elif d["allowed"]:
+            lines.append(reply["annotation_full"].format(next_slot=format_date(d["next_slot"])))
+    status = _status(result, texts)
+    if status:
+        lines.append(status)
+    if result.steps:
+        lines.append(reply["counting_header"])
+        lines.extend(f"- {_step_line(step, texts)}" for step in result.steps)
+    if result.notes:
+        lines.append(reply["notes_header"])
+        lines.extend(f"- {texts['notes'][note]}" for note in result.notes)
+    lines.append(_citations(result, texts))
+    lines.append(reply["next_step"].format(next_step=texts["procedures"][result.procedure_id]["next_step"]))
+    return "\n".join(lines)
+
+
+def reply_for(text: str, *, today: date | None = None, procedure_id: str | None = None) -> str:
+    """Outermost entry point: guess the procedure (unless given), read the date and
+    answer, or return the re-entry prompt.  ``today`` defaults to the real date."""
+    today = today or date.today()
+    procedure_id = procedure_id or guess_procedure(text)
+    if procedure_id is None:
+        return error_prompt("unknown_procedure")
+    parsed = parse_date(text, today, require_past=PROCEDURES[procedure_id].needs_past)
+    if not parsed.ok:
+        return error_prompt(parsed.error, procedure_id)
+    return render(compute(procedure_id, parsed.value, today=today), parsed=parsed)
