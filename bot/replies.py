@@ -23,6 +23,7 @@ REPLIES_FILE = PROJECT_ROOT / "data" / "faq" / "replies.yml"
 CONTACTS_FILE = PROJECT_ROOT / "data" / "faq" / "contacts.yml"
 MAX_QUESTION_CHARS = 500
 MAX_BUTTONS = 3
+MAX_FALLBACK_CONTACTS = 5
 # Among hits this close to the best one, a hit for the candidate's own province wins.
 REGION_PREFERENCE_MARGIN = 0.03
 
@@ -47,6 +48,20 @@ def contacts(path: Path = CONTACTS_FILE) -> list[dict[str, Any]]:
         return []
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     return data.get("contacts", []) if isinstance(data, dict) else data
+
+
+def _how(contact: dict[str, Any]) -> str:
+    """Phone, web address or WeChat account, whichever the document gives."""
+    if contact.get("phone"):
+        return str(contact["phone"])
+    if contact.get("url"):
+        return str(contact["url"])
+    return templates()["wechat_item"].format(account=contact["wechat"])
+
+
+def reachable_contacts() -> list[dict[str, Any]]:
+    """Contacts the documents give a phone, address or WeChat account for."""
+    return [c for c in contacts() if c.get("phone") or c.get("url") or c.get("wechat")]
 
 
 def check_question(text: str | None) -> Reply | None:
@@ -146,12 +161,10 @@ def fallback_reply(user_text: str, best_score: float | None = None) -> Reply:
     """The honest fallback: what the assistant covers and where to get help."""
     t = templates()
     lines = [t["fallback"].strip()]
-    people = contacts()
+    people = reachable_contacts()[:MAX_FALLBACK_CONTACTS]
     if people:
         lines.append(t["fallback_contacts_heading"])
-        for contact in people:
-            how = contact.get("phone") or contact.get("url") or ""
-            lines.append(t["contact_item"].format(name=contact["name"], how=how).rstrip("："))
+        lines += [t["contact_item"].format(name=c["name"], how=_how(c)) for c in people]
     custom = {"kind": "fallback", "entry_id": None,
               "score": round(float(best_score), 4) if best_score is not None else None,
               "topic": None, "sources": []}
@@ -163,7 +176,7 @@ def decision_reply(decision: Any, user_text: str, place: Place | None,
     """Reply for a retrieval decision; ``related`` maps entry id → question."""
     if decision.kind == "answer":
         hit = choose_hit(decision.hits, place.province if place else None)
-        questions = [related[i] for i in getattr(hit, "related", []) if i in related]
+        questions = [related[i] for i in hit.related if i in related]
         questions += [h.question for h in decision.hits if h.id != hit.id and h.question not in questions]
         return answer_reply(hit, questions, place, user_text)
     if decision.kind == "did_you_mean":
@@ -176,10 +189,9 @@ def contacts_reply(user_text: str) -> Reply:
     """Who to contact, for "转人工" and similar."""
     t = templates()
     lines = [t["fallback_contacts_heading"]]
-    for contact in contacts():
-        how = contact.get("phone") or contact.get("url") or ""
+    for contact in reachable_contacts():
+        line = t["contact_item"].format(name=contact["name"], how=_how(contact))
         when = contact.get("when")
-        line = t["contact_item"].format(name=contact["name"], how=how)
-        lines.append(f"{line}（{when}）" if when else line)
+        lines.append(t["contact_when"].format(line=line, when=when) if when else line)
     lines.append(t["contacts_footer"])
     return Reply(in_script_of(user_text, "\n".join(lines)), [], {"kind": "contacts", "sources": []})

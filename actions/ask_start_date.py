@@ -1,0 +1,24 @@
+"""action_ask_start_date: ask for the date the chosen procedure counts from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.dialogue import start_date_prompt
+
+
+class ActionAskStartDate(Action):
+    """The deadline form's question for ``start_date``, worded for the procedure."""
+
+    def name(self) -> str:
+        return "action_ask_start_date"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[EventType]:
+        text = start_date_prompt(tracker.get_slot("procedure"), tracker.latest_message.get("text") or "")
+        dispatcher.utter_message(text=text, json_message={"kind": "form_prompt", "sources": []})
+        return []
