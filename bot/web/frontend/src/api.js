@@ -1,0 +1,80 @@
+// The two JSON endpoints of bot/web/app.py and the browser-side session id.
+
+const SESSION_KEY = "certificate-faq-session-id";
+let memorySessionId = null;
+
+function randomId() {
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The conversation id, kept in localStorage so history survives a reload. */
+export function sessionId() {
+  try {
+    let id = window.localStorage.getItem(SESSION_KEY);
+    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+      id = randomId();
+      window.localStorage.setItem(SESSION_KEY, id);
+    }
+    return id;
+  } catch (error) {
+    // storage blocked (e.g. third-party iframe): keep the id for this page only
+    memorySessionId = memorySessionId || randomId();
+    return memorySessionId;
+  }
+}
+
+/** Start a fresh conversation (new id). */
+export function resetSessionId() {
+  try {
+    window.localStorage.removeItem(SESSION_KEY);
+  } catch (error) {
+    memorySessionId = null;
+  }
+  return sessionId();
+}
+
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function parse(response, networkMessage) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (error) {
+    body = null;
+  }
+  if (!response.ok) {
+    throw new ApiError((body && body.message) || networkMessage, response.status);
+  }
+  return body;
+}
+
+export async function postChat(session, message, networkMessage) {
+  let response;
+  try {
+    response = await fetch("/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session_id: session, message }),
+    });
+  } catch (error) {
+    throw new ApiError(networkMessage, 0);
+  }
+  return parse(response, networkMessage);
+}
+
+export async function getHistory(session, networkMessage) {
+  let response;
+  try {
+    response = await fetch("/api/history?session_id=" + encodeURIComponent(session));
+  } catch (error) {
+    throw new ApiError(networkMessage, 0);
+  }
+  return parse(response, networkMessage);
+}

@@ -1,0 +1,258 @@
+"""Read-only view of Rasa's SQL tracker store for the staff console.
+
+Rasa's ``SQLTrackerStore`` keeps one row per event in table ``events``
+(id, sender_id, type_name, timestamp, intent_name, action_name, data). ``data`` is
+the event as JSON text, written with ``ensure_ascii`` so Chinese appears as
+``\\uXXXX`` escapes; text filtering therefore happens in Python after decoding,
+while the date filter runs in SQL on ``timestamp``.
+
+The database is opened with ``mode=ro``: the console can never write to it. All
+text leaving this module is masked with :func:`bot.privacy.mask_sensitive`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as clock_time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+from urllib.parse import quote
+
+from bot.privacy import mask_sensitive
+
+UNANSWERED_KINDS = ("fallback", "did_you_mean")
+
+
+class TrackerLogUnavailable(Exception):
+    """The tracker database is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    """One user or bot turn."""
+
+    sender_id: str
+    role: str  # "user" | "bot"
+    text: str
+    timestamp: float
+    kind: str | None = None  # custom.kind for bot turns
+    entry_id: str | None = None
+    score: float | None = None
+
+
+@dataclass
+class Conversation:
+    """All turns of one sender, oldest first."""
+
+    sender_id: str
+    messages: list[LogMessage] = field(default_factory=list)
+
+    @property
+    def started(self) -> float:
+        return self.messages[0].timestamp
+
+    @property
+    def last_activity(self) -> float:
+        return self.messages[-1].timestamp
+
+
+@dataclass
+class UnansweredQuestion:
+    """A normalised question the bot could not answer confidently, with its counts."""
+
+    normalised_text: str
+    example_text: str
+    count: int = 0
+    fallback_count: int = 0
+    did_you_mean_count: int = 0
+    last_asked: float = 0.0
+    sender_ids: list[str] = field(default_factory=list)
+
+
+def _normalise_for_grouping(text: str) -> str:
+    try:
+        from bot.text import normalise
+    except ImportError:  # pragma: no cover - bot.text is part of the core
+        return " ".join(text.split()).lower()
+    try:
+        normalised = normalise(text)
+    except Exception:  # OpenCC missing in a stripped environment: still group sensibly
+        normalised = " ".join(text.split()).lower()
+    return normalised.rstrip("?？!！。.~～ ")
+
+
+class TrackerLog:
+    """Queries over the ``events`` table of one SQLite tracker store."""
+
+    def __init__(self, database_path: Path, timezone: tzinfo) -> None:
+        self.database_path = database_path
+        self.timezone = timezone
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.database_path.is_file():
+            raise TrackerLogUnavailable(f"no tracker database at {self.database_path}")
+        uri = f"file:{quote(str(self.database_path))}?mode=ro"
+        try:
+            connection = sqlite3.connect(uri, uri=True, timeout=5.0)
+            connection.execute("SELECT 1 FROM events LIMIT 1")
+        except sqlite3.Error as error:
+            raise TrackerLogUnavailable(str(error)) from error
+        return connection
+
+    def _day_bounds(self, date_from: date | None, date_to: date | None) -> tuple[float | None, float | None]:
+        start = datetime.combine(date_from, clock_time.min, self.timezone).timestamp() if date_from else None
+        end = (
+            datetime.combine(date_to + timedelta(days=1), clock_time.min, self.timezone).timestamp()
+            if date_to
+            else None
+        )
+        return start, end
+
+    def _rows(
+        self, date_from: date | None, date_to: date | None, sender_ids: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, str, float, str]]:
+        start, end = self._day_bounds(date_from, date_to)
+        clauses = ["type_name IN ('user', 'bot')"]
+        parameters: list[Any] = []
+        if start is not None:
+            clauses.append("timestamp >= ?")
+            parameters.append(start)
+        if end is not None:
+            clauses.append("timestamp < ?")
+            parameters.append(end)
+        if sender_ids is not None:
+            sender_list = list(sender_ids)
+            if not sender_list:
+                return
+            clauses.append(f"sender_id IN ({','.join('?' * len(sender_list))})")
+            parameters.extend(sender_list)
+        query = f"SELECT sender_id, type_name, timestamp, data FROM events WHERE {' AND '.join(clauses)} ORDER BY timestamp, id"
+        connection = self._connect()
+        try:
+            yield from connection.execute(query, parameters)
+        except sqlite3.Error as error:
+            raise TrackerLogUnavailable(str(error)) from error
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _message(sender_id: str, type_name: str, timestamp: float, data_text: str) -> LogMessage | None:
+        try:
+            data = json.loads(data_text) if data_text else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        text = data.get("text")
+        if type_name == "user":
+            if not isinstance(text, str) or not text.strip():
+                return None
+            return LogMessage(sender_id, "user", mask_sensitive(text), float(timestamp))
+        bot_data = data.get("data") if isinstance(data.get("data"), dict) else {}
+        custom = bot_data.get("custom") if isinstance(bot_data.get("custom"), dict) else {}
+        if not isinstance(text, str):
+            text = custom.get("answer") if isinstance(custom.get("answer"), str) else ""
+        if not text and not custom:
+            return None
+        score = custom.get("score")
+        return LogMessage(
+            sender_id,
+            "bot",
+            mask_sensitive(text),
+            float(timestamp),
+            kind=custom.get("kind") if isinstance(custom.get("kind"), str) else None,
+            entry_id=custom.get("entry_id") if isinstance(custom.get("entry_id"), str) else None,
+            score=float(score) if isinstance(score, (int, float)) else None,
+        )
+
+    def _conversations(
+        self, date_from: date | None, date_to: date | None, sender_ids: Iterable[str] | None = None
+    ) -> "OrderedDict[str, Conversation]":
+        conversations: OrderedDict[str, Conversation] = OrderedDict()
+        for sender_id, type_name, timestamp, data_text in self._rows(date_from, date_to, sender_ids):
+            message = self._message(sender_id, type_name, timestamp, data_text)
+            if message is not None:
+                conversations.setdefault(sender_id, Conversation(sender_id)).messages.append(message)
+        return conversations
+
+    def conversations(
+        self,
+        text_query: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: int | None = 200,
+    ) -> tuple[list[Conversation], int]:
+        """Conversations with at least one turn in the date range whose text contains
+        ``text_query`` (case-insensitive, matched on masked text), most recent first.
+
+        Returns (the first ``limit`` conversations, how many matched in total).
+        """
+        needle = _normalise_for_grouping(text_query) if text_query and text_query.strip() else None
+        matched = [
+            conversation
+            for conversation in self._conversations(date_from, date_to).values()
+            if needle is None
+            or any(needle in _normalise_for_grouping(message.text) for message in conversation.messages)
+        ]
+        matched.sort(key=lambda conversation: conversation.last_activity, reverse=True)
+        total = len(matched)
+        return (matched[:limit] if limit else matched), total
+
+    def conversation(self, sender_id: str) -> Conversation | None:
+        """Every turn of one sender, or None when there are none."""
+        return self._conversations(None, None, [sender_id]).get(sender_id)
+
+    def unanswered_questions(self, date_from: date | None = None, date_to: date | None = None) -> list[UnansweredQuestion]:
+        """User questions answered with ``fallback`` or ``did_you_mean``, grouped by
+        normalised text, most frequent first (ties: most recent first)."""
+        grouped: dict[str, UnansweredQuestion] = {}
+        for conversation in self._conversations(date_from, date_to).values():
+            last_user_message: LogMessage | None = None
+            for message in conversation.messages:
+                if message.role == "user":
+                    last_user_message = message
+                    continue
+                if message.kind not in UNANSWERED_KINDS or last_user_message is None:
+                    continue
+                key = _normalise_for_grouping(last_user_message.text)
+                question = grouped.setdefault(key, UnansweredQuestion(key, last_user_message.text))
+                question.count += 1
+                if message.kind == "fallback":
+                    question.fallback_count += 1
+                else:
+                    question.did_you_mean_count += 1
+                if last_user_message.timestamp >= question.last_asked:
+                    question.last_asked = last_user_message.timestamp
+                    question.example_text = last_user_message.text
+                if conversation.sender_id not in question.sender_ids:
+                    question.sender_ids.append(conversation.sender_id)
+                last_user_message = None  # one verdict per question
+        return sorted(grouped.values(), key=lambda question: (-question.count, -question.last_asked))
+
+    def format_timestamp(self, timestamp: float) -> str:
+        """``YYYY-MM-DD HH:MM:SS`` in the display time zone."""
+        return datetime.fromtimestamp(timestamp, self.timezone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    """Text for one CSV cell; a leading formula character is neutralised for Excel."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
+
+
+def to_csv(headers: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
+    """UTF-8 with BOM (so Excel opens Chinese correctly), CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

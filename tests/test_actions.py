@@ -1,0 +1,109 @@
+"""Every custom action with rasa_sdk's CollectingDispatcher, checking the messages and
+the full list of events it returns. Uses the real index (make index)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answer_faq import ActionAnswerFaq
+from actions.ask_start_date import ActionAskStartDate
+from actions.compute_deadline import ActionComputeDeadline
+from actions.default_fallback import ActionDefaultFallback
+from actions.show_contacts import ActionShowContacts
+from actions.validate_deadline_form import ValidateDeadlineForm
+
+DOMAIN: dict = {}
+
+
+def tracker(text: str, intent: str = "nlu_fallback", confidence: float = 0.9, **slots) -> Tracker:
+    return Tracker(
+        sender_id="test", slots=slots, latest_message={
+            "text": text, "intent": {"name": intent, "confidence": confidence}, "entities": []},
+        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name=None,
+    )
+
+
+@pytest.fixture()
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+def test_answer_faq_answers_with_source_buttons_and_slots(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker("电子证书在哪下载", "ask_ecert_download"), DOMAIN)
+    [message] = dispatcher.messages
+    assert message["custom"]["kind"] == "faq_answer"
+    assert message["custom"]["entry_id"] == "ecert_where_download"
+    assert "来源：" in message["text"] and "适用地区：全国" in message["text"]
+    assert 1 <= len(message["buttons"]) <= 3
+    assert events == [SlotSet("last_topic", "ask_ecert_download"),
+                      SlotSet("last_question", message["custom"] and events[1]["value"])]
+    assert events[1]["value"].endswith("？")
+
+
+def test_answer_faq_region_follow_up_re_asks_the_last_question(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker(
+        "河南的呢？", "inform_region", last_topic="ask_fees",
+        last_question="广州考区纸质证书邮寄怎么收费？"), DOMAIN)
+    assert dispatcher.messages[0]["custom"]["entry_id"] == "henan_mail_fee"
+    assert events == [SlotSet("last_topic", "ask_fees"),
+                      SlotSet("last_question", "河南证书邮寄费用谁承担？"), SlotSet("place", "河南")]
+
+
+def test_answer_faq_off_topic_falls_back_with_contacts(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker("红烧肉怎么做", "out_of_scope"), DOMAIN)
+    assert dispatcher.messages[0]["custom"]["kind"] == "fallback"
+    assert "18558892138" in dispatcher.messages[0]["text"]
+    assert events == []
+
+
+def test_answer_faq_rejects_empty_input(dispatcher):
+    assert ActionAnswerFaq().run(dispatcher, tracker("   "), DOMAIN) == []
+    assert dispatcher.messages[0]["custom"] == {"kind": "invalid_input", "reason": "empty"}
+
+
+def test_answer_faq_one_turn_deadline(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker("名单2024年9月27日公示，直邮最晚哪天申请"), DOMAIN)
+    assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
+    assert events == []
+
+
+def test_show_contacts(dispatcher):
+    assert ActionShowContacts().run(dispatcher, tracker("转人工", "ask_human"), DOMAIN) == []
+    assert "0591-87571350" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["custom"]["kind"] == "contacts"
+
+
+def test_default_fallback_reverts_the_turn(dispatcher):
+    events = ActionDefaultFallback().run(dispatcher, tracker("???"), DOMAIN)
+    assert events == [UserUtteranceReverted()]
+    assert dispatcher.messages[0]["custom"]["kind"] == "fallback"
+
+
+def test_ask_start_date_names_the_date_the_procedure_needs(dispatcher):
+    assert ActionAskStartDate().run(dispatcher, tracker("x", procedure="henan_storage"), DOMAIN) == []
+    assert "考试结束日期" in dispatcher.messages[0]["text"]
+
+
+def test_compute_deadline_replies_and_clears_the_form_slots(dispatcher):
+    events = ActionComputeDeadline().run(
+        dispatcher, tracker("2024年9月27日", procedure="gd_direct_mail", start_date="2024-09-27"), DOMAIN)
+    assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
+    assert events == [SlotSet("procedure", None), SlotSet("start_date", None)]
+
+
+def test_validate_form_extracts_and_checks(dispatcher):
+    form = ValidateDeadlineForm()
+    t = tracker("不对，是河南的预约邮寄，核查结果9月1号发布的", procedure="gd_direct_mail",
+                requested_slot="start_date")
+    assert asyncio.run(form.extract_procedure(dispatcher, t, DOMAIN)) == {"procedure": "henan_mail_booking"}
+    assert asyncio.run(form.extract_start_date(dispatcher, t, DOMAIN)) == {"start_date": "9月1号"}
+    bad = form.validate_start_date("2025年2月30日", dispatcher, tracker("x", procedure="gd_direct_mail"), DOMAIN)
+    assert bad == {"start_date": None}
+    assert "不存在" in dispatcher.messages[-1]["text"]
+    good = form.validate_start_date("2024-09-27", dispatcher, tracker("x", procedure="gd_direct_mail"), DOMAIN)
+    assert good == {"start_date": "2024-09-27"}

