@@ -90,9 +90,9 @@ def start(server: Server, log_dir: Path = LOG_DIR, extra_env: dict[str, str] | N
     log_dir.mkdir(parents=True, exist_ok=True)
     (PROJECT_ROOT / "var").mkdir(exist_ok=True)
     env = {**os.environ, **server.env, **(extra_env or {})}
-    log = open(log_dir / f"{server.name}.log", "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen(server.argv, cwd=PROJECT_ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log_dir / f"{server.name}.log", "ab") as log:  # the child keeps its own copy
+        return subprocess.Popen(server.argv, cwd=PROJECT_ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def start_all(ports: Ports, timeout: float = 240, run_dir: Path | None = RUN_DIR,
