@@ -20,6 +20,15 @@ from actions.validate_deadline_form import ValidateDeadlineForm
 DOMAIN: dict = {}
 
 
+def run_async(coroutine):
+    """Run a coroutine on a fresh loop (another test may leave a loop on this thread)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 def tracker(text: str, intent: str = "nlu_fallback", confidence: float = 0.9, **slots) -> Tracker:
     return Tracker(
         sender_id="test", slots=slots, latest_message={
@@ -100,8 +109,8 @@ def test_validate_form_extracts_and_checks(dispatcher):
     form = ValidateDeadlineForm()
     t = tracker("不对，是河南的预约邮寄，核查结果9月1号发布的", procedure="gd_direct_mail",
                 requested_slot="start_date")
-    assert asyncio.run(form.extract_procedure(dispatcher, t, DOMAIN)) == {"procedure": "henan_mail_booking"}
-    assert asyncio.run(form.extract_start_date(dispatcher, t, DOMAIN)) == {"start_date": "9月1号"}
+    assert run_async(form.extract_procedure(dispatcher, t, DOMAIN)) == {"procedure": "henan_mail_booking"}
+    assert run_async(form.extract_start_date(dispatcher, t, DOMAIN)) == {"start_date": "9月1号"}
     bad = form.validate_start_date("2025年2月30日", dispatcher, tracker("x", procedure="gd_direct_mail"), DOMAIN)
     assert bad == {"start_date": None}
     assert "不存在" in dispatcher.messages[-1]["text"]
