@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from bot.replies import format_date
 from bot.settings import Settings, load_messages, load_settings
 from bot.text import has_words, in_script_of, strip_control, to_simplified
 
@@ -41,10 +42,6 @@ def check_input(text: str | None, settings: Settings, messages: dict) -> str:
     if not has_words(cleaned):
         raise CliError(messages["no_words"], EXIT_BAD_INPUT)
     return cleaned
-
-
-def _date(value, messages) -> str:
-    return f"{value.year}年{value.month}月{value.day}日" if value else messages["undated"]
 
 
 def _engine(settings: Settings, messages: dict):
@@ -90,7 +87,7 @@ def cmd_ask(args, settings: Settings, messages: dict) -> int:
                 continue
             seen.add(c.document_id)
             lines.append(messages["source_line"].format(title=c.title, issuer=c.issuer,
-                                                        date=_date(c.published, messages), region=hit.region))
+                                                        date=format_date(c.published), region=hit.region))
         lines.append(messages["score_line"].format(score=hit.score, matched=hit.matched_text))
     elif decision.kind == "did_you_mean":
         lines.append(messages["did_you_mean"])
@@ -116,7 +113,7 @@ def cmd_search(args, settings: Settings, messages: dict) -> int:
     if entries:
         print(messages["search_entries"])
         for n, h in enumerate(entries, 1):
-            sources = "；".join(f"{c.passage_id}《{c.title}》{_date(c.published, messages)}" for c in h.citations)
+            sources = "；".join(f"{c.passage_id}《{c.title}》{format_date(c.published)}" for c in h.citations)
             print(messages["search_entry_item"].format(n=n, score=h.score, id=h.id,
                                                        question=h.question, sources=sources))
     if passages:
@@ -128,7 +125,7 @@ def cmd_search(args, settings: Settings, messages: dict) -> int:
             snippet = snippet[:80] + ("…" if len(snippet) > 80 else "")
             print(messages["search_passage_item"].format(
                 n=n, score=h.score, id=h.id, heading=to_simplified(p.heading), snippet=snippet,
-                source=f"《{c.title}》，{c.issuer}，{_date(c.published, messages)}，{c.region}"))
+                source=f"《{c.title}》，{c.issuer}，{format_date(c.published)}，{c.region}"))
     return EXIT_OK
 
 

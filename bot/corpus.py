@@ -47,8 +47,9 @@ class Document:
 
     def citation(self) -> str:
         """One line naming the document: title, issuer and date."""
-        when = f"{self.published:%Y年%-m月%-d日}" if self.published else "发布日期未注明"
-        return f"《{self.title}》，{self.issuer}，{when}"
+        from bot.replies import format_date  # replies imports corpus-free modules only
+
+        return f"《{self.title}》，{self.issuer}，{format_date(self.published)}"
 
 
 def _rules(spec: dict, noise: list[str]) -> CleaningRules:

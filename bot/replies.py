@@ -17,11 +17,11 @@ import yaml
 
 from bot import PROJECT_ROOT
 from bot.regions import NATIONWIDE, Place, applies_to
+from bot.settings import load_settings
 from bot.text import has_words, in_script_of, strip_control
 
 REPLIES_FILE = PROJECT_ROOT / "data" / "faq" / "replies.yml"
 CONTACTS_FILE = PROJECT_ROOT / "data" / "faq" / "contacts.yml"
-MAX_QUESTION_CHARS = 500
 MAX_BUTTONS = 3
 MAX_FALLBACK_CONTACTS = 5
 # Among hits this close to the best one, a hit for the candidate's own province wins.
@@ -64,6 +64,12 @@ def reachable_contacts() -> list[dict[str, Any]]:
     return [c for c in contacts() if c.get("phone") or c.get("url") or c.get("wechat")]
 
 
+@lru_cache(maxsize=1)
+def _input_limit() -> int:
+    """One length limit for CLI, actions and web (``max_input_chars`` in retrieval.yml)."""
+    return load_settings().max_input_chars
+
+
 def check_question(text: str | None) -> Reply | None:
     """A reply for input that is not a question (empty, symbols only, too long),
     or None when the text can go to retrieval."""
@@ -71,8 +77,9 @@ def check_question(text: str | None) -> Reply | None:
     cleaned = strip_control(text or "").strip()
     if not cleaned:
         return Reply(t["empty_input"], custom={"kind": "invalid_input", "reason": "empty"})
-    if len(cleaned) > MAX_QUESTION_CHARS:
-        return Reply(t["too_long"].format(length=len(cleaned), limit=MAX_QUESTION_CHARS),
+    limit = _input_limit()
+    if len(cleaned) > limit:
+        return Reply(t["too_long"].format(length=len(cleaned), limit=limit),
                      custom={"kind": "invalid_input", "reason": "too_long"})
     if not has_words(cleaned):
         return Reply(t["no_words"], custom={"kind": "invalid_input", "reason": "no_words"})
