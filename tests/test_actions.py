@@ -4,6 +4,7 @@ the full list of events it returns. Uses the real index (make index)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rasa_sdk import Tracker
@@ -21,12 +22,10 @@ DOMAIN: dict = {}
 
 
 def run_async(coroutine):
-    """Run a coroutine on a fresh loop (another test may leave a loop on this thread)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
+    """Run a coroutine in its own thread: Playwright's sync API (browser tests, which run
+    earlier) leaves an event loop marked as running on the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def tracker(text: str, intent: str = "nlu_fallback", confidence: float = 0.9, **slots) -> Tracker:
