@@ -88,7 +88,8 @@ def cmd_ask(args, settings: Settings, messages: dict) -> int:
             seen.add(c.document_id)
             lines.append(messages["source_line"].format(title=c.title, issuer=c.issuer,
                                                         date=format_date(c.published), region=hit.region))
-        lines.append(messages["score_line"].format(score=hit.score, matched=hit.matched_text))
+        lines.append(messages["score_line"].format(score=hit.score, matched=hit.matched_text,
+                                                    similarity=hit.similarity))
     elif decision.kind == "did_you_mean":
         lines.append(messages["did_you_mean"])
         for n, h in enumerate(decision.hits, 1):
@@ -114,7 +115,7 @@ def cmd_search(args, settings: Settings, messages: dict) -> int:
         print(messages["search_entries"])
         for n, h in enumerate(entries, 1):
             sources = "；".join(f"{c.passage_id}《{c.title}》{format_date(c.published)}" for c in h.citations)
-            print(messages["search_entry_item"].format(n=n, score=h.score, id=h.id,
+            print(messages["search_entry_item"].format(n=n, score=h.score, similarity=h.similarity, id=h.id,
                                                        question=h.question, sources=sources))
     if passages:
         print(messages["search_passages"])
@@ -148,7 +149,8 @@ def cmd_index(args, settings: Settings, messages: dict) -> int:
     print(messages["index_counts"].format(**{k: getattr(report, k) for k in (
         "entries", "questions", "paraphrases", "passages", "vectors", "dimension")}))
     print(messages["index_timing"].format(load=report.load_seconds, encode=report.encode_seconds,
-                                          total=report.total_seconds, model=report.model_id))
+                                          train=report.train_seconds, total=report.total_seconds,
+                                          model=report.model_id))
     for w in report.warnings:
         print(f"  ! {w}")
     return EXIT_OK
@@ -182,30 +184,32 @@ def cmd_import(args, settings: Settings, messages: dict) -> int:
     return EXIT_OK
 
 
-def _k(value: str) -> int:
-    k = int(value)
-    if not 1 <= k <= 50:
-        raise argparse.ArgumentTypeError("k must be between 1 and 50")
-    return k
+def build_parser(messages: dict) -> argparse.ArgumentParser:
+    """The argument parser; its help texts come from ``messages.yml`` (``cli``)."""
+    texts = messages["cli"]
 
+    def k_value(value: str) -> int:
+        k = int(value)
+        if not 1 <= k <= 50:
+            raise argparse.ArgumentTypeError(messages["k_out_of_range"])
+        return k
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="职业资格证书问答助手（命令行）")
+    parser = argparse.ArgumentParser(prog="python -m bot", description=texts["description"])
     sub = parser.add_subparsers(dest="command", required=True)
-    ask = sub.add_parser("ask", help="回答一个问题")
+    ask = sub.add_parser("ask", help=texts["ask"])
     ask.add_argument("question", nargs="?", default="")
-    ask.add_argument("--topic", default=None, help="意图提示（Rasa intent），可选")
+    ask.add_argument("--topic", default=None, help=texts["topic"])
     ask.set_defaults(func=cmd_ask)
-    search = sub.add_parser("search", help="列出最相近的条目和文件段落")
+    search = sub.add_parser("search", help=texts["search"])
     search.add_argument("question", nargs="?", default="")
-    search.add_argument("-k", type=_k, default=5)
-    search.add_argument("--topic", default=None)
+    search.add_argument("-k", type=k_value, default=5)
+    search.add_argument("--topic", default=None, help=texts["topic"])
     search.set_defaults(func=cmd_search)
-    index = sub.add_parser("index", help="生成向量索引（models/index）")
-    index.add_argument("--out", default=None, help="输出目录（默认 models/index 或 BOT_INDEX_DIR）")
+    index = sub.add_parser("index", help=texts["index"])
+    index.add_argument("--out", default=None, help=texts["index_out"])
     index.set_defaults(func=cmd_index)
-    sub.add_parser("validate", help="校验 FAQ 条目").set_defaults(func=cmd_validate)
-    sub.add_parser("import", help="从原始网页重新导入来源文件").set_defaults(func=cmd_import)
+    sub.add_parser("validate", help=texts["validate"]).set_defaults(func=cmd_validate)
+    sub.add_parser("import", help=texts["import"]).set_defaults(func=cmd_import)
     return parser
 
 
@@ -215,9 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="replace")
         except (AttributeError, ValueError):
             pass
-    args = build_parser().parse_args(argv)
     settings = load_settings()
     messages = load_messages(settings)
+    args = build_parser(messages).parse_args(argv)
     try:
         return args.func(args, settings, messages)
     except CliError as exc:
@@ -228,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # never a traceback for users; BOT_DEBUG=1 shows it
         if os.environ.get("BOT_DEBUG"):
             raise
-        print(f"内部错误：{type(exc).__name__}: {exc}".replace("\n", " "), file=sys.stderr)
+        error = f"{type(exc).__name__}: {exc}"
+        print(messages["internal_error"].format(error=error).replace("\n", " "), file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -29,10 +29,6 @@ FAQ_TOPICS = (
 )
 # Below this NLU confidence the intent is not trusted as a topic hint.
 TOPIC_HINT_MIN_CONFIDENCE = 0.8
-# When Rasa is confident about the topic and the best entry belongs to it, a lower
-# retrieval score is enough to answer (the engine's own threshold assumes no hint).
-# Chosen from the REST end-to-end set; see the issue notes.
-HINTED_ANSWER_THRESHOLD = 0.93
 REGION_FOLLOW_UP = "inform_region"
 OFF_TOPIC = "out_of_scope"
 
@@ -141,7 +137,7 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
         topic = intent
     decision = engine.answer(query, topic=topic)
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
-            and decision.hits[0].score >= HINTED_ANSWER_THRESHOLD):
+            and decision.hits[0].score >= engine.settings.hinted_answer_threshold):
         decision = replace(decision, kind="answer")
     if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
         decision = _prefer_province(engine, decision, query, topic, place)

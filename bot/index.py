@@ -4,10 +4,12 @@
   * ``vectors.faiss`` — a faiss ``IndexFlatIP`` over unit vectors (inner product = cosine),
   * ``rows.json``     — one row per vector: kind (question | paraphrase | passage),
                          ref (entry id or passage id), topic, and the matched text,
+  * ``classifier.pkl`` — the entry classifier (``bot/ranker.py``) trained on the same
+                         vectors plus ``data/faq/out_of_scope.yml``,
   * ``manifest.json`` — model id, dimension, counts, data hash, build time, created_at.
 
-The data hash is a sha256 over the entry and source files and the encoder's
-configuration; loading refuses an index whose manifest does not match the current
+The data hash is a sha256 over the entry, source and out-of-scope files and the
+encoder's and classifier's configuration; loading refuses an index whose manifest does not match the current
 data or encoder, and says to run ``make index``.
 """
 
@@ -24,9 +26,10 @@ import numpy as np
 
 from bot.embedding import Encoder, encoder_config, encoder_config_json
 from bot.knowledge_base import KnowledgeBase, load_knowledge_base
+from bot import ranker
 from bot.text import normalise
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "rows.json"
 MANIFEST_FILE = "manifest.json"
@@ -63,6 +66,7 @@ class LoadedIndex:
     rows: list[Row]
     manifest: dict
     directory: Path
+    classifier: ranker.EntryClassifier | None = None
 
     def vectors(self) -> np.ndarray:
         """All stored vectors (n, d), float32."""
@@ -84,6 +88,8 @@ class BuildReport:
     total_seconds: float
     warnings: tuple[str, ...] = ()
     encoded: int = 0            # texts actually embedded (the rest came from the cache)
+    out_of_scope: int = 0       # out-of-scope questions the classifier learnt "none" from
+    train_seconds: float = 0.0  # entry classifier training
 
 
 def passage_text(heading: str, text: str) -> str:
@@ -111,15 +117,25 @@ def collect_rows(kb: KnowledgeBase) -> list[Row]:
     return rows
 
 
-def _data_files(entries_dir: Path, sources_dir: Path) -> list[tuple[str, Path]]:
+def _data_files(entries_dir: Path, sources_dir: Path, out_of_scope: Path) -> list[tuple[str, Path]]:
     files = [(f"entries/{p.name}", p) for p in sorted(Path(entries_dir).glob("*.yml"))]
     files += [(f"sources/{p.name}", p) for p in sorted(Path(sources_dir).glob("*.yml"))]
+    if Path(out_of_scope).exists():
+        files.append(("out_of_scope", Path(out_of_scope)))
     return files
 
 
-def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | str) -> str:
-    """sha256 over the entry and source files (name + bytes), the encoder config and
-    the index format."""
+def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | str,
+              out_of_scope: Path | None = None, classifier: ranker.ClassifierSettings | None = None) -> str:
+    """sha256 over the entry, source and out-of-scope files (name + bytes), the
+    encoder and classifier configs and the index format. ``out_of_scope`` and
+    ``classifier`` default to the configured ones."""
+    from bot.settings import load_settings
+
+    if out_of_scope is None or classifier is None:
+        settings = load_settings()
+        out_of_scope = out_of_scope or settings.out_of_scope_file
+        classifier = classifier or settings.classifier
     if isinstance(encoder, dict):
         enc = json.dumps(encoder, sort_keys=True, ensure_ascii=False)
     elif isinstance(encoder, str):
@@ -129,7 +145,8 @@ def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | st
     digest = hashlib.sha256()
     digest.update(f"index-format:{INDEX_FORMAT}\n".encode())
     digest.update(f"encoder:{enc}\n".encode())
-    for name, path in _data_files(entries_dir, sources_dir):
+    digest.update(f"classifier:{json.dumps(classifier.as_dict(), sort_keys=True)}\n".encode())
+    for name, path in _data_files(entries_dir, sources_dir, out_of_scope):
         content = path.read_bytes()
         digest.update(f"{name}:{len(content)}\n".encode())
         digest.update(content)
@@ -187,7 +204,11 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
     loaded = time.perf_counter()
     if cache_dir == "default":
         cache_dir = out_dir / "cache"
-    vectors, encoded_count = cached_encode(encoder, [r.text for r in rows], cache_dir)
+    negatives = ranker.read_out_of_scope(settings.out_of_scope_file) \
+        if settings.out_of_scope_file.exists() else []
+    texts = [r.text for r in rows] + negatives
+    all_vectors, encoded_count = cached_encode(encoder, texts, cache_dir)
+    vectors = all_vectors[: len(rows)]
     encoded = time.perf_counter()
     dimension = int(vectors.shape[1])
     if dimension != encoder.dimension:
@@ -200,12 +221,20 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
     faiss.write_index(index, str(tmp))
     tmp.replace(out_dir / VECTORS_FILE)
     _write_json(out_dir / ROWS_FILE, [r.__dict__ for r in rows])
+    entry_rows = [i for i, r in enumerate(rows) if r.is_entry]
+    classifier = ranker.train(
+        [rows[i].text for i in entry_rows] + negatives,
+        [rows[i].ref for i in entry_rows] + [ranker.NONE] * len(negatives),
+        np.concatenate([vectors[entry_rows], all_vectors[len(rows):]]), settings.classifier)
+    ranker.save(classifier, out_dir)
+    trained = time.perf_counter()
     counts = {
         "entries": len(kb.entries),
         "questions": sum(r.kind == "question" for r in rows),
         "paraphrases": sum(r.kind == "paraphrase" for r in rows),
         "passages": sum(r.kind == "passage" for r in rows),
         "vectors": len(rows),
+        "out_of_scope": len(negatives),
     }
     total = time.perf_counter() - started
     manifest = {
@@ -220,6 +249,8 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
         "sources_dir": str(sources_dir),
         "build_seconds": round(total, 3),
         "encode_seconds": round(encoded - loaded, 3),
+        "classifier": {**settings.classifier.as_dict(), "sklearn": classifier.sklearn_version,
+                       "train_seconds": round(trained - encoded, 3)},
         "encoded_texts": encoded_count,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -230,6 +261,7 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
         dimension=dimension, model_id=encoder.model_id, load_seconds=loaded - started,
         encode_seconds=encoded - loaded, total_seconds=total,
         warnings=tuple(str(w) for w in kb.warnings), encoded=encoded_count,
+        out_of_scope=len(negatives), train_seconds=trained - encoded,
     )
 
 
@@ -264,7 +296,7 @@ def is_stale(index_dir: Path | None = None, entries_dir: Path | None = None,
     encoder = encoder if encoder is not None else get_encoder(settings)
     current = data_hash(Path(entries_dir or settings.entries_dir),
                         Path(sources_dir or settings.sources_dir), encoder)
-    return manifest.get("data_sha256") != current
+    return manifest.get("data_sha256") != current or not (index_dir / ranker.MODEL_FILE).exists()
 
 
 def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Path | None = None,
@@ -298,6 +330,13 @@ def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Pat
                             Path(sources_dir or settings.sources_dir), encoder)
         if manifest.get("data_sha256") != current:
             problems.append("data hash differs: the entries, sources or encoder config changed since the build")
+    classifier = ranker.load(index_dir)
+    if classifier is None:
+        problems.append(f"no {ranker.MODEL_FILE}")
+    elif classifier.sklearn_version != ranker.sklearn_version():
+        problems.append(f"classifier trained with scikit-learn {classifier.sklearn_version}, "
+                        f"{ranker.sklearn_version()} installed")
     if problems:
         raise IndexMismatchError(f"index in {index_dir} does not match: {'; '.join(problems)}; {hint}")
-    return LoadedIndex(index=index, rows=rows, manifest=manifest, directory=index_dir)
+    return LoadedIndex(index=index, rows=rows, manifest=manifest, directory=index_dir,
+                       classifier=classifier)

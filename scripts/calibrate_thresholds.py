@@ -1,31 +1,32 @@
-"""Calibrate the answer / did-you-mean / no-answer thresholds of bot.retrieval.
+"""Calibrate the entry classifier's thresholds (and optionally its settings).
 
-Measures, with the configured encoder:
-  (a) leave-one-out over entry paraphrases: each paraphrase is the query, against the
-      index without that paraphrase's own vector (the entry keeps its question and
-      other paraphrases) — how in-scope questions score;
-  (b) the off-topic list ``data/faq/calibration_offtopic.yml`` — how questions the
-      documents do not answer score.
+Measures, with the configured encoder and classifier settings:
+  (a) k-fold cross-validation over the classifier's own training data — the entries'
+      questions and paraphrases and the out-of-scope questions
+      (``data/faq/out_of_scope.yml``): every text is scored by a model that did not
+      see it, which is how new in-scope questions and near misses score;
+  (b) the held-out off-topic list ``data/faq/calibration_offtopic.yml`` (never
+      trained on), scored by the model trained on everything.
 Chooses
-  floor            = just above the off-topic score at the --offtopic-reject quantile
-                     (default 0.95: ≥ 95 % of off-topic questions fall below it);
-  answer_threshold = lowest value >= floor where leave-one-out answers are right
-                     >= --answer-precision (default 0.95) and at most
-                     --offtopic-answer (default 0.02) of off-topic questions reach it;
-and reports the topic-boost effect. With --write it rewrites data/faq/retrieval.yml
-with the figures as comments. If tests/data/retrieval_dev.yml exists its figures are
-reported too (never used for choosing).
+  floor            = lowest value that rejects >= --reject (0.93) of both the
+                     cross-validated out-of-scope questions and the held-out list;
+  answer_threshold = lowest value >= floor where cross-validated answers are right
+                     >= --precision (0.95) and <= --leak (0.02) of out-of-scope reach it;
+  hinted_answer_threshold = the same with the right topic as hint (Rasa confident);
+  topic_boost      = maximises 0.85·Hit@1 with the right hint + 0.15·with a wrong one.
+``--tune`` first picks the classifier's C and vector weight by cross-validated
+Hit@1 at the 95 % rejection floor. With ``--write`` it rewrites
+data/faq/retrieval.yml with the figures as comments. The figures on
+tests/data/retrieval_dev.yml are reported too (never used for choosing).
 
-Usage: .venv/bin/python scripts/calibrate_thresholds.py [--entries DIR] [--write]
+Usage: .venv/bin/python scripts/calibrate_thresholds.py [--tune] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import tempfile
-import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -34,230 +35,251 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import PROJECT_ROOT  # noqa: E402
+from bot import PROJECT_ROOT, ranker  # noqa: E402
 from bot.embedding import get_encoder  # noqa: E402
-from bot.index import build_index, load_index  # noqa: E402
-from bot.retrieval import decide, rank_entries  # noqa: E402
+from bot.index import cached_encode, collect_rows  # noqa: E402
+from bot.knowledge_base import load_knowledge_base  # noqa: E402
+from bot.retrieval import rank_by_confidence  # noqa: E402
 from bot.settings import DEFAULT_OFFTOPIC, load_settings  # noqa: E402
 from bot.text import normalise  # noqa: E402
 
 DEV_FILE = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml"
-BOOSTS = (0.0, 0.01, 0.02, 0.03, 0.05)
-
-
-def ceil3(x: float) -> float:
-    return math.ceil(x * 1000 - 1e-9) / 1000
-
-
-def loo(vectors, rows, boost=0.0, hint="none", rng=None, temperature=0.0):
-    """Leave-one-out over paraphrase rows: [(true id, top id, top score, top-2 score)]."""
-    topics = sorted({r.topic for r in rows if r.is_entry})
-    out = []
-    for i, row in enumerate(rows):
-        if row.kind != "paraphrase":
-            continue
-        scores = vectors @ vectors[i]
-        topic = None
-        if hint == "true":
-            topic = row.topic
-        elif hint == "wrong":
-            others = [t for t in topics if t != row.topic]
-            topic = others[rng.integers(len(others))] if others else None
-        ranked = rank_entries(scores, rows, topic, boost, exclude=i, temperature=temperature)
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
-        out.append((row.ref, ranked[0][0], ranked[0][1], second))
-    return out
-
-
-def top_scores(encoder, vectors, rows, texts, max_chars, temperature=0.0):
-    qs = encoder.encode([normalise(t)[:max_chars] for t in texts])
-    result = []
-    for q in qs:
-        ranked = rank_entries(vectors @ q, rows, temperature=temperature)
-        result.append((ranked[0][0], ranked[0][1]))
-    return result
+CACHE_DIR = PROJECT_ROOT / "models" / "calibration-cache"
+BOOSTS = (0.0, 0.05, 0.1, 0.2, 0.3)
+GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
+TUNE_C = (10.0, 20.0, 50.0)
+TUNE_WEIGHT = (3.0, 4.0, 6.0)
 
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+class Data:
+    """Texts, labels and vectors of the training set and the held-out lists."""
+
+    def __init__(self, settings, encoder):
+        kb = load_knowledge_base(settings.entries_dir, settings.sources_dir)
+        rows = [r for r in collect_rows(kb) if r.is_entry]
+        self.topic_of = {e.id: e.topic for e in kb.entries}
+        negatives = ranker.read_out_of_scope(settings.out_of_scope_file)
+        self.texts = [r.text for r in rows] + negatives
+        self.labels = [r.ref for r in rows] + [ranker.NONE] * len(negatives)
+        held = yaml.safe_load(DEFAULT_OFFTOPIC.read_text(encoding="utf-8"))["questions"]
+        self.held_texts = [normalise(q["text"])[: settings.max_query_chars] for q in held]
+        dev = yaml.safe_load(DEV_FILE.read_text(encoding="utf-8"))["cases"] if DEV_FILE.exists() else []
+        self.dev_texts = [normalise(str(c["text"]))[: settings.max_query_chars] for c in dev]
+        self.dev_expected = [c.get("expected") for c in dev]
+        everything = self.texts + self.held_texts + self.dev_texts
+        vectors, _ = cached_encode(encoder, everything, CACHE_DIR)
+        n, h = len(self.texts), len(self.held_texts)
+        self.vectors, self.held_vectors, self.dev_vectors = vectors[:n], vectors[n:n + h], vectors[n + h:]
+
+
+def out_of_fold(data: Data, settings: ranker.ClassifierSettings, folds: int, seed: int = 0):
+    """Entry confidences (n, entries) of every training text from a model that did not
+    see it, and the entry ids in column order."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.array(data.labels)
+    entry_ids = sorted(set(data.labels) - {ranker.NONE})
+    proba = np.zeros((len(labels), len(entry_ids)))
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels):
+        model = ranker.train([data.texts[i] for i in train_idx], list(labels[train_idx]),
+                             data.vectors[train_idx], settings)
+        assert model.entry_ids == entry_ids
+        proba[test_idx] = model.probabilities([data.texts[i] for i in test_idx],
+                                              data.vectors[test_idx])[:, :-1]
+    return proba, entry_ids
+
+
+def ranked_best(proba, entry_ids, topics, hints, boost):
+    """(best entry id, its confidence) per row, ranking with the given topic hints."""
+    out = []
+    for row, hint in zip(proba, hints):
+        i = rank_by_confidence(row, topics, hint, boost)[0]
+        out.append((entry_ids[i], float(row[i])))
+    return out
+
+
+def lowest(grid, ok) -> float | None:
+    for value in grid:
+        if ok(value):
+            return float(value)
+    return None
+
+
+def evaluate(best, expected, floor, answer):
+    """Hit@1 (right and not rejected), answered share, answer precision, rejected share."""
+    right = np.array([b == e for (b, _), e in zip(best, expected)])
+    conf = np.array([c for _, c in best])
+    answered = conf >= answer
+    return dict(hit=float(np.mean(right & (conf >= floor))), answered=float(answered.mean()),
+                precision=float(right[answered].mean()) if answered.any() else 1.0,
+                rejected=float(np.mean(conf < floor)))
+
+
+def choose(data: Data, settings, classifier: ranker.ClassifierSettings, args, verbose=True):
+    proba, entry_ids = out_of_fold(data, classifier, args.folds)
+    topics = [data.topic_of[i] for i in entry_ids]
+    labels = data.labels
+    ins = [i for i, label in enumerate(labels) if label != ranker.NONE]
+    neg = [i for i, label in enumerate(labels) if label == ranker.NONE]
+    expected = [labels[i] for i in ins]
+    plain_in = ranked_best(proba[ins], entry_ids, topics, [None] * len(ins), 0.0)
+    neg_conf = np.array([c for _, c in ranked_best(proba[neg], entry_ids, topics, [None] * len(neg), 0.0)])
+    full = ranker.train(data.texts, labels, data.vectors, classifier)
+    held_conf = full.probabilities(data.held_texts, data.held_vectors)[:, :-1].max(1)
+    floor = lowest(GRID, lambda f: np.mean(neg_conf < f) >= args.reject and np.mean(held_conf < f) >= args.reject)
+    if floor is None:
+        floor = float(GRID[-1])
+    rank1 = float(np.mean([b == e for (b, _), e in zip(plain_in, expected)]))
+    hit_at_floor = evaluate(plain_in, expected, floor, 1.0)["hit"]
+    if verbose:
+        print(f"  C={classifier.c} w={classifier.vector_weight}: CV rank@1 {pct(rank1)}, floor {floor:.2f} "
+              f"→ Hit@1 {pct(hit_at_floor)}")
+    result = dict(proba=proba, entry_ids=entry_ids, topics=topics, ins=ins, neg=neg, expected=expected,
+                  plain_in=plain_in, neg_conf=neg_conf, held_conf=held_conf, full=full, floor=floor,
+                  rank1=rank1, hit_at_floor=hit_at_floor)
+    return result
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--entries", type=Path, default=None)
-    ap.add_argument("--offtopic", type=Path, default=DEFAULT_OFFTOPIC)
-    ap.add_argument("--offtopic-reject", type=float, default=0.95)
-    ap.add_argument("--answer-precision", type=float, default=0.95)
-    ap.add_argument("--offtopic-answer", type=float, default=0.02)
-    ap.add_argument("--write", action="store_true", help="rewrite data/faq/retrieval.yml")
-    args = ap.parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reject", type=float, default=0.93)
+    parser.add_argument("--precision", type=float, default=0.95)
+    parser.add_argument("--leak", type=float, default=0.02)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--tune", action="store_true", help="also choose C and the vector weight")
+    parser.add_argument("--write", action="store_true", help="rewrite data/faq/retrieval.yml")
+    args = parser.parse_args(argv)
 
     settings = load_settings()
-    entries_dir = args.entries or settings.entries_dir
     encoder = get_encoder(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        report = build_index(encoder, Path(tmp), entries_dir, settings.sources_dir,
-                             cache_dir=settings.index_dir / "cache")
-        build_s = time.perf_counter() - t0
-        idx = load_index(encoder, Path(tmp), entries_dir, settings.sources_dir, check_data=False)
-    rows = idx.rows
-    vectors = idx.vectors()
-    print(f"index: {report.entries} entries, {report.paraphrases} paraphrases, {report.passages} passages, "
-          f"built in {build_s:.1f}s with {encoder.model_id}")
+    data = Data(settings, encoder)
+    n_in = sum(label != ranker.NONE for label in data.labels)
+    print(f"{n_in} entry texts, {len(data.labels) - n_in} out-of-scope, "
+          f"{len(data.held_texts)} held-out off-topic, {len(data.dev_texts)} dev cases")
+    classifier = settings.classifier
+    tuning = []
+    if args.tune:
+        print("tuning the classifier (cross-validated Hit@1 at the rejection floor):")
+        for c in TUNE_C:
+            for w in TUNE_WEIGHT:
+                candidate = replace(classifier, c=c, vector_weight=w)
+                r = choose(data, settings, candidate, args)
+                tuning.append((c, w, r["rank1"], r["floor"], r["hit_at_floor"]))
+        c, w = max(tuning, key=lambda t: (round(t[4], 3), round(t[2], 3)))[:2]
+        classifier = replace(classifier, c=c, vector_weight=w)
+        print(f"  using C={c}, vector weight {w}")
+    r = choose(data, settings, classifier, args)
+    floor, expected, plain_in, neg_conf = r["floor"], r["expected"], r["plain_in"], r["neg_conf"]
+    ins_conf = np.array([c for _, c in plain_in])
+    right = np.array([b == e for (b, _), e in zip(plain_in, expected)])
 
-    # aggregation: best vector (T=0) or soft maximum, chosen on leave-one-out Hit@1
-    temps = (0.0, 0.005, 0.01, 0.02)
-    temp_table = [(t, np.mean([a == b for a, b, _, _ in loo(vectors, rows, temperature=t)])) for t in temps]
-    print("aggregation temperature → LOO Hit@1: " + ", ".join(f"{t}: {pct(h)}" for t, h in temp_table))
-    temperature = max(temp_table, key=lambda r: (round(r[1], 3), -r[0]))[0]
-    print(f"    using temperature {temperature}")
+    def precise(t, best):
+        conf = np.array([c for _, c in best])
+        ok = np.array([b == e for (b, _), e in zip(best, expected)])
+        answered = conf >= t
+        return (not answered.any() or ok[answered].mean() >= args.precision) and np.mean(neg_conf >= t) <= args.leak
 
-    # (a) leave-one-out
-    base = loo(vectors, rows, temperature=temperature)
-    n_in = len(base)
-    hit1 = sum(t == p for t, p, _, _ in base) / n_in
-    print(f"\n(a) leave-one-out over {n_in} paraphrases: Hit@1 {pct(hit1)}")
+    answer = lowest([g for g in GRID if g >= floor], lambda t: precise(t, plain_in)) or float(GRID[-1])
+
     rng = np.random.default_rng(0)
+    all_topics = sorted(set(r["topics"]))
+    true_hints = [data.topic_of[e] for e in expected]
+    wrong_hints = [rng.choice([t for t in all_topics if t != h]) for h in true_hints]
     boost_table = []
     for b in BOOSTS:
-        true_h = loo(vectors, rows, b, "true", temperature=temperature)
-        wrong_h = loo(vectors, rows, b, "wrong", rng, temperature=temperature)
-        boost_table.append((b, sum(t == p for t, p, _, _ in true_h) / n_in,
-                            sum(t == p for t, p, _, _ in wrong_h) / n_in))
-    print("    topic boost: Hit@1 with the right topic hint / with a wrong hint")
-    for b, right, wrong in boost_table:
-        print(f"      boost {b:.2f}: {pct(right)} / {pct(wrong)}")
-    in_scores = np.array([s for _, _, s, _ in base])
-    correct = np.array([t == p for t, p, _, _ in base])
+        with_true = ranked_best(r["proba"][r["ins"]], r["entry_ids"], r["topics"], true_hints, b)
+        with_wrong = ranked_best(r["proba"][r["ins"]], r["entry_ids"], r["topics"], wrong_hints, b)
+        boost_table.append((b, evaluate(with_true, expected, floor, 1.0)["hit"],
+                            evaluate(with_wrong, expected, floor, 1.0)["hit"], with_true))
+    boost, _, _, hinted = max(boost_table, key=lambda t: (round(0.85 * t[1] + 0.15 * t[2], 3), -t[0]))
+    hinted_in_topic = [(b, c) if data.topic_of.get(b) == h else (b, 0.0) for (b, c), h in zip(hinted, true_hints)]
+    hinted_answer = lowest([g for g in GRID if g >= floor], lambda t: precise(t, hinted_in_topic)) or answer
+    hinted_answer = min(hinted_answer, answer)
 
-    # (b) off-topic
-    off_items = yaml.safe_load(args.offtopic.read_text(encoding="utf-8"))["questions"]
-    off_texts = [str(q["text"]) for q in off_items]
-    off = top_scores(encoder, vectors, rows, off_texts, settings.max_query_chars, temperature)
-    off_scores = np.array([s for _, s in off])
-    print(f"\n(b) off-topic: {len(off_texts)} questions; top score min {off_scores.min():.3f}, "
-          f"median {np.median(off_scores):.3f}, p90 {np.quantile(off_scores, 0.9):.3f}, "
-          f"p95 {np.quantile(off_scores, 0.95):.3f}, max {off_scores.max():.3f}")
-    print(f"    in-scope (LOO) top score: min {in_scores.min():.3f}, p5 {np.quantile(in_scores, 0.05):.3f}, "
-          f"p10 {np.quantile(in_scores, 0.1):.3f}, median {np.median(in_scores):.3f}")
-    worst = sorted(zip(off_scores, off_texts, [r for r, _ in off]), reverse=True)[:8]
-    print("    highest-scoring off-topic questions:")
-    for s, t, ref in worst:
-        print(f"      {s:.3f}  {t}  → {ref}")
-
-    # choose
-    ordered = np.sort(off_scores)
-    k = math.ceil(args.offtopic_reject * len(ordered))
-    floor = ceil3(float(ordered[k - 1]) + 0.0005)
-    answer = None
-    for t in np.arange(floor, 1.0005, 0.001):
-        sel = in_scores >= t
-        prec = correct[sel].mean() if sel.any() else 1.0
-        off_ans = (off_scores >= t).mean()
-        if prec >= args.answer_precision and off_ans <= args.offtopic_answer:
-            answer = ceil3(float(t))
-            break
-    answer = answer if answer is not None else 1.0
-
-    def summary(fl, th):
-        kinds = [decide(s, th, fl) for s in in_scores]
-        hit = np.mean([c and k != "no_answer" for c, k in zip(correct, kinds)])
-        ans = np.mean([k == "answer" for k in kinds])
-        ans_ok = np.mean([c for c, k in zip(correct, kinds) if k == "answer"]) if ans else 1.0
-        dym = np.mean([k == "did_you_mean" for k in kinds])
-        okinds = [decide(s, th, fl) for s in off_scores]
-        rej = np.mean([k == "no_answer" for k in okinds])
-        off_ans = np.mean([k == "answer" for k in okinds])
-        return hit, ans, ans_ok, dym, rej, off_ans
-
-    print("\nsweep (floor / answer): LOO Hit@1-not-rejected, answered, answer precision, "
-          "did-you-mean | off-topic no_answer, off-topic answered")
-    sweep = []
-    for fl in sorted({floor - 0.01, floor - 0.005, floor, floor + 0.005, floor + 0.01}):
-        s = summary(fl, max(answer, fl))
-        sweep.append((fl, max(answer, fl), s))
-        print(f"    {fl:.3f} / {max(answer, fl):.3f}: {pct(s[0])}, {pct(s[1])}, {pct(s[2])}, {pct(s[3])} | "
-              f"{pct(s[4])}, {pct(s[5])}")
-    chosen = summary(floor, answer)
-    print(f"\nchosen: floor {floor:.3f}, answer_threshold {answer:.3f}")
-
-    dev_line = None
-    if DEV_FILE.exists():
-        dev = yaml.safe_load(DEV_FILE.read_text(encoding="utf-8"))
-        dev = dev.get("cases", dev) if isinstance(dev, dict) else dev
-        res = top_scores(encoder, vectors, rows, [str(c["text"]) for c in dev], settings.max_query_chars,
-                         temperature)
-        ins = [(c, r) for c, r in zip(dev, res) if c.get("expected")]
-        offs = [(c, r) for c, r in zip(dev, res) if not c.get("expected")]
-        dh = np.mean([r[0] == c["expected"] and decide(r[1], answer, floor) != "no_answer" for c, r in ins]) if ins else float("nan")
-        dr = np.mean([decide(r[1], answer, floor) == "no_answer" for c, r in offs]) if offs else float("nan")
-        dev_line = f"dev set ({len(ins)} in-scope, {len(offs)} off-topic): Hit@1 {pct(dh)}, off-topic no_answer {pct(dr)}"
+    chosen = evaluate(plain_in, expected, floor, answer)
+    held_rejected = float(np.mean(r["held_conf"] < floor))
+    print(f"cross-validated: rank@1 {pct(r['rank1'])}; confidence of right answers median "
+          f"{np.median(ins_conf[right]):.2f}, of out-of-scope p95 {np.quantile(neg_conf, 0.95):.2f}")
+    print(f"chosen floor {floor:.2f}, answer {answer:.2f}, hinted answer {hinted_answer:.2f}, boost {boost}")
+    print(f"  CV Hit@1 {pct(chosen['hit'])}, answered {pct(chosen['answered'])} "
+          f"(precision {pct(chosen['precision'])}); out-of-scope rejected {pct(np.mean(neg_conf < floor))}, "
+          f"answered {pct(np.mean(neg_conf >= answer))}; held-out off-topic rejected {pct(held_rejected)}")
+    for b, right_h, wrong_h, _ in boost_table:
+        print(f"  boost {b:.2f}: Hit@1 with right hint {pct(right_h)}, wrong hint {pct(wrong_h)}")
+    dev_line = dev_figures(data, r["full"], floor, answer)
+    if dev_line:
         print(dev_line)
-
     if args.write:
-        # expected Hit@1 if the Rasa intent is right 85 % of the time
-        best_boost = max(boost_table, key=lambda r: (round(0.85 * r[1] + 0.15 * r[2], 3), -r[0]))
-        write_config(settings.retrieval_config, floor, answer, best_boost[0], dict(
-            date=date.today().isoformat(), model=encoder.model_id, entries=report.entries,
-            n_in=n_in, hit1=hit1, n_off=len(off_texts), off=off_scores, ins=in_scores,
-            chosen=chosen, sweep=sweep, boosts=boost_table, args=args, worst=worst, dev=dev_line,
-            settings=settings, temperature=temperature, temps=temp_table))
+        write_config(settings, classifier, floor, answer, hinted_answer, boost, dict(
+            date=date.today().isoformat(), model=encoder.model_id, n_in=n_in, n_neg=len(r["neg"]),
+            n_held=len(data.held_texts), rank1=r["rank1"], chosen=chosen, held=held_rejected,
+            neg_rej=float(np.mean(neg_conf < floor)), neg_ans=float(np.mean(neg_conf >= answer)),
+            boosts=[t[:3] for t in boost_table], tuning=tuning, args=args, dev=dev_line))
         print(f"wrote {settings.retrieval_config}")
     return 0
 
 
-def write_config(path: Path, floor: float, answer: float, boost: float, m: dict) -> None:
-    hit, ans, ans_ok, dym, rej, off_ans = m["chosen"]
+def dev_figures(data: Data, model, floor: float, answer: float) -> str:
+    if not data.dev_texts:
+        return ""
+    conf = model.probabilities(data.dev_texts, data.dev_vectors)[:, :-1]
+    best = [model.entry_ids[i] for i in conf.argmax(1)]
+    top = conf.max(1)
+    ins = [i for i, e in enumerate(data.dev_expected) if e]
+    off = [i for i, e in enumerate(data.dev_expected) if not e]
+    hit = np.mean([best[i] == data.dev_expected[i] and top[i] >= floor for i in ins])
+    answered = np.mean([top[i] >= answer for i in ins])
+    rejected = np.mean([top[i] < floor for i in off])
+    return (f"dev set ({len(ins)} in-scope, {len(off)} off-topic): Hit@1 {pct(hit)}, answered directly "
+            f"{pct(answered)}, off-topic no_answer {pct(rejected)}")
+
+
+def write_config(settings, classifier, floor, answer, hinted, boost, m) -> None:
     a = m["args"]
+    c = m["chosen"]
     lines = [
-        "# Retrieval thresholds and encoder (read by bot/settings.py).",
+        "# Retrieval settings (read by bot/settings.py).",
         "# Written by scripts/calibrate_thresholds.py --write; edit the choice rules there, not here.",
         "#",
-        f"# Calibration of {m['date']} with {m['model']} over {m['entries']} entries:",
-        f"#  (a) leave-one-out over {m['n_in']} paraphrases (query = a paraphrase, index without its own",
-        f"#      vector): Hit@1 {pct(m['hit1'])}; top score min {m['ins'].min():.3f}, "
-        f"p5 {np.quantile(m['ins'], 0.05):.3f}, median {np.median(m['ins']):.3f}.",
-        f"#  (b) {m['n_off']} off-topic questions (data/faq/calibration_offtopic.yml): top score "
-        f"median {np.median(m['off']):.3f},",
-        f"#      p90 {np.quantile(m['off'], 0.9):.3f}, p95 {np.quantile(m['off'], 0.95):.3f}, max {m['off'].max():.3f}. Highest:",
+        f"# Calibration of {m['date']} with {m['model']}; entry classifier (bot/ranker.py):",
+        f"#  {a.folds}-fold cross-validation over {m['n_in']} entry questions/paraphrases and {m['n_neg']}",
+        f"#  out-of-scope questions; held-out off-topic list: {m['n_held']} questions.",
+        f"#  Cross-validated rank@1 (best entry right, before thresholds): {pct(m['rank1'])}.",
+        f"# Choice: floor = lowest confidence rejecting ≥ {a.reject:.0%} of the cross-validated out-of-scope",
+        f"#   questions and of the held-out list; answer_threshold = lowest ≥ floor with answers ≥ {a.precision:.0%}",
+        f"#   right and ≤ {a.leak:.0%} of out-of-scope reaching it; hinted_answer_threshold: the same when Rasa's",
+        "#   intent (confidence ≥ 0.8) names the best entry's topic.",
+        f"# With these: CV Hit@1 (right, not rejected) {pct(c['hit'])}; answered directly {pct(c['answered'])}"
+        f" (precision {pct(c['precision'])});",
+        f"#   out-of-scope rejected {pct(m['neg_rej'])}, answered {pct(m['neg_ans'])}; held-out off-topic "
+        f"rejected {pct(m['held'])}.",
+        "# Topic boost (ranking only): CV Hit@1 with the right intent as hint / with a wrong one;",
+        "#   chosen to maximise 0.85·right + 0.15·wrong:",
     ]
-    for s, t, ref in m["worst"][:4]:
-        lines.append(f"#        {s:.3f} {t} → {ref}")
-    lines += [
-        "# Choice: floor = just above the off-topic top score at the "
-        f"{a.offtopic_reject:.0%} quantile (≥ {a.offtopic_reject:.0%} rejected);",
-        f"#   answer_threshold = lowest value ≥ floor where LOO answers are ≥ {a.answer_precision:.0%} right and",
-        f"#   ≤ {a.offtopic_answer:.0%} of off-topic questions reach it.",
-        f"# With these: LOO Hit@1 (right entry, not rejected) {pct(hit)}; answered directly {pct(ans)} "
-        f"(precision {pct(ans_ok)}),",
-        f"#   did-you-mean {pct(dym)}; off-topic → no_answer {pct(rej)}, answered {pct(off_ans)}.",
-        "# Sweep floor / answer: LOO Hit@1, answered, precision, did-you-mean | off-topic no_answer, answered",
-    ]
-    for fl, th, s in m["sweep"]:
-        lines.append(f"#   {fl:.3f} / {th:.3f}: {pct(s[0])}, {pct(s[1])}, {pct(s[2])}, {pct(s[3])} | "
-                     f"{pct(s[4])}, {pct(s[5])}")
-    lines.append("# Entry score = soft maximum over its vectors with temperature T (0 = best vector); LOO Hit@1: "
-                 + ", ".join(f"T={t} {pct(h)}" for t, h in m["temps"]))
-    lines.append("# Topic boost (ranking only; scores and thresholds stay raw cosine). LOO Hit@1 with the")
-    lines.append("#   right intent as hint / with a wrong one; chosen to maximise 0.85·right + 0.15·wrong:")
     for b, right, wrong in m["boosts"]:
         lines.append(f"#   {b:.2f}: {pct(right)} / {pct(wrong)}")
+    if m["tuning"]:
+        lines.append("# Classifier tuning (C, vector weight: CV rank@1, floor, Hit@1 at floor):")
+        for cc, w, r1, fl, h in m["tuning"]:
+            lines.append(f"#   C={cc:g}, w={w:g}: {pct(r1)}, {fl:.2f}, {pct(h)}")
     if m["dev"]:
         lines.append(f"# {m['dev']} (reported, not used for the choice)")
-    s = m["settings"]
-    enc = s.encoder
+    enc = settings.encoder
     config = {
-        "thresholds": {"answer_threshold": answer, "floor": floor, "topic_boost": boost,
-                       "temperature": m["temperature"]},
-        "query": {"max_query_chars": s.max_query_chars, "max_input_chars": s.max_input_chars,
-                  "did_you_mean_k": s.did_you_mean_k},
-        "encoder": {"backend": enc.backend,
-                    "model_dir": str(enc.model_dir) if enc.model_dir else None,
+        "classifier": classifier.as_dict(),
+        "thresholds": {"answer_threshold": answer, "hinted_answer_threshold": hinted, "floor": floor,
+                       "topic_boost": boost},
+        "query": {"max_query_chars": settings.max_query_chars, "max_input_chars": settings.max_input_chars,
+                  "did_you_mean_k": settings.did_you_mean_k, "suggestion_min": settings.suggestion_min},
+        "encoder": {"backend": enc.backend, "model_dir": str(enc.model_dir) if enc.model_dir else None,
                     "query_prefix": enc.query_prefix},
     }
     body = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
-    path.write_text("\n".join(lines) + "\n" + body, encoding="utf-8")
+    settings.retrieval_config.write_text("\n".join(lines) + "\n" + body, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_ask_prints_answer_source_and_score(built):
     out = result.stdout
     assert "EMS" in out and "来源：《专业技术人员职业资格考试证书邮寄常见问答（2025版）》" in out
     assert "广州市人力资源和社会保障局" in out and "2025年8月6日" in out and "广东省" in out
-    assert "匹配度：" in out
+    assert "置信度：" in out and "相似度" in out
 
 
 def test_traditional_question_gets_traditional_reply(built):
@@ -71,7 +71,7 @@ def test_search_lists_hits_with_citations(built):
     result = run(built, "search", "证书下载页面空白", "-k", "2")
     assert result.returncode == 0
     assert "blank_page_why" in result.stdout and "cpta-ecert-faq-2023/p12" in result.stdout
-    assert result.stdout.count("[0.") + result.stdout.count("[1.") == 4
+    assert result.stdout.count("[置信度 ") == 2 and result.stdout.count("[相似度 ") == 2
 
 
 @pytest.mark.parametrize("text,key", [

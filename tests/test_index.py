@@ -41,9 +41,15 @@ class FakeEncoder:
 
 
 @pytest.fixture
-def data(tmp_path):
+def data(tmp_path, monkeypatch):
+    """A copy of the fixture entries, and a short out-of-scope list (the classifier's
+    "none" class) so that each build trains in a moment."""
     entries = tmp_path / "entries"
     shutil.copytree(FIXTURE, entries)
+    out_of_scope = tmp_path / "out_of_scope.yml"
+    out_of_scope.write_text("questions:\n  misc: [今天天气怎么样, 红烧肉怎么做, 股票会涨吗, 讲个笑话]\n",
+                            encoding="utf-8")
+    monkeypatch.setenv("BOT_OUT_OF_SCOPE", str(out_of_scope))
     return entries, tmp_path / "index"
 
 
@@ -115,7 +121,7 @@ def test_invalid_entries_stop_the_build(data):
 def test_embedding_cache_reuses_unchanged_texts(data):
     entries, out = data
     first = build_index(FakeEncoder(), out, entries, SOURCES)
-    assert 0 < first.encoded <= first.vectors   # identical texts are embedded once
+    assert 0 < first.encoded <= first.vectors + first.out_of_scope   # identical texts are embedded once
     second = build_index(FakeEncoder(), out, entries, SOURCES)
     assert second.encoded == 0
     path = entries / "ask_fees.yml"
@@ -125,4 +131,23 @@ def test_embedding_cache_reuses_unchanged_texts(data):
     fresh = build_index(FakeEncoder(), out / "nocache", entries, SOURCES, cache_dir=None)
     np.testing.assert_allclose(load_index(FakeEncoder(), out, entries, SOURCES).vectors(),
                                load_index(FakeEncoder(), out / "nocache", entries, SOURCES).vectors())
-    assert fresh.encoded == fresh.vectors
+    assert fresh.encoded == fresh.vectors + fresh.out_of_scope
+
+
+def test_load_refuses_an_index_without_its_classifier(data):
+    entries, out = data
+    build_index(FakeEncoder(), out, entries, SOURCES)
+    (out / "classifier.pkl").unlink()
+    assert is_stale(out, entries, SOURCES, FakeEncoder())
+    with pytest.raises(IndexMismatchError, match="classifier.pkl"):
+        load_index(FakeEncoder(), out, entries, SOURCES)
+
+
+def test_out_of_scope_questions_change_the_data_hash(data, tmp_path, monkeypatch):
+    entries, out = data
+    build_index(FakeEncoder(), out, entries, SOURCES)
+    assert not is_stale(out, entries, SOURCES, FakeEncoder())
+    more = tmp_path / "more.yml"
+    more.write_text("questions:\n  misc: [今天天气怎么样, 毕业证丢了怎么补]\n", encoding="utf-8")
+    monkeypatch.setenv("BOT_OUT_OF_SCOPE", str(more))
+    assert is_stale(out, entries, SOURCES, FakeEncoder())

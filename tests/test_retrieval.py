@@ -9,17 +9,17 @@ import yaml
 from bot import PROJECT_ROOT
 from bot.embedding import get_encoder
 from bot.index import build_index
-from bot.retrieval import Decision, Hit, decide, load_engine, rank_entries
+from bot.retrieval import Decision, Hit, decide, load_engine, rank_by_confidence
 from bot.settings import load_settings
 
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"
 REAL_ENTRIES = PROJECT_ROOT / "data" / "faq" / "entries"
 DEV_FILE = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml"
-# Issue targets are Hit@1 >= 0.92 and off-topic no_answer >= 0.90; not reached yet
-# (measured 0.875 and 0.793). These floors guard the measured level against regressions.
+# Issue targets: Hit@1 >= 0.92 and off-topic no_answer >= 0.90 (measured 0.936 and 0.983
+# with the entry classifier; data/faq/retrieval.yml records the calibration).
 TARGET_HIT_AT_1, TARGET_OFFTOPIC_NO_ANSWER = 0.92, 0.90
-MIN_HIT_AT_1 = 0.86
-MIN_OFFTOPIC_NO_ANSWER = 0.77
+MIN_HIT_AT_1 = TARGET_HIT_AT_1
+MIN_OFFTOPIC_NO_ANSWER = TARGET_OFFTOPIC_NO_ANSWER
 
 
 def _engine(request, tmp_path_factory, entries_dir: Path, name: str):
@@ -58,7 +58,8 @@ def test_exact_and_paraphrased_questions_are_answered(engine):
     assert isinstance(d, Decision) and d.kind == "answer" and d.query == "什么是证书直邮?"
     hit = d.hits[0]
     assert isinstance(hit, Hit) and hit.kind == "entry" and hit.id == "direct_mail_what"
-    assert 0.95 <= hit.score <= 1.0 and hit.topic == "ask_direct_mail" and hit.region == "广东省"
+    assert engine.settings.answer_threshold <= hit.score <= 1.0 and hit.similarity >= 0.99
+    assert hit.topic == "ask_direct_mail" and hit.region == "广东省"
     assert hit.answer and hit.question == "什么是证书直邮？" and hit.related == ("direct_mail_how",)
     c = hit.citations[0]
     assert c.passage_id == "gz-mail-faq-2025/p03" and c.document_id == "gz-mail-faq-2025"
@@ -116,19 +117,27 @@ def test_topic_hint_reranks_but_keeps_raw_scores(engine):
         [h.id for h in plain]
 
 
-def test_decide_and_rank_entries():
+def test_decide_and_rank_by_confidence():
     assert decide(0.97, 0.95, 0.9) == "answer"
     assert decide(0.92, 0.95, 0.9) == "did_you_mean"
     assert decide(0.80, 0.95, 0.9) == "no_answer"
-    from bot.index import Row
-    rows = [Row("question", "a", "ask_fees", "x"), Row("paraphrase", "a", "ask_fees", "y"),
-            Row("question", "b", "ask_tracking", "z"), Row("passage", "p", "", "w")]
-    scores = [0.90, 0.95, 0.94, 0.99]
-    assert [r[0] for r in rank_entries(scores, rows)] == ["a", "b"]
-    assert [r[0] for r in rank_entries(scores, rows, exclude=1)] == ["b", "a"]
-    assert [r[0] for r in rank_entries(scores, rows, topic="ask_tracking", boost=0.02)] == ["b", "a"]
-    soft = rank_entries(scores, rows, temperature=0.02)
-    assert soft[0][1] < 0.95   # soft maximum is below the best single vector
+    confidences = [0.30, 0.45, 0.20]
+    topics = ["ask_fees", "ask_tracking", "ask_fees"]
+    assert rank_by_confidence(confidences, topics) == [1, 0, 2]
+    assert rank_by_confidence(confidences, topics, topic="ask_fees", boost=0.3) == [0, 2, 1]
+    assert rank_by_confidence(confidences, topics, topic="ask_fees", boost=0.1) == [1, 0, 2]
+    # an unknown intent (e.g. nlu_fallback) hints nothing
+    assert rank_by_confidence(confidences, topics, topic="nlu_fallback", boost=0.5) == [1, 0, 2]
+
+
+def test_confidences_are_probabilities_over_entries(engine):
+    cosines, confidences = engine.scores(engine.prepare("邮寄证书要多少钱"))
+    assert len(confidences) == len(engine.kb.entries) == len(engine.entry_ids)
+    assert 0.0 <= confidences.min() and confidences.sum() <= 1.0 + 1e-6
+    assert len(cosines) == len(engine.rows)
+    # off-topic text: most of the probability is on "none of the entries"
+    _, off = engine.scores(engine.prepare("红烧肉怎么做"))
+    assert off.sum() < 0.5
 
 
 def test_did_you_mean_offers_up_to_three_candidates(engine):
@@ -138,7 +147,7 @@ def test_did_you_mean_offers_up_to_three_candidates(engine):
         if d.kind == "did_you_mean":
             assert 1 <= len(d.hits) <= s.did_you_mean_k
             assert all(s.floor <= h.score < s.answer_threshold for h in d.hits[:1])
-            assert all(h.score >= s.floor for h in d.hits)
+            assert all(h.score >= s.suggestion_min for h in d.hits[1:])
 
 
 @pytest.mark.slow

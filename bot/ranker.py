@@ -1,0 +1,128 @@
+"""The entry classifier: which FAQ entry a question asks for, or none of them.
+
+Nearest-neighbour search over eight-odd paraphrases per entry ranks sibling entries
+poorly and cannot tell a near miss ("学位证丢了怎么补") from a real question. This
+model learns from all of them at once: a multinomial logistic regression over
+
+  * the question's embedding (the same vectors as the index, weighted by
+    ``vector_weight``), and
+  * TF-IDF of its character unigrams and bigrams (typos and rare terms such as
+    加注 or 直邮 that the small embedding model blurs),
+
+with one class per entry plus ``NONE``, trained on ``data/faq/out_of_scope.yml``.
+Its probability of an entry is the entry's *confidence*; the thresholds in
+``data/faq/retrieval.yml`` apply to it (``scripts/calibrate_thresholds.py``).
+
+Trained at index build time (``make index``) and stored next to the index; scikit-learn
+is imported only when a model is trained or loaded.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NONE = "__none__"
+MODEL_FILE = "classifier.pkl"
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    c: float = 20.0               # inverse regularisation strength of the logistic regression
+    vector_weight: float = 4.0    # scale of the embedding block against the TF-IDF block
+    ngram_max: int = 2            # character n-grams 1..ngram_max
+
+    def as_dict(self) -> dict:
+        return {"c": self.c, "vector_weight": self.vector_weight, "ngram_max": self.ngram_max}
+
+
+@dataclass
+class EntryClassifier:
+    labels: list[str]             # entry ids in column order, NONE last
+    vectorizer: object            # sklearn TfidfVectorizer
+    model: object                 # sklearn LogisticRegression
+    settings: ClassifierSettings
+    sklearn_version: str
+
+    @property
+    def entry_ids(self) -> list[str]:
+        return self.labels[:-1]
+
+    def features(self, texts: list[str], vectors: np.ndarray):
+        from scipy.sparse import csr_matrix, hstack
+
+        dense = csr_matrix(np.asarray(vectors, dtype=np.float64) * self.settings.vector_weight)
+        return hstack([dense, self.vectorizer.transform(texts)]).tocsr()
+
+    def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """(n, len(labels)) probabilities in ``labels`` order (NONE last). ``texts``
+        are normalised queries, ``vectors`` their embeddings."""
+        proba = self.model.predict_proba(self.features(texts, vectors))
+        order = [list(self.model.classes_).index(i) for i in range(len(self.labels))]
+        return proba[:, order]
+
+
+def train(texts: list[str], labels: list[str], vectors: np.ndarray,
+          settings: ClassifierSettings = ClassifierSettings()) -> EntryClassifier:
+    """Fit on normalised texts, their labels (entry ids or NONE) and embeddings."""
+    import sklearn
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted({label for label in labels if label != NONE}) + [NONE]
+    column = {name: i for i, name in enumerate(names)}
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, settings.ngram_max),
+                                 sublinear_tf=True)
+    vectorizer.fit(texts)
+    classifier = EntryClassifier(names, vectorizer, None, settings, sklearn.__version__)
+    model = LogisticRegression(C=settings.c, max_iter=5000)
+    model.fit(classifier.features(texts, vectors), np.array([column[label] for label in labels]))
+    classifier.model = model
+    return classifier
+
+
+def read_out_of_scope(path: Path) -> list[str]:
+    """The normalised, distinct questions of ``out_of_scope.yml`` (``questions``: a
+    mapping of group → list of questions)."""
+    import yaml
+
+    from bot.text import normalise
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    groups = data.get("questions") or {}
+    if not isinstance(groups, dict):
+        raise ValueError(f"{path}: 'questions' must map group names to lists of questions")
+    out: list[str] = []
+    for group, questions in groups.items():
+        for question in questions or []:
+            if not isinstance(question, str):
+                raise ValueError(f"{path}: group {group}: {question!r} is not text (quote it)")
+            text = normalise(question)
+            if text and text not in out:
+                out.append(text)
+    return out
+
+
+def save(classifier: EntryClassifier, directory: Path) -> Path:
+    path = Path(directory) / MODEL_FILE
+    tmp = path.with_name(f".{MODEL_FILE}.tmp")
+    tmp.write_bytes(pickle.dumps(classifier, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
+    return path
+
+
+def load(directory: Path) -> EntryClassifier | None:
+    """The classifier stored by ``save`` (our own build output), or None if absent."""
+    path = Path(directory) / MODEL_FILE
+    if not path.exists():
+        return None
+    return pickle.loads(path.read_bytes())  # noqa: S301 - written by our own index build
+
+
+def sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
