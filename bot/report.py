@@ -422,8 +422,9 @@ def regression_summary(data: dict) -> dict:
         "passed": summary.get("passed", len(cases) - len(failing)),
         "pass_rate": summary.get("pass_rate", ratio(len(cases) - len(failing), len(cases))),
         "known_failures": summary.get("known_failures", sum(bool(c.get("known_failure")) for c in cases)),
-        "by_group": _group_table(summary.get("by_group")),
-        "by_expect_kind": _group_table(summary.get("by_expect_kind")),
+        # every by_* breakdown eval.json gives (by_group, by_expect_kind, by_topic, ...)
+        "breakdowns": {key[3:]: _group_table(value) for key, value in summary.items()
+                       if key.startswith("by_") and isinstance(value, dict)},
         "fallback_rate": ratio(len(fallbacks), len(cases)),
         "failing": [_regression_row(c) for c in failing],
         "slowest": [_regression_row(c) for c in sorted(timed, key=lambda c: -c["latency_ms"])[:SLOWEST_N]],
@@ -618,7 +619,8 @@ def build_figures(dev_file: Path = DEFAULT_DEV, nlu_dir: Path = DEFAULT_NLU,
     bench_file = bench_file or DEFAULT_REPORTS / "bench.json"
     figures = {
         "generated": datetime.now().isoformat(timespec="seconds"),
-        "retrieval": missing("retrieval") if skip_retrieval else retrieval_section(dev_file, engine),
+        "retrieval": (missing("retrieval", "skipped (--skip-retrieval)") if skip_retrieval
+                      else retrieval_section(dev_file, engine)),
         "nlu": nlu_section(nlu_dir),
         "regression": regression_section(eval_file),
         "bench": bench_section(bench_file),

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -246,16 +247,21 @@ def badge(met: bool | None) -> Raw:
     return Raw(f'<span class="badge {cls}">{text}</span>')
 
 
-def table(headers: list[str], rows: list[list[Any]], numeric_from: int = 1) -> str:
+_NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+%?$|^–$")
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Every cell escaped unless ``Raw``; numbers right-aligned."""
     if not rows:
         return '<p class="empty">none</p>'
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for row in rows:
         cells = []
-        for i, cell in enumerate(row):
+        for cell in row:
             content = cell if isinstance(cell, Raw) else esc(cell)
-            cls = ' class="num"' if i >= numeric_from and not isinstance(cell, Raw) else ""
+            numeric = isinstance(cell, int | float) or (isinstance(cell, str) and _NUMBER.match(cell))
+            cls = ' class="num"' if numeric and not isinstance(cell, Raw) else ""
             cells.append(f"<td{cls}>{content}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -269,7 +275,7 @@ def image(png: str | None, alt: str) -> str:
 
 def not_run(section: dict) -> str:
     cls = "error" if section.get("status") == "error" else "missing"
-    return f'<div class="{cls}">{esc(section.get("message", "not run yet"))}</div>'
+    return f'<div class="{cls}">{_code(section.get("message", "not run yet"))}</div>'
 
 
 def _code(text: str) -> str:
@@ -349,11 +355,11 @@ def retrieval_html(r: dict, targets: dict) -> str:
                  c["rank"]] for c in cases]
     worst = r["worst"]
     out.append("<h3>Worst cases</h3><h4>Wrong entry first, most confident first</h4>"
-               + table(case_headers, case_rows(worst["wrong_first"]), numeric_from=4)
+               + table(case_headers, case_rows(worst["wrong_first"]))
                + "<h4>Right entry first but rejected (no answer)</h4>"
-               + table(case_headers, case_rows(worst["right_but_rejected"]), numeric_from=4)
+               + table(case_headers, case_rows(worst["right_but_rejected"]))
                + "<h4>Off-topic questions that were not rejected</h4>"
-               + table(case_headers, case_rows(worst["off_topic_answered"]), numeric_from=4))
+               + table(case_headers, case_rows(worst["off_topic_answered"])))
     if r["problems"]:
         out.append("<h4>Problems in the dev set</h4><ul>" +
                    "".join(f"<li>{esc(p)}</li>" for p in r["problems"]) + "</ul>")
@@ -377,7 +383,7 @@ def nlu_html(n: dict, targets: dict) -> str:
         plot_confusion(n["confusion"]["labels"], n["confusion"]["matrix"]), "intent confusion matrix"))
     out.append("<h3>Worst confusions</h3>" + table(
         ["true intent", "predicted", "count"],
-        [[c["intent"], c["predicted"], c["count"]] for c in n["top_confusions"]], 2))
+        [[c["intent"], c["predicted"], c["count"]] for c in n["top_confusions"]]))
     conf = n["confidence"]
     note = "" if n["has_successes"] else \
         '<p class="empty">intent_successes.json missing: only the errors are plotted ' \
@@ -387,7 +393,7 @@ def nlu_html(n: dict, targets: dict) -> str:
         "intent confidence, right vs wrong predictions"), "intent confidence histogram"))
     out.append("<h3>Errors, most confident first</h3>" + table(
         ["text", "true intent", "predicted", "confidence"],
-        [[e["text"], e["intent"], e["predicted"], fmt(e["confidence"])] for e in n["errors"]], 3))
+        [[e["text"], e["intent"], e["predicted"], fmt(e["confidence"])] for e in n["errors"]]))
     return "".join(out) + "</section>"
 
 
@@ -408,9 +414,10 @@ def regression_html(g: dict) -> str:
                f"fallback replies {fmt(g['fallback_rate'], True)} of cases"
                + (f"; latency p50 {fmt(lat['p50'])} ms, p95 {fmt(lat['p95'])} ms, max {fmt(lat['max'])} ms"
                   if lat else "") + ".</p>")
-    for title, groups in (("Per group", g["by_group"]), ("Per expected kind", g["by_expect_kind"])):
-        rows = [[name, fmt(v["cases"]), fmt(v["passed"]), fmt(v["pass_rate"], True)]
-                for name, v in groups.items()]
+    for name, groups in g["breakdowns"].items():
+        title = "Per " + name.replace("expect_kind", "expected kind").replace("_", " ")
+        rows = [[group, fmt(v["cases"]), fmt(v["passed"]), fmt(v["pass_rate"], True)]
+                for group, v in groups.items()]
         out.append(f"<h3>{esc(title)}</h3>" + table(["", "cases", "passed", "pass rate"], rows))
     out.append("<h3>Reply scores, passing vs failing</h3>" + image(plot_two_histograms(
         g["scores"]["passed"], g["scores"]["failed"], ("passed", "failed"), "retrieval score of the reply",
@@ -418,11 +425,11 @@ def regression_html(g: dict) -> str:
     out.append("<h3>Failing cases</h3>" + table(
         ["id", "turns", "expected", "received", "score", "known failure", "missing", "reply"],
         [[c["id"], _turns(c["turns"]), fmt(c["expect"]), fmt(c["received"]), fmt(c["score"]),
-          fmt(c["known_failure"]), fmt(c["missing"]), c["reply"]] for c in g["failing"]], 4))
+          fmt(c["known_failure"]), fmt(c["missing"]), c["reply"]] for c in g["failing"]]))
     out.append("<h3>Slowest cases</h3>" + table(
         ["id", "turns", "latency (ms)", "received", "passed"],
         [[c["id"], _turns(c["turns"]), fmt(c["latency_ms"]), fmt(c["received"]), fmt(c["passed"])]
-         for c in g["slowest"]], 2))
+         for c in g["slowest"]]))
     return "".join(out) + "</section>"
 
 
@@ -456,6 +463,7 @@ margin:0 auto;max-width:1100px;padding:1rem 2rem;color:#222;line-height:1.45}
 h1{font-size:1.6rem} h2{border-bottom:2px solid #1565c0;padding-bottom:.2rem;margin-top:2.2rem}
 nav a{margin-right:1rem} table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+td{max-width:34rem;white-space:pre-line;overflow-wrap:anywhere}
 th{background:#f3f6fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .headline{background:#f7fbff;border:1px solid #90caf9;border-radius:8px;padding:.4rem 1.2rem 1rem}
 .badge{border-radius:4px;padding:.05rem .45rem;font-size:.8rem;color:#fff;white-space:nowrap}

@@ -177,6 +177,8 @@ def test_regression_summary_failing_and_slowest():
     assert g["pass_rate"] == pytest.approx(0.6667) and [c["id"] for c in g["failing"]] == ["faq-002"]
     assert [c["id"] for c in g["slowest"]] == ["faq-002", "faq-001", "talk-001"]
     assert g["fallback_rate"] == pytest.approx(1 / 3)
+    assert g["breakdowns"]["group"]["faq"] == {"cases": 2, "passed": 1, "pass_rate": 0.5}
+    assert set(g["breakdowns"]) == {"group", "expect_kind"}
     assert g["scores"] == {"passed": [0.97], "failed": [0.85]}
 
 
@@ -199,7 +201,8 @@ def test_report_from_samples_and_a_small_retrieval_run(fixture_engine, tmp_path)
     html_path, json_path = write_report(figures, tmp_path / "reports")
     page = html_path.read_text(encoding="utf-8")
     for section in ("Headline", "Weakest areas", "Retrieval", "Per topic", "Fallback rate",
-                    "Confusion matrix", "Regression", "Failing cases", "Slowest cases", "Benchmarks",
+                    "Confusion matrix", "Regression", "Per group", "Per expected kind", "Failing cases",
+                    "Slowest cases", "Benchmarks",
                     "Ours vs baseline"):
         assert section in page, section
     assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)) >= 8
@@ -233,7 +236,7 @@ def test_odd_regression_values_do_not_break_the_page(tmp_path):
     figures = build_figures(tmp_path / "no-dev.yml", tmp_path / "no-nlu", odd, tmp_path / "b.json")
     g = figures["regression"]
     assert g["status"] == "ok" and g["pass_rate"] == 0.0 and g["slowest"] == []
-    assert g["by_group"] == {"faq": {"cases": 0, "passed": None, "pass_rate": None}}
+    assert g["breakdowns"] == {"group": {"faq": {"cases": 0, "passed": None, "pass_rate": None}}}
     page = write_report(figures, tmp_path / "out")[0].read_text(encoding="utf-8")
     assert "你好 &lt;b&gt;" in page and "cannot show this part" not in page
 
