@@ -49,10 +49,15 @@ stop: ## stop the servers `make run` started
 test: install index train ## validate data, run every test (servers and browser included)
 	$(RASA) data validate --data data/nlu data/rules data/stories
 	$(BOT) -m pytest
-	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz
+	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz --successes
 	$(BOT) scripts/check_nlu_report.py results/nlu/intent_report.json --min-f1 0.85
 	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
 	  --out results/core --model models/rasa/model.tar.gz
+
+results/nlu/intent_report.json: models/rasa/model.tar.gz tests/test_nlu.yml
+	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz --successes
+report: install index train results/nlu/intent_report.json ## quality report: reports/quality.html (+ eval/bench results if run)
+	$(BOT) -m bot.report
 
 clean: ## remove build outputs (venvs stay)
 	rm -rf models/index models/rasa data/nlu/generated results reports bot/web/static/dist
