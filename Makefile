@@ -22,12 +22,20 @@ help: ## list the targets
 .venv-rasa/.installed: requirements/rasa.txt requirements/rasa-constraints.txt
 	$(PY310) -m venv .venv-rasa
 	.venv-rasa/bin/pip install -q -r requirements/rasa.txt -c requirements/rasa-constraints.txt && touch $@
+# fonts for headless Chromium: without them Chinese and emoji show as boxes in screenshots
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 /usr/bin/chromium:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	  fonts-noto-cjk fonts-noto-color-emoji
+$(CJK_FONT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
+$(EMOJI_FONT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji
 bot/web/static/dist/.built: $(WEB_SRC)
 	cd bot/web/frontend && npm ci --no-audit --no-fund && npm run build
 	touch $@
-install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium bot/web/static/dist/.built ## install what is missing
+install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium $(CJK_FONT) $(EMOJI_FONT) bot/web/static/dist/.built ## install what is missing
 	@$(BOT) -m bot.web.password ensure
 
 import: .venv/.installed ## re-clean the raw seed pages (../shared/seeds) into data/faq/sources

@@ -15,10 +15,16 @@ Recognised (ASCII or full-width digits, not part of a longer digit run):
 Masks keep the length readable but reveal almost nothing: an ID keeps its last
 four characters (``**************123X``), a mobile keeps the 3-digit prefix and
 the last four digits (``138****5678``).
+
+Numbers the documents publish as help lines (the ``phone`` of each contact in
+``data/faq/contacts.yml``) are public, not personal: they are never masked, so an
+answer quoting a hotline stays usable in the web chat and the staff console.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 
 _DIGIT = "[0-9\uff10-\uff19]"
@@ -42,7 +48,36 @@ def _mask_id_card(match: re.Match[str]) -> str:
     return MASK_CHARACTER * (len(number) - 4) + number[-4:]
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", "0123456789")
+
+logger = logging.getLogger(__name__)
+
+
+def _digits(text: str) -> str:
+    return "".join(character for character in text.translate(_FULL_WIDTH_DIGITS) if character.isdigit())
+
+
+@functools.lru_cache(maxsize=1)
+def published_numbers() -> frozenset[str]:
+    """Digits of the mobile-style numbers published as help lines (``phone`` in
+    ``data/faq/contacts.yml``); empty when the file cannot be read."""
+    try:
+        from bot.knowledge_base import load_contacts  # lazy: keeps this module light
+
+        contacts = load_contacts()
+    except Exception as error:  # noqa: BLE001 - masking must keep working: mask everything
+        logger.warning("published contact numbers unavailable, masking all numbers: %s", error)
+        return frozenset()
+    return frozenset(
+        _digits(match.group("number"))
+        for contact in contacts
+        for match in MOBILE.finditer(str(contact.get("phone") or ""))
+    )
+
+
 def _mask_mobile(match: re.Match[str]) -> str:
+    if _digits(match.group("number")) in published_numbers():
+        return match.group(0)
     digits = [character for character in match.group("number") if not character.isspace() and character != "-"]
     return match.group("prefix") + "".join(digits[:3]) + MASK_CHARACTER * 4 + "".join(digits[-4:])
 

@@ -28,6 +28,7 @@ def free_port() -> int:
 class RunningServers:
     ports: Ports
     tracker_db: Path
+    staff_password: str = TEST_STAFF_PASSWORD
 
     @property
     def rasa_url(self) -> str:
@@ -66,10 +67,11 @@ def servers(tmp_path_factory) -> RunningServers:
             pytest.fail(f"{needed} is missing: run `{command}` (make test does it)")
     ports = Ports(actions=free_port(), rasa=free_port(), web=free_port())
     running = RunningServers(ports, tmp_path_factory.mktemp("tracker") / "tracker.db")
-    import os
-    os.environ.setdefault("STAFF_PASSWORD", TEST_STAFF_PASSWORD)
-    os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-    processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url)
+    with pytest.MonkeyPatch.context() as environment:  # the servers' environment only
+        environment.setenv("STAFF_PASSWORD", running.staff_password)
+        environment.setenv("SECRET_KEY", "test-secret-key-not-for-production")
+        environment.setenv("WEB_ENV_FILE", str(running.tracker_db.parent / "absent.env"))  # ignore ./.env
+        processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url)
     yield running
     stop_processes(processes.values())
 

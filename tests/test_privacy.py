@@ -2,7 +2,8 @@
 
 import pytest
 
-from bot.privacy import contains_sensitive, mask_sensitive
+from bot.knowledge_base import load_entries
+from bot.privacy import contains_sensitive, mask_sensitive, published_numbers
 
 
 @pytest.mark.parametrize(
@@ -49,3 +50,16 @@ def test_masks_several_numbers_in_one_text() -> None:
 def test_masking_is_idempotent() -> None:
     once = mask_sensitive("440106199001011234 / 13812345678")
     assert mask_sensitive(once) == once
+
+
+def test_published_help_lines_are_not_masked() -> None:
+    published = sorted(published_numbers())
+    assert published, "data/faq/contacts.yml publishes at least one mobile-style hotline"
+    text = f"客服电话：{published[0]}，我的手机13812345678"
+    assert mask_sensitive(text) == f"客服电话：{published[0]}，我的手机138****5678"
+
+
+def test_every_number_in_the_faq_answers_is_a_published_one() -> None:
+    """Otherwise the web chat would show that answer's number masked."""
+    for entry in load_entries():
+        assert mask_sensitive(entry.answer) == entry.answer, entry.id

@@ -1,114 +1,97 @@
 """Staff console: login, session expiry, rate limit, retrieval search, conversation
 log and unanswered questions from a tracker store, CSV export.
 
-The tracker store is a temporary SQLite file with Rasa's ``events`` schema, rows
-written the way Rasa's SQLTrackerStore writes them (``json.dumps(event)``, so
-Chinese is ``\\uXXXX``-escaped) - that is the real store format. The search tests use
-the real ``bot.retrieval`` engine when it is importable; until it exists they use
-the temporary stand-in engine from tests/support/fake_rasa.py.
+The tracker store is the real one: the SQLite file Rasa writes for the ``servers``
+fixture (tests/conftest.py). The ``conversations`` fixture fills it by really chatting,
+through the web front (masked before Rasa) and, for the numbers a candidate could send
+through another channel, straight to Rasa's REST channel (stored unmasked, so the
+console's own masking is what is tested). The search tests use the real
+``bot.retrieval`` engine over ``models/index``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from bot.web.app import create_app
+from bot.privacy import mask_sensitive
+from bot.web.app import SEARCH_RESULT_COUNT, create_app, load_ui_texts
 from bot.web.auth import SESSION_COOKIE_NAME, SessionSigner
-from bot.web.settings import WebSettings
+from bot.web.settings import UI_TEXTS_FILE, WebSettings
+from bot.web.tracker_log import UNANSWERED_KINDS, _normalise_for_grouping
+from tests.conftest import RunningServers, free_port
 
-try:
-    from support.fake_rasa import StandInRetrievalEngine, free_port
-except ImportError:  # tests/ became a package
-    from tests.support.fake_rasa import StandInRetrievalEngine, free_port
+pytestmark = pytest.mark.servers
 
 PASSWORD = "correct-horse-battery"
 SECRET = "test-secret-key"
-CHINA = timezone(timedelta(hours=8))
+TEXTS = load_ui_texts(UI_TEXTS_FILE)
 
-RASA_EVENTS_SCHEMA = """
-CREATE TABLE events (
-    id INTEGER NOT NULL,
-    sender_id VARCHAR(255) NOT NULL,
-    type_name VARCHAR(255) NOT NULL,
-    timestamp FLOAT,
-    intent_name VARCHAR(255),
-    action_name VARCHAR(255),
-    data TEXT,
-    PRIMARY KEY (id)
-);
-CREATE INDEX ix_events_sender_id ON events (sender_id);
-"""
+FAQ_QUESTION = "什么是证书直邮？"
+OFF_TOPIC = "今天中午食堂吃什么"  # asked by alice and (with "？") by bob: one question, twice
+NUMBERS_MESSAGE = "<script>alert('x')</script><img src=x onerror=alert(1)> 我的手机13812345678，身份证440106199001011234"
+FORMULA_MESSAGE = '=HYPERLINK("http://evil")'
 
 
-def at(day: str, clock: str = "10:00") -> float:
-    return datetime.fromisoformat(f"{day}T{clock}:00").replace(tzinfo=CHINA).timestamp()
+@dataclass
+class Turn:
+    sender_id: str
+    text: str
+    custom: dict[str, Any]
 
 
-def user_event(text: str, timestamp: float) -> dict[str, Any]:
-    return {"event": "user", "timestamp": timestamp, "text": text, "parse_data": {"intent": {"name": "x", "confidence": 0.4}},
-            "input_channel": "rest", "message_id": "m", "metadata": {}}
+@dataclass
+class Chatted:
+    """What the ``conversations`` fixture said and what the real assistant answered."""
+
+    alice: str
+    bob: str
+    carol: str
+    turns: list[Turn] = field(default_factory=list)
+
+    def reply(self, sender_id: str, text: str) -> dict[str, Any]:
+        return next(turn.custom for turn in self.turns if turn.sender_id == sender_id and turn.text == text)
 
 
-def bot_event(text: str, timestamp: float, kind: str, entry_id: str | None = None, score: float | None = None,
-              buttons: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"event": "bot", "timestamp": timestamp, "text": text, "metadata": {},
-            "data": {"elements": None, "quick_replies": None, "buttons": buttons, "attachment": None, "image": None,
-                     "custom": {"kind": kind, "entry_id": entry_id, "score": score, "topic": None, "answer": text,
-                                "sources": [], "region_note": None}}}
-
-
-def write_tracker_db(path: Path) -> None:
-    conversations = {
-        "alice-0001": [
-            user_event("什么是证书直邮？", at("2025-09-01", "09:00")),
-            bot_event("证书直邮是指……", at("2025-09-01", "09:00") + 1, "faq_answer", "direct_mail_what", 0.93),
-            user_event("证书能寄到外省吗", at("2025-09-01", "09:01")),
-            bot_event("抱歉，我还回答不了。", at("2025-09-01", "09:01") + 1, "fallback"),
-        ],
-        "bob-0002": [
-            user_event("证书能寄到外省吗？", at("2025-09-02")),
-            bot_event("抱歉，我还回答不了。", at("2025-09-02") + 1, "fallback"),
-            user_event("邮费", at("2025-09-02", "10:05")),
-            bot_event("您是不是想问：", at("2025-09-02", "10:05") + 1, "did_you_mean", score=0.55,
-                      buttons=[{"title": "证书直邮要多少邮费？", "payload": "证书直邮要多少邮费？"}]),
-        ],
-        "carol-0003": [
-            user_event("<script>alert('x')</script> 我的手机13812345678，身份证440106199001011234", at("2025-09-03")),
-            bot_event("抱歉，我还回答不了“<img src=x onerror=alert(1)>”。", at("2025-09-03") + 1, "fallback"),
-            user_event("=HYPERLINK(\"http://evil\")", at("2025-09-03", "10:02")),
-            bot_event("您是不是想问：", at("2025-09-03", "10:02") + 1, "did_you_mean"),
-        ],
-    }
-    connection = sqlite3.connect(path)
-    connection.executescript(RASA_EVENTS_SCHEMA)
-    for sender_id, events in conversations.items():
-        connection.execute(
-            "INSERT INTO events (sender_id, type_name, timestamp, action_name, data) VALUES (?, 'action', ?, 'action_listen', ?)",
-            (sender_id, events[0]["timestamp"] - 1, json.dumps({"event": "action", "name": "action_listen"})),
-        )
-        for event in events:
-            connection.execute(
-                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) VALUES (?, ?, ?, ?, ?)",
-                (sender_id, event["event"], event["timestamp"], "x" if event["event"] == "user" else None, json.dumps(event)),
-            )
-    connection.commit()
-    connection.close()
+def reply_custom(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    customs = [message["custom"] for message in messages if message.get("custom")]
+    assert len(customs) == 1, messages
+    return customs[0]
 
 
 @pytest.fixture(scope="module")
-def tracker_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tracker") / "tracker.db"
-    write_tracker_db(path)
-    return path
+def conversations(servers: RunningServers) -> Chatted:
+    """Three real conversations, one after the other (alice oldest, carol newest)."""
+    tag = uuid.uuid4().hex[:12]
+    chatted = Chatted(alice=f"alice-{tag}", bob=f"bob-{tag}", carol=f"carol-{tag}")
+    with httpx.Client(timeout=120) as http:
+        for sender_id, texts in ((chatted.alice, [FAQ_QUESTION, OFF_TOPIC]),
+                                 (chatted.bob, [OFF_TOPIC + "？", "证书能寄到外省吗？😀"])):
+            for text in texts:  # the candidate's way in: the web front
+                response = http.post(f"{servers.web_url}/api/chat", json={"session_id": sender_id, "message": text})
+                assert response.status_code == 200, response.text
+                chatted.turns.append(Turn(sender_id, text, reply_custom(response.json()["messages"])))
+        for text in (NUMBERS_MESSAGE, FORMULA_MESSAGE):  # another channel: Rasa REST, unmasked
+            response = http.post(f"{servers.rasa_url}/webhooks/rest/webhook",
+                                 json={"sender": chatted.carol, "message": text})
+            assert response.status_code == 200, response.text
+            chatted.turns.append(Turn(chatted.carol, text, reply_custom(response.json())))
+    return chatted
+
+
+@pytest.fixture(scope="module")
+def tracker_db(servers: RunningServers) -> Path:
+    return servers.tracker_db
 
 
 def make_settings(tracker_db: Path, **overrides: Any) -> WebSettings:
@@ -120,21 +103,12 @@ def make_settings(tracker_db: Path, **overrides: Any) -> WebSettings:
     return WebSettings(**values)
 
 
-def retrieval_engine() -> Any:
-    """The real engine when bot.retrieval exists and its index is built, else the
-    temporary stand-in (remove the fallback once ``make index`` runs before the tests)."""
-    try:
-        from bot.retrieval import load_engine
-
-        return load_engine()
-    except Exception as error:  # noqa: BLE001 - ImportError, IndexMissingError, ...
-        print(f"using the stand-in retrieval engine: {type(error).__name__}: {error}")
-        return StandInRetrievalEngine()
-
-
 @pytest.fixture(scope="module")
 def engine() -> Any:
-    return retrieval_engine()
+    """The real retrieval engine (fails with "run make index" when the index is missing)."""
+    from bot.retrieval import load_engine
+
+    return load_engine()
 
 
 @pytest.fixture()
@@ -255,22 +229,35 @@ def test_login_refused_when_no_password_is_configured(tracker_db: Path) -> None:
 
 def test_search_shows_hits_with_scores_and_citations(staff: TestClient, engine: Any) -> None:
     staff.app.state.retrieval.set_engine(engine)
-    page = staff.get("/staff", params={"q": "什么是证书直邮"})
+    query = "什么是证书直邮"
+    page = staff.get("/staff", params={"q": query})
     assert page.status_code == 200
-    assert 'class="hit ' in page.text
-    assert "复制答案" in page.text and "相似度" in page.text
-    assert "&lt;b&gt;" in page.text or "<b>" not in page.text  # answers are escaped
-    assert "13812345678" not in page.text  # masked
+    expected = engine.search(query, SEARCH_RESULT_COUNT)
+    assert expected and expected[0].kind == "entry"
+    shown = [page.text.index(f'data-hit-id="{hit.id}"') for hit in expected]
+    assert shown == sorted(shown), "hits in the engine's order"
+    assert page.text.count('class="hit ') == len(expected)
+    assert TEXTS["staff"]["copy_answer"] in page.text and TEXTS["staff"]["score"] in page.text
+    assert expected[0].question in page.text
+    assert expected[0].citations and expected[0].citations[0].title in page.text
+
+
+def test_search_query_is_escaped(staff: TestClient, engine: Any) -> None:
+    staff.app.state.retrieval.set_engine(engine)
+    page = staff.get("/staff", params={"q": "证书直邮<script>alert(1)</script>"}).text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_search_json(staff: TestClient, engine: Any) -> None:
     staff.app.state.retrieval.set_engine(engine)
     body = staff.get("/staff/api/search", params={"q": "证书直邮"}).json()
     assert body["hits"]
-    hit = body["hits"][0]
-    assert {"kind", "id", "score", "citations"} <= set(hit)
-    assert 0 <= hit["score"] <= 1
-    assert all("title" in citation and "issuer" in citation for citation in hit["citations"])
+    assert [hit["id"] for hit in body["hits"]] == [hit.id for hit in engine.search("证书直邮", SEARCH_RESULT_COUNT)]
+    for hit in body["hits"]:
+        assert {"kind", "id", "score", "citations"} <= set(hit)
+        assert 0 <= hit["score"] <= 1
+        assert hit["citations"]
+        assert all(citation["title"] and citation["issuer"] for citation in hit["citations"])
 
 
 def test_search_failure_is_reported_not_crashed(tracker_db: Path) -> None:
@@ -291,26 +278,45 @@ def test_search_failure_is_reported_not_crashed(tracker_db: Path) -> None:
 # ------------------------------------------------------------------ conversation log
 
 
-def test_log_groups_by_conversation_newest_first(staff: TestClient) -> None:
+def senders_shown(page: str, chatted: Chatted) -> set[str]:
+    """Which of the fixture's conversations a log page lists."""
+    return {sender for sender in (chatted.alice, chatted.bob, chatted.carol) if f'data-sender-id="{sender}"' in page}
+
+
+def test_log_groups_by_conversation_newest_first(staff: TestClient, conversations: Chatted) -> None:
     page = staff.get("/staff/log").text
-    order = [page.index(f'data-sender-id="{sender}"') for sender in ("carol-0003", "bob-0002", "alice-0001")]
+    order = [page.index(f'data-sender-id="{sender}"')
+             for sender in (conversations.carol, conversations.bob, conversations.alice)]
     assert order == sorted(order)
-    assert "什么是证书直邮？" in page
+    assert FAQ_QUESTION in page
+    bob = staff.get(f"/staff/log/{conversations.bob}").text
+    assert "证书能寄到外省吗？😀" in bob  # emoji survive the tracker store
 
 
-def test_log_text_search_and_date_filter(staff: TestClient) -> None:
-    by_text = staff.get("/staff/log", params={"q": "寄到外省"}).text
-    assert 'data-sender-id="alice-0001"' in by_text and 'data-sender-id="bob-0002"' in by_text
-    assert 'data-sender-id="carol-0003"' not in by_text
-    by_date = staff.get("/staff/log", params={"date_from": "2025-09-02", "date_to": "2025-09-02"}).text
-    assert 'data-sender-id="bob-0002"' in by_date
-    assert 'data-sender-id="alice-0001"' not in by_date and 'data-sender-id="carol-0003"' not in by_date
+def test_log_text_search_and_date_filter(staff: TestClient, conversations: Chatted) -> None:
+    by_text = staff.get("/staff/log", params={"q": "食堂"}).text
+    assert senders_shown(by_text, conversations) == {conversations.alice, conversations.bob}
+    tracker_log = staff.app.state.tracker_log
+    for sender in (conversations.alice, conversations.bob, conversations.carol):
+        conversation = tracker_log.conversation(sender)
+        first_day = datetime.fromtimestamp(conversation.started, tracker_log.timezone).date()
+        last_day = datetime.fromtimestamp(conversation.last_activity, tracker_log.timezone).date()
+        that_day = staff.get("/staff/log", params={"date_from": str(first_day), "date_to": str(first_day)}).text
+        assert f'data-sender-id="{sender}"' in that_day
+        before = staff.get("/staff/log", params={"date_to": str(first_day - timedelta(days=1))}).text
+        after = staff.get("/staff/log", params={"date_from": str(last_day + timedelta(days=1))}).text
+        assert f'data-sender-id="{sender}"' not in before and f'data-sender-id="{sender}"' not in after
     bad = staff.get("/staff/log", params={"date_from": "yesterday"})
     assert bad.status_code == 200 and "YYYY-MM-DD" in bad.text
 
 
-def test_log_masks_numbers_and_escapes_html(staff: TestClient) -> None:
-    page = staff.get("/staff/log/carol-0003").text
+def test_log_masks_numbers_and_escapes_html(staff: TestClient, conversations: Chatted, tracker_db: Path) -> None:
+    connection = sqlite3.connect(f"file:{tracker_db}?mode=ro", uri=True)
+    stored = " ".join(data for (data,) in connection.execute(
+        "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (conversations.carol,)))
+    connection.close()
+    assert "13812345678" in stored, "sent straight to Rasa, the numbers are stored unmasked"
+    page = staff.get(f"/staff/log/{conversations.carol}").text
     assert "13812345678" not in page and "440106199001011234" not in page
     assert "138****5678" in page and "**************1234" in page
     assert "<script>alert" not in page and "&lt;script&gt;" in page
@@ -344,32 +350,66 @@ def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path) -> 
 # ------------------------------------------------------------------ unanswered
 
 
-def test_unanswered_ranked_by_normalised_frequency(staff: TestClient) -> None:
+def test_unanswered_ranked_by_normalised_frequency(staff: TestClient, conversations: Chatted) -> None:
+    chatted = conversations
+    assert chatted.reply(chatted.alice, FAQ_QUESTION)["kind"] == "faq_answer"
+    for sender, text in ((chatted.alice, OFF_TOPIC), (chatted.bob, OFF_TOPIC + "？"),
+                         (chatted.carol, NUMBERS_MESSAGE), (chatted.carol, FORMULA_MESSAGE)):
+        assert chatted.reply(sender, text)["kind"] == "fallback", f"off-topic {text!r} gets the fallback"
     questions = staff.app.state.tracker_log.unanswered_questions()
-    assert questions[0].count == 2
-    assert questions[0].normalised_text == "证书能寄到外省吗"  # with and without "？" merged
-    assert sorted(questions[0].sender_ids) == ["alice-0001", "bob-0002"]
-    assert {question.example_text for question in questions[1:]} >= {"邮费"}
+    ours = {chatted.alice, chatted.bob, chatted.carol}
+    listed = {question.normalised_text: question for question in questions if ours & set(question.sender_ids)}
+    expected: dict[str, dict[str, int]] = {}
+    for turn in chatted.turns:  # exactly the turns the assistant did not answer confidently
+        if turn.custom["kind"] in UNANSWERED_KINDS:
+            counts = expected.setdefault(_normalise_for_grouping(mask_sensitive(turn.text)), {kind: 0 for kind in UNANSWERED_KINDS})
+            counts[turn.custom["kind"]] += 1
+    assert set(listed) == set(expected)
+    for key, counts in expected.items():
+        assert (listed[key].fallback_count, listed[key].did_you_mean_count) == (counts["fallback"], counts["did_you_mean"])
+    off_topic = listed[_normalise_for_grouping(OFF_TOPIC)]  # with and without "？" merged
+    assert (off_topic.count, off_topic.fallback_count) == (2, 2)
+    assert sorted(off_topic.sender_ids) == sorted([chatted.alice, chatted.bob])
+    assert off_topic.example_text == OFF_TOPIC + "？"  # the latest wording
+    assert questions.index(off_topic) < questions.index(listed[_normalise_for_grouping(mask_sensitive(NUMBERS_MESSAGE))])
     page = staff.get("/staff/unanswered").text
-    assert page.index("证书能寄到外省吗") < page.index("邮费")
-    assert 'href="/staff/log/alice-0001"' in page
+    assert page.index(OFF_TOPIC + "？") < page.index("138****5678")
+    assert f'href="/staff/log/{chatted.alice}"' in page
+    assert "13812345678" not in page
 
 
-def test_csv_exports_have_bom_and_masked_text(staff: TestClient) -> None:
+def test_csv_exports_have_bom_and_masked_text(staff: TestClient, conversations: Chatted) -> None:
+    chatted = conversations
     unanswered = staff.get("/staff/export/unanswered.csv")
     assert unanswered.status_code == 200
     assert unanswered.headers["content-type"].startswith("text/csv")
     assert "attachment" in unanswered.headers["content-disposition"]
     assert unanswered.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(unanswered.content.decode("utf-8-sig"))))
-    assert rows[0][0] == "问题" and rows[1][0] == "证书能寄到外省吗？" and rows[1][1] == "2"
+    assert rows[0] == TEXTS["csv"]["unanswered_headers"]
+    off_topic = [row for row in rows[1:] if row[0] == OFF_TOPIC + "？"]
+    assert len(off_topic) == 1 and off_topic[0][1:4] == ["2", "2", "0"]
+    assert set(off_topic[0][5].split()) == {chatted.alice, chatted.bob}
     text = unanswered.content.decode("utf-8-sig")
     assert "13812345678" not in text and "138****5678" in text
+    assert "440106199001011234" not in text and "**************1234" in text
     assert "'=HYPERLINK" in text  # formula neutralised for Excel
 
-    conversations = staff.get("/staff/export/conversations.csv", params={"q": "直邮"})
-    assert conversations.content.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(conversations.content.decode("utf-8-sig"))))
-    assert rows[0][0] == "会话编号"
-    assert {row[0] for row in rows[1:]} == {"alice-0001"}
-    assert ["alice-0001", "2025-09-01 09:00:00", "候选人", "什么是证书直邮？", "", "", ""] in rows
+    conversations_csv = staff.get("/staff/export/conversations.csv", params={"q": "食堂"})
+    assert conversations_csv.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(conversations_csv.content.decode("utf-8-sig"))))
+    assert rows[0] == TEXTS["csv"]["conversation_headers"]
+    assert {chatted.alice, chatted.bob} <= {row[0] for row in rows[1:]}
+    assert chatted.carol not in {row[0] for row in rows[1:]}
+    tracker_log = staff.app.state.tracker_log
+    question, answer = tracker_log.conversation(chatted.alice).messages[:2]
+    role_user, role_bot = TEXTS["csv"]["role_user"], TEXTS["csv"]["role_bot"]
+    assert [chatted.alice, tracker_log.format_timestamp(question.timestamp), role_user, FAQ_QUESTION, "", "", ""] in rows
+    reply = chatted.reply(chatted.alice, FAQ_QUESTION)
+    assert [chatted.alice, tracker_log.format_timestamp(answer.timestamp), role_bot, answer.text,
+            "faq_answer", reply["entry_id"], f"{reply['score']:.3f}"] in rows
+
+    everything = staff.get("/staff/export/conversations.csv").content.decode("utf-8-sig")
+    assert "13812345678" not in everything and "440106199001011234" not in everything
+    carol = [row for row in csv.reader(io.StringIO(everything)) if row[0] == chatted.carol]
+    assert [row[3] for row in carol if row[2] == role_user] == [mask_sensitive(NUMBERS_MESSAGE), "'" + FORMULA_MESSAGE]

@@ -34,9 +34,24 @@ function timeLabel(timestamp, texts) {
   return `${year}${day} ${clock}`;
 }
 
+function citedSources(custom) {
+  return custom && Array.isArray(custom.sources) ? custom.sources.filter((source) => source && typeof source === "object") : [];
+}
+
+/** The bubble text of a bot message. An answer that cites sources carries its text
+ *  without the source and region lines in custom.answer (docs/CONTRACTS.md); that is
+ *  shown, and <Sources> lays the sources out below, so they are not shown twice. */
+function botText(message) {
+  const custom = message.custom;
+  if (custom && typeof custom.answer === "string" && custom.answer.trim() && citedSources(custom).length) {
+    return custom.answer;
+  }
+  return message.text;
+}
+
 function Sources({ custom, texts }) {
   if (!custom) return null;
-  const sources = Array.isArray(custom.sources) ? custom.sources : [];
+  const sources = citedSources(custom);
   if (!sources.length && !custom.region_note) return null;
   return (
     <div className="msg-sources">
@@ -52,6 +67,12 @@ function Sources({ custom, texts }) {
           </div>
         );
       })}
+      {sources.length > 0 && custom.region ? (
+        <div className="msg-source msg-region">
+          <span className="msg-source-label">{texts.region_note_label}</span>
+          <span className="msg-source-text">{String(custom.region)}</span>
+        </div>
+      ) : null}
     </div>
   );
 }
@@ -71,7 +92,7 @@ function MessageRow({ message, texts }) {
       <Avatar src={isUser ? USER_AVATAR : BOT_AVATAR} alt={isUser ? texts.user_avatar_alt : texts.bot_avatar_alt} shape="square" />
       <div className="chat-bubble-column">
         <Bubble type="text" className={`Bubble text ${isUser ? "bubble-user" : "bubble-bot"}`}>
-          {isUser ? <div className="msg-text"><p className="msg-line">{message.text}</p></div> : <FormattedText text={message.text} />}
+          {isUser ? <div className="msg-text"><p className="msg-line">{message.text}</p></div> : <FormattedText text={botText(message)} />}
           {!isUser ? <Sources custom={message.custom} texts={texts} /> : null}
         </Bubble>
       </div>
