@@ -16,6 +16,9 @@ from bot.servers import RASA_MODEL, Ports, start_all, stop_processes
 
 INDEX_MANIFEST = PROJECT_ROOT / "models" / "index" / "manifest.json"
 TEST_STAFF_PASSWORD = "test-staff-password-1234"
+# "Today" for the servers' deadline answers (ASSISTANT_TODAY), so that expected dates,
+# "still to come" and "in the future" do not change with the calendar.  A Monday.
+SERVERS_TODAY = "2025-10-20"
 
 
 def free_port() -> int:
@@ -69,7 +72,8 @@ def servers(tmp_path_factory) -> RunningServers:
     import os
     os.environ.setdefault("STAFF_PASSWORD", TEST_STAFF_PASSWORD)
     os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-    processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url)
+    processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url,
+                          extra_env={"ASSISTANT_TODAY": SERVERS_TODAY})
     yield running
     stop_processes(processes.values())
 
