@@ -360,14 +360,18 @@ def _step_line(step: Step, texts: dict) -> str:
     return texts["steps"][kind].format(**fields)
 
 
-def _citations(result: DeadlineResult, texts: dict) -> str:
+def source_documents(result: DeadlineResult) -> list[tuple[Any, str]]:
+    """The documents a result cites, in citation order (newest edition first), each
+    with its first cited passage id: ``[(bot.corpus.Document, passage_id), ...]``."""
     documents = _documents()
-    seen: list[str] = []
+    cited: dict[str, str] = {}
     for passage_id in result.sources:
-        document_id = passage_id.split("/")[0]
-        if document_id not in seen:
-            seen.append(document_id)
-    cites = [documents[d].citation() if d in documents else d for d in seen]
+        cited.setdefault(passage_id.split("/")[0], passage_id)
+    return [(documents[d], p) for d, p in cited.items() if d in documents]
+
+
+def _citations(result: DeadlineResult, texts: dict) -> str:
+    cites = [document.citation() for document, _ in source_documents(result)]
     return texts["reply"]["source"].format(
         region=region_label(result.region),
         citations=texts["reply"]["citation_separator"].join(cites),

@@ -16,10 +16,11 @@ from datetime import date
 from typing import Any
 
 from bot.dates import extract_dates, parse_date
-from bot.deadlines import (PROCEDURES, compute, date_label, error_prompt, guess_procedure,
-                           load_texts, render)
+from bot.deadlines import (PROCEDURES, DeadlineResult, compute, date_label, error_prompt,
+                           guess_procedure, load_texts, region_label, render, source_documents)
 from bot.regions import NATIONWIDE, Place, applies_to, find_place
-from bot.replies import Reply, check_question, decision_reply, fallback_reply, templates
+from bot.replies import (Reply, check_question, decision_reply, fallback_reply, format_date,
+                         templates)
 from bot.text import in_script_of
 
 FAQ_TOPICS = (
@@ -37,6 +38,8 @@ HINTED_ANSWER_THRESHOLD = 0.93
 REGION_FOLLOW_UP = "inform_region"
 OFF_TOPIC = "out_of_scope"
 DATE_ANSWER = "inform_date"
+# Intents with rules of their own that may interrupt the deadline form.
+CONVERSATION_INTENTS = ("greet", "goodbye", "thanks", "bot_challenge", "ask_human")
 CANCEL = "stop"
 DEADLINE_FORM = "deadline_form"
 # The deadline form's slots, cleared when it is answered or cancelled.
@@ -92,8 +95,18 @@ def deadline_turn(text: str, intent: str | None = None, on: date | None = None) 
         return Turn(None, followup=DEADLINE_FORM)
     result = compute(procedure, parsed.value, today=on)
     return Turn(Reply(in_script_of(text, render(result, parsed=parsed)), [],
-                      {"kind": "deadline", "procedure": procedure,
-                       "sources": list(result.sources)}))
+                      _deadline_custom(result)))
+
+
+def _deadline_custom(result: DeadlineResult) -> dict[str, Any]:
+    """The ``custom`` part of a deadline reply; sources in the shape of FAQ answers
+    (docs/CONTRACTS.md), one per document."""
+    region = region_label(result.region)
+    sources = [{"title": document.title, "issuer": document.issuer,
+                "date": format_date(document.published), "region": region,
+                "passage_id": passage_id, "url": document.source_url}
+               for document, passage_id in source_documents(result)]
+    return {"kind": "deadline", "procedure": result.procedure_id, "sources": sources}
 
 
 def procedure_in(text: str) -> str | None:
@@ -107,16 +120,47 @@ def date_in(text: str, on: date | None = None) -> str | None:
     return mentions[0].text if mentions else None
 
 
-def start_date_answer(text: str, intent: str | None, asking_date: bool,
+def is_question(text: str) -> bool:
+    """A question rather than an answer: a question mark or word from the data file."""
+    from bot.text import normalise  # lazy: OpenCC loads on first use
+
+    norm = normalise(text) if isinstance(text, str) else ""
+    return any(marker in norm for marker in load_texts()["question_markers"])
+
+
+def form_digression(text: str, intent: str | None, requested_slot: str | None,
+                    on: date | None = None) -> bool:
+    """While the form asks for the date, a message without one that greets, thanks,
+    asks for a human or asks a knowledge-base question ("在哪里看公示日期？") is left
+    to its own rule; the form asks again afterwards.  When the form asks for the
+    procedure, a message naming one answers it even as a question ("广州逾期证书什么
+    时候寄出"), and one naming none fills nothing, so it is a digression anyway; at
+    activation every message is read ("我的直邮申请截止日是哪天")."""
+    if requested_slot != "start_date" or date_in(text, on) is not None:
+        return False
+    return intent in CONVERSATION_INTENTS or (intent in FAQ_TOPICS and is_question(text))
+
+
+def procedure_answer(text: str, intent: str | None, requested_slot: str | None,
+                     on: date | None = None) -> str | None:
+    """The procedure a form message names, unless it is a digression."""
+    if form_digression(text, intent, requested_slot, on):
+        return None
+    return procedure_in(text)
+
+
+def start_date_answer(text: str, intent: str | None, requested_slot: str | None,
                       on: date | None = None) -> str | None:
     """What a form message offers as the start date: its first date mention; when the
     form is asking for the date, otherwise the whole message (so that "还没公示" gets
-    a request to re-enter) -- except a cancellation ("算了") or a bare change of
-    procedure ("不对，是河南的预约邮寄"), which are not attempts at a date."""
+    a request to re-enter) -- except a cancellation ("算了"), a bare change of
+    procedure ("不对，是河南的预约邮寄") and a digression, which are not attempts at
+    a date."""
     mention = date_in(text, on)
     if mention is not None:
         return mention
-    if not asking_date or not text.strip() or intent == CANCEL or procedure_in(text):
+    if (requested_slot != "start_date" or not text.strip() or intent == CANCEL
+            or procedure_in(text) or form_digression(text, intent, requested_slot, on)):
         return None
     return text
 
@@ -183,7 +227,7 @@ def deadline_reply(procedure: str, start_iso: str, user_text: str = "",
     if parsed is not None and not (parsed.ok and parsed.value == start):
         parsed = None
     return Reply(in_script_of(user_text, render(result, parsed=parsed)), [],
-                 {"kind": "deadline", "procedure": procedure, "sources": list(result.sources)})
+                 _deadline_custom(result))
 
 
 def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,

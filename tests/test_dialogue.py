@@ -22,7 +22,10 @@ def test_one_turn_answer_with_procedure_and_date():
     assert "2024年10月18日（星期五）" in turn.reply.text
     assert turn.reply.custom["kind"] == "deadline"
     assert turn.reply.custom["procedure"] == "gd_direct_mail"
-    assert turn.reply.custom["sources"] == ["gz-mail-faq-2025/p05", "gz-mail-faq-2024/p04"]
+    # One source per document, newest edition first, shaped like an FAQ answer's.
+    assert [(s["passage_id"], s["date"], s["region"]) for s in turn.reply.custom["sources"]] == [
+        ("gz-mail-faq-2025/p05", "2025年8月6日", "广东省"), ("gz-mail-faq-2024/p04", "2024年9月9日", "广东省")]
+    assert all(s["title"] and s["issuer"] for s in turn.reply.custom["sources"])
 
 
 def test_one_turn_answer_says_which_year_it_assumed():
@@ -68,17 +71,34 @@ def test_traditional_question_gets_traditional_deadline():
 
 # ------------------------------------------------------------------ form slots
 
-@pytest.mark.parametrize("text, intent, asking, expected", [
-    ("核查结果是4月1号出来的", "inform_date", True, "4月1号"),
-    ("核查结果是4月1号出来的", "inform_date", False, "4月1号"),
-    ("还没公示呢", "ask_qualification_check", True, "还没公示呢"),   # re-asked, not ignored
-    ("还没公示呢", "ask_qualification_check", False, None),          # asking the procedure
-    ("不算了", "stop", True, None),                                   # the cancel rule's turn
-    ("不对，是河南的预约邮寄", "inform_procedure", True, None),        # only a new procedure
-    ("   ", "nlu_fallback", True, None),
+@pytest.mark.parametrize("text, intent, asked, expected", [
+    ("核查结果是4月1号出来的", "inform_date", "start_date", "4月1号"),
+    ("核查结果是4月1号出来的", "inform_date", None, "4月1号"),                 # at activation
+    ("还没公示呢", "ask_qualification_check", "start_date", "还没公示呢"),   # re-asked, not ignored
+    ("我不知道是哪天", "ask_application_deadline", "start_date", "我不知道是哪天"),
+    ("还没公示呢", "ask_qualification_check", "procedure", None),
+    ("不算了", "stop", "start_date", None),                                   # the cancel rule's turn
+    ("不对，是河南的预约邮寄", "inform_procedure", "start_date", None),        # only a new procedure
+    ("在哪里看公示日期？", "ask_direct_mail", "start_date", None),             # a question first
+    ("转人工", "ask_human", "start_date", None),
+    ("谢谢，是9月27号", "thanks", "start_date", "9月27号"),                  # a date is an answer
+    ("   ", "nlu_fallback", "start_date", None),
 ])
-def test_start_date_answer(text, intent, asking, expected):
-    assert dialogue.start_date_answer(text, intent, asking, on=TODAY) == expected
+def test_start_date_answer(text, intent, asked, expected):
+    assert dialogue.start_date_answer(text, intent, asked, on=TODAY) == expected
+
+
+@pytest.mark.parametrize("text, intent, asked, expected", [
+    ("證書直郵", "ask_direct_mail", "procedure", "gd_direct_mail"),
+    ("不对，我要算河南补充资格核查", "ask_qualification_check", "start_date", "henan_supplementary_check"),
+    ("我的直邮申请截止日是哪天", "ask_deadline", None, "gd_direct_mail"),     # activation reads all
+    ("广州逾期证书什么时候寄出", "ask_paper_mailing", "procedure", "gz_paper_mail_dispatch"),
+    ("直邮要多少钱？", "ask_fees", "start_date", None),                        # answered first
+    ("电子证书加注有什么限制", "ask_annotation", "start_date", None),
+    ("你好", "greet", "procedure", None),
+])
+def test_procedure_answer(text, intent, asked, expected):
+    assert dialogue.procedure_answer(text, intent, asked, on=TODAY) == expected
 
 
 @pytest.mark.parametrize("value, procedure, expected", [
@@ -120,5 +140,7 @@ def test_deadline_reply_mentions_an_assumed_year_only_when_the_answer_had_none()
     assert "2025年5月6日（星期二）" in with_year.text and "没有写年份" not in with_year.text
     without = dialogue.deadline_reply("henan_mail_booking", "2025-04-01", "4月1号", on=TODAY)
     assert "没有写年份" in without.text
-    assert without.custom == {"kind": "deadline", "procedure": "henan_mail_booking",
-                              "sources": ["henan-check-issuance-2024/p08"]}
+    assert without.custom["kind"] == "deadline" and without.custom["procedure"] == "henan_mail_booking"
+    [source] = without.custom["sources"]
+    assert source["passage_id"] == "henan-check-issuance-2024/p08" and source["region"] == "河南省"
+    assert "豫人社函〔2024〕25号" in source["title"] and source["date"] == "2024年1月24日"

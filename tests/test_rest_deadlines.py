@@ -98,8 +98,11 @@ def assert_deadline(turn: Turn, procedure: str, expected: list[str], *,
                      if not re.match(FORMATTED, line[m.start():])]
             assert plain == [], line
     assert rule.region in source and all(title in source for title in rule.titles), source
-    assert turn.custom.get("sources"), turn.custom
-    assert all(passage in source for passage in turn.custom["sources"])
+    # The structured sources (docs/CONTRACTS.md) name the same documents and passages.
+    sources = turn.custom.get("sources") or []
+    assert len(sources) == len(rule.titles), sources
+    assert all(title in s["title"] for title, s in zip(rule.titles, sources)), sources
+    assert all(s["passage_id"] in source and s["region"] == rule.region for s in sources), sources
     [next_step] = [line for line in lines if line.startswith("下一步：")]
     assert rule.next_step in next_step
     if rule.counts_days:
@@ -336,3 +339,22 @@ def test_cancel_the_form_and_start_afresh(rasa_url, messages):
     assert "取消" in cancelled.text and not re.search(FORMATTED, cancelled.text)
     # The cancelled form is forgotten: the next one asks for the procedure again.
     assert "哪一项期限" in again.text
+
+
+# ---------------------------------------------------------------- digressions
+
+def test_a_question_while_the_form_asks_is_answered_then_the_form_asks_again(rasa_url):
+    *_, answered, answer = conversation(rasa_url, "帮我算一下截止日期", "计算电子证书加注有效期",
+                                        "电子证书加注有什么限制", "2025年11月3日")
+    kinds = [m["custom"]["kind"] for m in answered.messages if m.get("custom")]
+    assert kinds[0] in {"faq_answer", "did_you_mean"} and kinds[-1] == "form_prompt", kinds
+    assert "申请加注日期" in answered.text and "没有看到日期" not in answered.text
+    assert_deadline(answer, "ecert_annotation", ["2025年11月4日（星期二）"])
+
+
+def test_asking_for_a_human_while_the_form_asks(rasa_url):
+    *_, contacts, answer = conversation(rasa_url, "帮我算一下截止日期", "计算河南证书保管到期日",
+                                        "转人工", "2021年5月30日")
+    kinds = [m["custom"]["kind"] for m in contacts.messages if m.get("custom")]
+    assert kinds == ["contacts", "form_prompt"], contacts.messages
+    assert_deadline(answer, "henan_storage", ["2026年6月1日（星期一）"])
