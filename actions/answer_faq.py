@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import answer_turn
 
 
 class ActionAnswerFaq(Action):
-    """FAQ topics, low-confidence NLU, off-topic messages and region follow-ups."""
+    """FAQ topics, low-confidence NLU, off-topic messages and region follow-ups; a
+    deadline question answered in one turn, or handed to the deadline form."""
 
     def name(self) -> str:
         return "action_answer_faq"
@@ -30,5 +31,10 @@ class ActionAnswerFaq(Action):
             last_question=tracker.get_slot("last_question"),
         )
         reply = turn.reply
-        dispatcher.utter_message(text=reply.text, buttons=reply.buttons, json_message=reply.custom)
-        return [SlotSet(name, value) for name, value in turn.slots.items()]
+        if reply is not None:
+            dispatcher.utter_message(text=reply.text, buttons=reply.buttons,
+                                     json_message=reply.custom)
+        events: list[EventType] = [SlotSet(name, value) for name, value in turn.slots.items()]
+        if turn.followup:
+            events.append(FollowupAction(turn.followup))
+        return events

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue import deadline_reply
+from bot.dialogue import DEADLINE_FORM_SLOTS, deadline_reply
 
 
 class ActionComputeDeadline(Action):
@@ -22,4 +22,4 @@ class ActionComputeDeadline(Action):
         reply = deadline_reply(tracker.get_slot("procedure"), tracker.get_slot("start_date"),
                                tracker.latest_message.get("text") or "")
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons, json_message=reply.custom)
-        return [SlotSet("procedure", None), SlotSet("start_date", None)]
+        return [SlotSet(name, None) for name in DEADLINE_FORM_SLOTS]

@@ -8,33 +8,46 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.dialogue import check_start_date, date_in, procedure_in
+from bot.dialogue import (form_slots_for_date, form_slots_for_procedure, procedure_answer,
+                          start_date_answer)
 
 
 class ValidateDeadlineForm(FormValidationAction):
     """Procedure and start date from free text; a wrong date is asked again.
 
     Every message is read for both slots, so a candidate can correct the procedure
-    while being asked for the date ("不对，是河南的预约邮寄")."""
+    while being asked for the date ("不对，是河南的预约邮寄").  A wrong date leaves
+    ``date_problem`` set; the next question for the date explains it.  A cancel or a
+    digression (a question, a greeting, "转人工") fills nothing, so the form steps
+    aside for its rule and asks again afterwards."""
 
     def name(self) -> str:
         return "validate_deadline_form"
 
+    @staticmethod
+    def _message(tracker: Tracker) -> tuple[str, str | None, str | None]:
+        message = tracker.latest_message
+        return (message.get("text") or "", (message.get("intent") or {}).get("name"),
+                tracker.get_slot("requested_slot"))
+
     async def extract_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        procedure = procedure_in(tracker.latest_message.get("text") or "")
+        procedure = procedure_answer(*self._message(tracker))
         return {"procedure": procedure} if procedure else {}
 
     async def extract_start_date(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
-        mention = date_in(tracker.latest_message.get("text") or "")
-        if mention is None and tracker.get_slot("requested_slot") == "start_date":
-            mention = tracker.latest_message.get("text") or ""
-        return {"start_date": mention} if mention else {}
+        answer = start_date_answer(*self._message(tracker))
+        return {"start_date": answer} if answer else {}
+
+    def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher,
+                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return form_slots_for_procedure(value, tracker.get_slot("start_date"))
 
     def validate_start_date(self, value: Any, dispatcher: CollectingDispatcher,
                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        iso, prompt = check_start_date(str(value), tracker.get_slot("procedure"))
-        if prompt:
-            dispatcher.utter_message(text=prompt, json_message={"kind": "form_prompt", "sources": []})
-        return {"start_date": iso}
+        if value is None:
+            # Rasa validates the slot again after it was emptied (a refused date,
+            # or one refused for a newly named procedure): keep the reason.
+            return {"start_date": None}
+        return form_slots_for_date(str(value), tracker.get_slot("procedure"))

@@ -87,15 +87,20 @@ def load_texts() -> dict:
 def _result(procedure_id: str, input_date: date, today: date, period: Period | None, *,
             deadline: date | None = None, window: tuple[date, date] | None = None,
             steps: Sequence[Step] = (), notes: Sequence[str] = (), estimate: bool = False,
-            calendar_covered: bool = True, details: Mapping[str, Any] | None = None) -> DeadlineResult:
+            uncovered_years: Sequence[int] = (),
+            details: Mapping[str, Any] | None = None) -> DeadlineResult:
     procedure = PROCEDURES[procedure_id]
+    uncovered = tuple(uncovered_years)
     if period is not None:
         deadline = period.end if deadline is None else deadline
         steps = tuple(period.steps) + tuple(steps)
         estimate = estimate or period.estimate
-        calendar_covered = calendar_covered and period.calendar_covered
-    if not calendar_covered:
-        notes = tuple(notes) + ("estimate_uncovered",)
+        uncovered += tuple(period.uncovered_years)
+    calendar_covered = not uncovered
+    if uncovered:
+        first = workdays.first_covered_year()
+        before = first is not None and all(year < first for year in uncovered)
+        notes = tuple(notes) + ("estimate_before_calendar" if before else "estimate_uncovered",)
     return DeadlineResult(
         procedure_id=procedure_id, input_date=input_date, today=today, deadline=deadline,
         window=window, steps=tuple(steps), calendar_covered=calendar_covered,
@@ -130,7 +135,7 @@ def paper_mail_dispatch(reviewed: date, *, today: date) -> DeadlineResult:
     holiday_steps, uncovered = workdays.holidays_between(first, last)
     return _result(
         "gz_paper_mail_dispatch", reviewed, today, None, deadline=last, window=(first, last),
-        steps=holiday_steps, calendar_covered=not uncovered,
+        steps=holiday_steps, uncovered_years=uncovered,
         notes=("gz_rule_2024_only", "gz_twentieth_inclusive", "gz_last_week", "gz_review_date"),
         details={"next_month": reviewed.day > PAPER_MAIL_CUTOFF_DAY},
     )
@@ -340,24 +345,33 @@ def _step_line(step: Step, texts: dict) -> str:
     names = texts["name_separator"].join(holiday_names.get(n, n) for n in step.names)
     if step.kind == workdays.STEP_ART203_SHIFT and not names:
         names = texts["weekend_rest_day"]
+    kind = step.kind
+    first_year = workdays.first_covered_year()
+    if kind == workdays.STEP_UNCOVERED and first_year and step.year and step.year < first_year:
+        kind = "uncovered_year_before"
     fields = {
+        "first_year": first_year,
         "date": format_date(step.date),
         "end": format_date(step.end) if step.end else "",
         "original": format_date(step.original) if step.original else "",
         "names": names, "count": step.count, "year": step.year,
         "unit": texts["units"].get(step.unit, "") if step.unit else "",
     }
-    return texts["steps"][step.kind].format(**fields)
+    return texts["steps"][kind].format(**fields)
+
+
+def source_documents(result: DeadlineResult) -> list[tuple[Any, str]]:
+    """The documents a result cites, in citation order (newest edition first), each
+    with its first cited passage id: ``[(bot.corpus.Document, passage_id), ...]``."""
+    documents = _documents()
+    cited: dict[str, str] = {}
+    for passage_id in result.sources:
+        cited.setdefault(passage_id.split("/")[0], passage_id)
+    return [(documents[d], p) for d, p in cited.items() if d in documents]
 
 
 def _citations(result: DeadlineResult, texts: dict) -> str:
-    documents = _documents()
-    seen: list[str] = []
-    for passage_id in result.sources:
-        document_id = passage_id.split("/")[0]
-        if document_id not in seen:
-            seen.append(document_id)
-    cites = [documents[d].citation() if d in documents else d for d in seen]
+    cites = [document.citation() for document, _ in source_documents(result)]
     return texts["reply"]["source"].format(
         region=region_label(result.region),
         citations=texts["reply"]["citation_separator"].join(cites),

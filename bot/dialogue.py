@@ -1,9 +1,11 @@
-"""One assistant turn for a knowledge-base question, independent of Rasa.
+"""One assistant turn, independent of Rasa: knowledge-base questions and deadlines.
 
 The Rasa action passes the message, the predicted intent and the conversation's
 slots; this decides what to retrieve (a follow-up like "河南的呢？" re-asks the last
 question for another province; a confident FAQ intent narrows retrieval to its
-topic) and returns the reply and the slots to remember.
+topic) and returns the reply and the slots to remember.  A message about a personal
+deadline is answered in one turn when it has all it needs, else handed to the
+deadline form, whose slot helpers are here too.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from datetime import date
 from typing import Any
 
 from bot.dates import extract_dates, parse_date
-from bot.deadlines import (PROCEDURES, compute, date_label, error_prompt, guess_procedure,
-                           load_texts, render, reply_for)
-
+from bot.deadlines import (PROCEDURES, DeadlineResult, compute, date_label, error_prompt,
+                           guess_procedure, load_texts, region_label, render, source_documents)
 from bot.regions import NATIONWIDE, Place, applies_to, find_place
-from bot.replies import Reply, check_question, decision_reply, fallback_reply, templates
+from bot.replies import (Reply, check_question, decision_reply, fallback_reply, format_date,
+                         templates)
 from bot.text import in_script_of
 
 FAQ_TOPICS = (
@@ -31,12 +33,23 @@ FAQ_TOPICS = (
 TOPIC_HINT_MIN_CONFIDENCE = 0.8
 REGION_FOLLOW_UP = "inform_region"
 OFF_TOPIC = "out_of_scope"
+DATE_ANSWER = "inform_date"
+# Intents with rules of their own that may interrupt the deadline form.
+CONVERSATION_INTENTS = ("greet", "goodbye", "thanks", "bot_challenge", "ask_human")
+CANCEL = "stop"
+DEADLINE_FORM = "deadline_form"
+# The deadline form's slots, cleared when it is answered or cancelled.
+DEADLINE_FORM_SLOTS = ("procedure", "start_date", "date_problem")
 
 
 @dataclass
 class Turn:
-    reply: Reply
+    """A reply (None when another action answers), the slots to remember, and the
+    action to run next (the deadline form), if any."""
+
+    reply: Reply | None
     slots: dict[str, Any] = field(default_factory=dict)
+    followup: str | None = None
 
 
 def _engine():
@@ -56,15 +69,40 @@ def today() -> date:
     return date.fromisoformat(pinned) if pinned else date.today()
 
 
-def deadline_turn(text: str, on: date | None = None) -> Turn | None:
-    """A one-turn deadline answer when the message names both a procedure and a
-    date ("名单2024年9月27日公示，直邮最晚哪天申请？"), else None."""
+def deadline_turn(text: str, intent: str | None = None, on: date | None = None) -> Turn | None:
+    """The deadline part of a turn outside the form, or None when the message is not
+    about a personal deadline.
+
+    A message naming a procedure and a usable date ("名单2024年9月27日公示，直邮最晚
+    哪天申请？") is answered in one turn.  One naming a procedure with a wrong date
+    (2025年2月30日, a publicity date still to come) hands over to the deadline form,
+    which reads the same message again and asks only for what is missing or wrong; so
+    does a message Rasa reads as giving a date (intent ``inform_date``) when the
+    procedure or a readable date is missing ("2024年9月27日", "名单2025年9月公示的，
+    直邮最晚哪天").  Anything else without a date is a question for the knowledge base."""
+    on = on or today()
+    has_date = bool(extract_dates(text, on))
     procedure = guess_procedure(text)
-    if procedure is None or not extract_dates(text, on or today()):
-        return None
-    reply_text = reply_for(text, today=on or today(), procedure_id=procedure)
-    return Turn(Reply(in_script_of(text, reply_text), [],
-                      {"kind": "deadline", "procedure": procedure, "sources": []}))
+    if procedure is None or not has_date:
+        gives_date = intent == DATE_ANSWER and (has_date or procedure is not None)
+        return Turn(None, followup=DEADLINE_FORM) if gives_date else None
+    parsed = parse_date(text, on, require_past=PROCEDURES[procedure].needs_past)
+    if not parsed.ok:
+        return Turn(None, followup=DEADLINE_FORM)
+    result = compute(procedure, parsed.value, today=on)
+    return Turn(Reply(in_script_of(text, render(result, parsed=parsed)), [],
+                      _deadline_custom(result)))
+
+
+def _deadline_custom(result: DeadlineResult) -> dict[str, Any]:
+    """The ``custom`` part of a deadline reply; sources in the shape of FAQ answers
+    (docs/CONTRACTS.md), one per document."""
+    region = region_label(result.region)
+    sources = [{"title": document.title, "issuer": document.issuer,
+                "date": format_date(document.published), "region": region,
+                "passage_id": passage_id, "url": document.source_url}
+               for document, passage_id in source_documents(result)]
+    return {"kind": "deadline", "procedure": result.procedure_id, "sources": sources}
 
 
 def procedure_in(text: str) -> str | None:
@@ -78,28 +116,114 @@ def date_in(text: str, on: date | None = None) -> str | None:
     return mentions[0].text if mentions else None
 
 
+def is_question(text: str) -> bool:
+    """A question rather than an answer: a question mark or word from the data file."""
+    from bot.text import normalise  # lazy: OpenCC loads on first use
+
+    norm = normalise(text) if isinstance(text, str) else ""
+    return any(marker in norm for marker in load_texts()["question_markers"])
+
+
+def form_digression(text: str, intent: str | None, requested_slot: str | None,
+                    on: date | None = None) -> bool:
+    """While the form asks for the date, a message without one that greets, thanks,
+    asks for a human or asks a knowledge-base question ("在哪里看公示日期？") is left
+    to its own rule; the form asks again afterwards.  When the form asks for the
+    procedure, a message naming one answers it even as a question ("广州逾期证书什么
+    时候寄出"), and one naming none fills nothing, so it is a digression anyway; at
+    activation every message is read ("我的直邮申请截止日是哪天")."""
+    if requested_slot != "start_date" or date_in(text, on) is not None:
+        return False
+    return intent in CONVERSATION_INTENTS or (intent in FAQ_TOPICS and is_question(text))
+
+
+def procedure_answer(text: str, intent: str | None, requested_slot: str | None,
+                     on: date | None = None) -> str | None:
+    """The procedure a form message names, unless it is a digression."""
+    if form_digression(text, intent, requested_slot, on):
+        return None
+    return procedure_in(text)
+
+
+def start_date_answer(text: str, intent: str | None, requested_slot: str | None,
+                      on: date | None = None) -> str | None:
+    """What a form message offers as the start date: its first date mention; when the
+    form is asking for the date, otherwise the whole message (so that "还没公示" gets
+    a request to re-enter) -- except a cancellation ("算了"), a bare change of
+    procedure ("不对，是河南的预约邮寄") and a digression, which are not attempts at
+    a date."""
+    mention = date_in(text, on)
+    if mention is not None:
+        return mention
+    if (requested_slot != "start_date" or not text.strip() or intent == CANCEL
+            or procedure_in(text) or form_digression(text, intent, requested_slot, on)):
+        return None
+    return text
+
+
 def check_start_date(value: str, procedure: str | None, on: date | None = None
                      ) -> tuple[str | None, str | None]:
     """(ISO date, None) when usable, else (None, the re-entry prompt)."""
-    needs_past = PROCEDURES[procedure].needs_past if procedure in PROCEDURES else True
+    iso, problem = start_date_problem(value, procedure, on)
+    return iso, (error_prompt(problem, procedure) if problem else None)
+
+
+def start_date_problem(value: str, procedure: str | None, on: date | None = None
+                       ) -> tuple[str | None, str | None]:
+    """(ISO date, None) when ``value`` is a usable start date for ``procedure``, else
+    (None, a bot.dates error id).  Before the procedure is known only the date itself
+    is checked; :func:`form_slots_for_procedure` checks it again once it is."""
+    needs_past = PROCEDURES[procedure].needs_past if procedure in PROCEDURES else False
     parsed = parse_date(value, on or today(), require_past=needs_past)
     if not parsed.ok:
-        return None, error_prompt(parsed.error, procedure)
+        return None, parsed.error
     return parsed.value.isoformat(), None
 
 
-def start_date_prompt(procedure: str | None, user_text: str = "") -> str:
-    """Ask for the date the chosen procedure counts from."""
-    prompt = load_texts()["ask_start_date"].format(label=date_label(procedure))
+def form_slots_for_date(value: str, procedure: str | None, on: date | None = None
+                        ) -> dict[str, Any]:
+    """The form slots after the candidate typed ``value`` as the start date: the ISO
+    date, or none and the problem the next question must explain."""
+    iso, problem = start_date_problem(value, procedure, on)
+    return {"start_date": iso, "date_problem": problem}
+
+
+def form_slots_for_procedure(procedure: str | None, start_date: str | None,
+                             on: date | None = None) -> dict[str, Any]:
+    """The form slots after the candidate named ``procedure``: a date given before
+    (or for another procedure) is checked again against this one."""
+    if procedure not in PROCEDURES:
+        return {"procedure": None}
+    slots: dict[str, Any] = {"procedure": procedure}
+    if start_date:
+        slots.update(form_slots_for_date(start_date, procedure, on))
+    return slots
+
+
+def start_date_prompt(procedure: str | None, user_text: str = "",
+                      problem: str | None = None) -> str:
+    """Ask for the date the chosen procedure counts from; after a wrong date, the
+    request to re-enter says what was wrong with it."""
+    if problem:
+        prompt = error_prompt(problem, procedure)
+    else:
+        prompt = load_texts()["ask_start_date"].format(label=date_label(procedure))
     return in_script_of(user_text, prompt)
 
 
 def deadline_reply(procedure: str, start_iso: str, user_text: str = "",
                    on: date | None = None) -> Reply:
-    """The computed deadline for a completed form."""
-    result = compute(procedure, date.fromisoformat(start_iso), today=on or today())
-    return Reply(in_script_of(user_text, render(result)), [],
-                 {"kind": "deadline", "procedure": procedure, "sources": list(result.sources)})
+    """The computed deadline for a completed form.  ``user_text`` is the last answer:
+    its script is kept, and when it was the date without a year, the reply says which
+    year was assumed."""
+    on = on or today()
+    start = date.fromisoformat(start_iso)
+    result = compute(procedure, start, today=on)
+    parsed = parse_date(user_text, on) if user_text else None
+    if parsed is not None and not (parsed.ok and parsed.value == start):
+        parsed = None
+    return Reply(in_script_of(user_text, render(result, parsed=parsed)), [],
+                 _deadline_custom(result))
 
 
 def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,
@@ -122,7 +246,7 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     invalid = check_question(text)
     if invalid:
         return Turn(invalid)
-    deadline = deadline_turn(text)
+    deadline = deadline_turn(text, intent)
     if deadline:
         return deadline
     engine = engine or _engine()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -43,6 +44,9 @@ STEP_PERIOD_END = "period_end"          # nominal last day of a calendar period
 STEP_MONTH_END = "month_end"            # no corresponding day: month's last day (art. 202)
 STEP_ART203_SHIFT = "art203_shift"      # last day was a rest day: moved (art. 203)
 STEP_HOLIDAY_IN_WINDOW = "holiday_in_window"  # a holiday inside a date range
+
+# The years bot.dates accepts; the calendar's own range is found inside them.
+_EARLIEST_YEAR, _LATEST_YEAR = 1990, 2100
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,15 @@ def calendar_covers(day: date) -> bool:
     except NotImplementedError:
         return False
     return True
+
+
+@lru_cache(maxsize=1)
+def first_covered_year() -> int | None:
+    """The earliest year the official schedule is available for (2004 in
+    chinesecalendar 1.11.0); an uncovered year before it is history the data lacks,
+    not a schedule still to be published."""
+    return next((year for year in range(_EARLIEST_YEAR, _LATEST_YEAR + 1)
+                 if calendar_covers(date(year, 6, 1))), None)
 
 
 def day_info(day: date) -> DayInfo:

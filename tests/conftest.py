@@ -16,6 +16,10 @@ from bot.servers import RASA_MODEL, Ports, start_all, stop_processes
 
 INDEX_MANIFEST = PROJECT_ROOT / "models" / "index" / "manifest.json"
 TEST_STAFF_PASSWORD = "test-staff-password-1234"
+# "Today" for the servers' deadline answers (ASSISTANT_TODAY), so that expected dates,
+# "still to come" and "in the future" do not change with the calendar (a Sunday; the
+# regression cases in tests/regression pin the same date).
+SERVERS_TODAY = "2026-11-22"
 
 
 def free_port() -> int:
@@ -71,7 +75,8 @@ def servers(tmp_path_factory) -> RunningServers:
         environment.setenv("STAFF_PASSWORD", running.staff_password)
         environment.setenv("SECRET_KEY", "test-secret-key-not-for-production")
         environment.setenv("WEB_ENV_FILE", str(running.tracker_db.parent / "absent.env"))  # ignore ./.env
-        processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url)
+        processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url,
+                              extra_env={"ASSISTANT_TODAY": SERVERS_TODAY})
     yield running
     stop_processes(processes.values())
 

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet, UserUtteranceReverted
+from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer_faq import ActionAnswerFaq
 from actions.ask_start_date import ActionAskStartDate
+from actions.cancel_deadline_form import ActionCancelDeadlineForm
 from actions.compute_deadline import ActionComputeDeadline
 from actions.default_fallback import ActionDefaultFallback
 from actions.show_contacts import ActionShowContacts
@@ -93,7 +94,8 @@ def test_default_fallback_reverts_the_turn(dispatcher):
 
 
 def test_ask_start_date_names_the_date_the_procedure_needs(dispatcher):
-    assert ActionAskStartDate().run(dispatcher, tracker("x", procedure="henan_storage"), DOMAIN) == []
+    assert ActionAskStartDate().run(dispatcher, tracker("x", procedure="henan_storage"), DOMAIN) == [
+        SlotSet("date_problem", None)]
     assert "考试结束日期" in dispatcher.messages[0]["text"]
 
 
@@ -101,7 +103,7 @@ def test_compute_deadline_replies_and_clears_the_form_slots(dispatcher):
     events = ActionComputeDeadline().run(
         dispatcher, tracker("2024年9月27日", procedure="gd_direct_mail", start_date="2024-09-27"), DOMAIN)
     assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
-    assert events == [SlotSet("procedure", None), SlotSet("start_date", None)]
+    assert events == [SlotSet("procedure", None), SlotSet("start_date", None), SlotSet("date_problem", None)]
 
 
 def test_validate_form_extracts_and_checks(dispatcher):
@@ -111,7 +113,44 @@ def test_validate_form_extracts_and_checks(dispatcher):
     assert run_async(form.extract_procedure(dispatcher, t, DOMAIN)) == {"procedure": "henan_mail_booking"}
     assert run_async(form.extract_start_date(dispatcher, t, DOMAIN)) == {"start_date": "9月1号"}
     bad = form.validate_start_date("2025年2月30日", dispatcher, tracker("x", procedure="gd_direct_mail"), DOMAIN)
-    assert bad == {"start_date": None}
-    assert "不存在" in dispatcher.messages[-1]["text"]
+    assert bad == {"start_date": None, "date_problem": "invalid_date"}
+    assert dispatcher.messages == []            # action_ask_start_date explains it, once
     good = form.validate_start_date("2024-09-27", dispatcher, tracker("x", procedure="gd_direct_mail"), DOMAIN)
-    assert good == {"start_date": "2024-09-27"}
+    assert good == {"start_date": "2024-09-27", "date_problem": None}
+    assert form.validate_procedure("henan_storage", dispatcher, tracker("x"), DOMAIN) == {
+        "procedure": "henan_storage"}
+    # A future publicity date given before the procedure is refused once it is known,
+    # and the emptied slot validated again keeps the reason.
+    assert form.validate_procedure("gd_direct_mail", dispatcher, tracker("x", start_date="2099-01-01"),
+                                   DOMAIN) == {"procedure": "gd_direct_mail", "start_date": None,
+                                               "date_problem": "future_date"}
+    assert form.validate_start_date(None, dispatcher, tracker("x", procedure="gd_direct_mail"),
+                                    DOMAIN) == {"start_date": None}
+
+
+def test_validate_form_leaves_a_cancel_to_the_cancel_rule(dispatcher):
+    form = ValidateDeadlineForm()
+    t = tracker("不算了", "stop", procedure="henan_storage", requested_slot="start_date")
+    assert run_async(form.extract_start_date(dispatcher, t, DOMAIN)) == {}
+    assert run_async(form.extract_procedure(dispatcher, t, DOMAIN)) == {}
+
+
+def test_ask_start_date_after_a_wrong_date_says_what_was_wrong(dispatcher):
+    events = ActionAskStartDate().run(
+        dispatcher, tracker("2025年2月30日", procedure="gd_direct_mail", date_problem="invalid_date"), DOMAIN)
+    assert events == [SlotSet("date_problem", None)]
+    [message] = dispatcher.messages
+    assert "不存在" in message["text"] and "全科合格人员名单公示日期" in message["text"]
+    assert message["custom"]["kind"] == "form_prompt"
+
+
+def test_cancel_deadline_form_says_so_and_forgets_the_form(dispatcher):
+    events = ActionCancelDeadlineForm().run(dispatcher, tracker("不算了", "stop", procedure="henan_storage"), DOMAIN)
+    assert dispatcher.messages[0]["response"] == "utter_stop"
+    assert events == [SlotSet("procedure", None), SlotSet("start_date", None), SlotSet("date_problem", None)]
+
+
+def test_answer_faq_hands_a_wrong_date_to_the_form(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker("直邮，名单2025年2月30日公示的，最晚哪天申请"), DOMAIN)
+    assert dispatcher.messages == []
+    assert events == [FollowupAction("deadline_form")]

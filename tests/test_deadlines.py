@@ -256,6 +256,17 @@ def test_render_uncovered_year_says_so():
     assert "2027年" in text and "估计" in text
 
 
+def test_render_year_before_the_calendar_says_it_is_history_not_pending():
+    # 2003 has no official schedule in the data (it starts in 2004): weekends only,
+    # 2003-06-02 (Mon) + 12 working days = 2003-06-18 (Wed), labelled an estimate.
+    result = dl.direct_mail_deadline(D(2003, 6, 2), today=TODAY)
+    assert result.deadline == D(2003, 6, 18) and result.estimate and not result.calendar_covered
+    assert "estimate_before_calendar" in result.notes and "estimate_uncovered" not in result.notes
+    text = dl.render(result)
+    assert "（以下为估计日期，仅供参考）" in text and "早于已收录" in text and "自2004年起" in text
+    assert "尚未公布" not in text and "公布后重新确认" not in text
+
+
 def test_render_art203_shift():
     text = dl.render(dl.henan_check_report_deadline(D(2024, 9, 20), today=TODAY))
     assert "2024年10月5日（星期六）" in text and "2024年10月8日（星期二）" in text

@@ -1,0 +1,146 @@
+"""The deadline parts of bot.dialogue: one-turn answers, hand-over to the form, and
+the form's slot helpers.  Pure functions with a fixed "today" (no Rasa, no index).
+
+Expected dates are worked out by hand (see tests/test_deadlines.py for the rules)."""
+
+from datetime import date
+
+import pytest
+
+from bot import dialogue
+from bot.deadlines import error_prompt, load_texts
+from bot.text import is_traditional
+
+TODAY = date(2025, 10, 20)          # a Monday, as in the REST tests
+
+
+# ------------------------------------------------------------------ one turn
+
+def test_one_turn_answer_with_procedure_and_date():
+    turn = dialogue.deadline_turn("广东的，名单2024年9月27日公示，直邮最晚哪天申请？", on=TODAY)
+    assert turn is not None and turn.followup is None
+    assert "2024年10月18日（星期五）" in turn.reply.text
+    assert turn.reply.custom["kind"] == "deadline"
+    assert turn.reply.custom["procedure"] == "gd_direct_mail"
+    # One source per document, newest edition first, shaped like an FAQ answer's.
+    assert [(s["passage_id"], s["date"], s["region"]) for s in turn.reply.custom["sources"]] == [
+        ("gz-mail-faq-2025/p05", "2025年8月6日", "广东省"), ("gz-mail-faq-2024/p04", "2024年9月9日", "广东省")]
+    assert all(s["title"] and s["issuer"] for s in turn.reply.custom["sources"])
+
+
+def test_one_turn_answer_says_which_year_it_assumed():
+    # 2025-09-27 (Sat): 9/28 make-up day, 9/29, 9/30, National Day 10/1-10/8 off,
+    # 10/9, 10/10, 10/11 make-up Saturday, then 10/13-10/17 and 10/20 = the 12th.
+    turn = dialogue.deadline_turn("直邮，名单9月27号公示的", on=TODAY)
+    assert "2025年10月20日（星期一）" in turn.reply.text
+    assert load_texts()["reply"]["status_today"] in turn.reply.text
+    assert "没有写年份" in turn.reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "直邮，名单2025年2月30日公示的，最晚哪天申请",     # no such day
+    "直邮，名单2025年12月1日公示，最晚哪天申请",        # still to come
+    "河南补充核查，成绩13月5日发布",                     # no 13th month
+])
+def test_wrong_date_with_a_procedure_hands_over_to_the_form(text):
+    turn = dialogue.deadline_turn(text, on=TODAY)
+    assert turn.reply is None and turn.followup == dialogue.DEADLINE_FORM
+
+
+def test_a_bare_date_starts_the_form_only_when_it_is_the_whole_point():
+    assert dialogue.deadline_turn("2024年9月27日", "inform_date", on=TODAY).followup == "deadline_form"
+    assert dialogue.deadline_turn("我9月1号寄的证书还没到", "ask_delivery_problem", on=TODAY) is None
+
+
+def test_a_procedure_with_an_unreadable_date_starts_the_form_when_rasa_reads_a_date():
+    text = "名单2025年9月公示的，直邮最晚哪天"            # no day: not a date
+    assert dialogue.deadline_turn(text, "inform_date", on=TODAY).followup == "deadline_form"
+    assert dialogue.deadline_turn(text, "ask_application_deadline", on=TODAY) is None
+    assert dialogue.deadline_turn("你好", "inform_date", on=TODAY) is None
+
+
+@pytest.mark.parametrize("text", ["证书直邮怎么申请？", "直邮要在公示后多少个工作日内申请", ""])
+def test_no_date_is_not_a_deadline_turn(text):
+    assert dialogue.deadline_turn(text, "ask_direct_mail", on=TODAY) is None
+
+
+def test_traditional_question_gets_traditional_deadline():
+    turn = dialogue.deadline_turn("廣東的，名單2024年9月27日公示，直郵最晚哪天申請？", on=TODAY)
+    assert is_traditional(turn.reply.text)
+
+
+# ------------------------------------------------------------------ form slots
+
+@pytest.mark.parametrize("text, intent, asked, expected", [
+    ("核查结果是4月1号出来的", "inform_date", "start_date", "4月1号"),
+    ("核查结果是4月1号出来的", "inform_date", None, "4月1号"),                 # at activation
+    ("还没公示呢", "ask_qualification_check", "start_date", "还没公示呢"),   # re-asked, not ignored
+    ("我不知道是哪天", "ask_application_deadline", "start_date", "我不知道是哪天"),
+    ("还没公示呢", "ask_qualification_check", "procedure", None),
+    ("不算了", "stop", "start_date", None),                                   # the cancel rule's turn
+    ("不对，是河南的预约邮寄", "inform_procedure", "start_date", None),        # only a new procedure
+    ("在哪里看公示日期？", "ask_direct_mail", "start_date", None),             # a question first
+    ("转人工", "ask_human", "start_date", None),
+    ("谢谢，是9月27号", "thanks", "start_date", "9月27号"),                  # a date is an answer
+    ("   ", "nlu_fallback", "start_date", None),
+])
+def test_start_date_answer(text, intent, asked, expected):
+    assert dialogue.start_date_answer(text, intent, asked, on=TODAY) == expected
+
+
+@pytest.mark.parametrize("text, intent, asked, expected", [
+    ("證書直郵", "ask_direct_mail", "procedure", "gd_direct_mail"),
+    ("不对，我要算河南补充资格核查", "ask_qualification_check", "start_date", "henan_supplementary_check"),
+    ("我的直邮申请截止日是哪天", "ask_deadline", None, "gd_direct_mail"),     # activation reads all
+    ("广州逾期证书什么时候寄出", "ask_paper_mailing", "procedure", "gz_paper_mail_dispatch"),
+    ("直邮要多少钱？", "ask_fees", "start_date", None),                        # answered first
+    ("电子证书加注有什么限制", "ask_annotation", "start_date", None),
+    ("你好", "greet", "procedure", None),
+])
+def test_procedure_answer(text, intent, asked, expected):
+    assert dialogue.procedure_answer(text, intent, asked, on=TODAY) == expected
+
+
+@pytest.mark.parametrize("value, procedure, expected", [
+    ("2025-04-01", "henan_mail_booking", {"start_date": "2025-04-01", "date_problem": None}),
+    ("9月27号", "gd_direct_mail", {"start_date": "2025-09-27", "date_problem": None}),
+    ("2025年2月30日", "gd_direct_mail", {"start_date": None, "date_problem": "invalid_date"}),
+    ("明天", "gd_direct_mail", {"start_date": None, "date_problem": "future_date"}),
+    ("还没公示呢", "gd_direct_mail", {"start_date": None, "date_problem": "no_date"}),
+    # An annotation can be planned: a future day is fine.
+    ("2025年11月3日", "ecert_annotation", {"start_date": "2025-11-03", "date_problem": None}),
+    # Before the procedure is known only the date itself is checked ...
+    ("2025年11月3日", None, {"start_date": "2025-11-03", "date_problem": None}),
+])
+def test_form_slots_for_date(value, procedure, expected):
+    assert dialogue.form_slots_for_date(value, procedure, on=TODAY) == expected
+
+
+def test_form_slots_for_procedure_checks_an_earlier_date_again():
+    # ... and again once it is: a publicity date cannot be in the future.
+    assert dialogue.form_slots_for_procedure("gd_direct_mail", "2025-11-03", on=TODAY) == {
+        "procedure": "gd_direct_mail", "start_date": None, "date_problem": "future_date"}
+    assert dialogue.form_slots_for_procedure("ecert_annotation", "2025-11-03", on=TODAY) == {
+        "procedure": "ecert_annotation", "start_date": "2025-11-03", "date_problem": None}
+    assert dialogue.form_slots_for_procedure("henan_storage", None, on=TODAY) == {
+        "procedure": "henan_storage"}
+    assert dialogue.form_slots_for_procedure("no_such_rule", None, on=TODAY) == {"procedure": None}
+
+
+def test_start_date_prompt_explains_the_problem_once():
+    assert "考后核查结果发布日期" in dialogue.start_date_prompt("henan_mail_booking")
+    prompt = dialogue.start_date_prompt("gd_direct_mail", "2025年2月30日", "invalid_date")
+    assert prompt == error_prompt("invalid_date", "gd_direct_mail")
+    assert is_traditional(dialogue.start_date_prompt("gd_direct_mail", "還沒公示呢", "no_date"))
+
+
+def test_deadline_reply_mentions_an_assumed_year_only_when_the_answer_had_none():
+    with_year = dialogue.deadline_reply("henan_mail_booking", "2025-04-01", "2025年4月1日", on=TODAY)
+    # 4/1 + 30 days = 5/1, Labour Day (5/1-5/5) → 5/6 (art. 203).
+    assert "2025年5月6日（星期二）" in with_year.text and "没有写年份" not in with_year.text
+    without = dialogue.deadline_reply("henan_mail_booking", "2025-04-01", "4月1号", on=TODAY)
+    assert "没有写年份" in without.text
+    assert without.custom["kind"] == "deadline" and without.custom["procedure"] == "henan_mail_booking"
+    [source] = without.custom["sources"]
+    assert source["passage_id"] == "henan-check-issuance-2024/p08" and source["region"] == "河南省"
+    assert "豫人社函〔2024〕25号" in source["title"] and source["date"] == "2024年1月24日"
