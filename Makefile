@@ -54,5 +54,8 @@ test: install index train ## validate data, run every test (servers and browser 
 	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
 	  --out results/core --model models/rasa/model.tar.gz
 
+eval: install index train ## run tests/regression/ through the real assistant: table + reports/eval.json
+	$(BOT) scripts/eval_regression.py
+
 clean: ## remove build outputs (venvs stay)
 	rm -rf models/index models/rasa data/nlu/generated results reports bot/web/static/dist

@@ -97,14 +97,15 @@ def start(server: Server, log_dir: Path = LOG_DIR, extra_env: dict[str, str] | N
 
 def start_all(ports: Ports, timeout: float = 240, run_dir: Path | None = RUN_DIR,
               tracker_db_url: str | None = None, names: tuple[str, ...] = ("actions", "rasa", "web"),
-              ) -> dict[str, subprocess.Popen]:
-    """Start the servers one after another and wait until each answers."""
+              extra_env: dict[str, str] | None = None) -> dict[str, subprocess.Popen]:
+    """Start the servers one after another and wait until each answers; ``extra_env``
+    is added to every server's environment (e.g. ASSISTANT_TODAY)."""
     processes: dict[str, subprocess.Popen] = {}
     try:
         for server in servers(ports, tracker_db_url):
             if server.name not in names:
                 continue
-            process = start(server)
+            process = start(server, extra_env=extra_env)
             processes[server.name] = process
             if run_dir:
                 run_dir.mkdir(parents=True, exist_ok=True)
