@@ -58,6 +58,17 @@ def post_json(url: str, payload: object, timeout: float = 30) -> tuple[int, obje
         return status, body
 
 
+def regression_today():
+    """The date the regression cases pin with ``today`` (None when none does or the case
+    files are invalid: tests/test_regression.py reports that)."""
+    from bot.regression import CaseFileError, load_cases, pinned_today
+
+    try:
+        return pinned_today(load_cases())
+    except CaseFileError:
+        return None
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> RunningServers:
     """Action server + Rasa + web front, started for real. Needs `make index train`."""
@@ -69,7 +80,10 @@ def servers(tmp_path_factory) -> RunningServers:
     import os
     os.environ.setdefault("STAFF_PASSWORD", TEST_STAFF_PASSWORD)
     os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-    processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url)
+    # "Today" for deadlines is the date the regression cases pin (tests/regression/).
+    today = regression_today()
+    processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url,
+                          extra_env={"ASSISTANT_TODAY": today.isoformat()} if today else None)
     yield running
     stop_processes(processes.values())
 
