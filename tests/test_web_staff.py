@@ -373,3 +373,101 @@ def test_csv_exports_have_bom_and_masked_text(staff: TestClient) -> None:
     assert rows[0][0] == "会话编号"
     assert {row[0] for row in rows[1:]} == {"alice-0001"}
     assert ["alice-0001", "2025-09-01 09:00:00", "候选人", "什么是证书直邮？", "", "", ""] in rows
+
+
+# ------------------------------------------------------------------ regression-case export
+
+
+def exported_case(text: str) -> dict[str, Any]:
+    """The exported YAML pasted under ``cases:``, as the case file loader reads it."""
+    import yaml
+
+    cases = yaml.safe_load("cases:\n" + text)["cases"]
+    assert len(cases) == 1
+    return cases[0]
+
+
+def test_regression_case_export_requires_login(anonymous: TestClient) -> None:
+    response = anonymous.get("/staff/api/regression-case", params={"sender_id": "alice-0001", "turn": 1})
+    assert response.status_code == 401
+
+
+def test_regression_case_export_of_an_answered_question(staff: TestClient, tmp_path: Path) -> None:
+    from bot.regression import load_case_file
+
+    response = staff.get("/staff/api/regression-case", params={"sender_id": "alice-0001", "turn": 1})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    case = exported_case(response.text)
+    assert case == {"id": "logged-20250901-alice000-1", "turns": ["什么是证书直邮？"], "expect": "direct_mail_what"}
+    assert "  # 小助手当时的回复：direct_mail_what。" in response.text
+    assert "核对 expect" in response.text
+    (tmp_path / "staff.yml").write_text("cases:\n" + response.text, encoding="utf-8")
+    problems: list[str] = []
+    loaded = load_case_file(tmp_path / "staff.yml", {"direct_mail_what"}, set(), problems)
+    assert problems == [] and loaded[0].expect == "direct_mail_what"
+
+
+def test_regression_case_export_of_a_fallback_names_the_earlier_turns(staff: TestClient) -> None:
+    response = staff.get("/staff/api/regression-case", params={"sender_id": "alice-0001", "turn": 2})
+    case = exported_case(response.text)
+    assert case["turns"] == ["证书能寄到外省吗"] and case["expect"] == "fallback"
+    assert "小助手当时的回复：fallback。" in response.text
+    assert "候选人还说过：什么是证书直邮？" in response.text
+
+
+def test_regression_case_export_is_masked_plain_text(staff: TestClient) -> None:
+    response = staff.get("/staff/api/regression-case", params={"sender_id": "carol-0003", "turn": 1})
+    assert response.status_code == 200
+    assert response.headers["x-content-type-options"] == "nosniff"
+    case = exported_case(response.text)
+    assert "13812345678" not in response.text and "138****5678" in case["turns"][0]
+    assert case["turns"][0].startswith("<script>")  # kept as text, served as text/plain
+    formula = exported_case(staff.get("/staff/api/regression-case",
+                                      params={"sender_id": "carol-0003", "turn": 2}).text)
+    assert formula["turns"] == ['=HYPERLINK("http://evil")'] and formula["expect"] == "fallback"
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"sender_id": "alice-0001"}, 400), ({"sender_id": "alice-0001", "turn": "0"}, 400),
+    ({"sender_id": "alice-0001", "turn": "abc"}, 400), ({"turn": "1"}, 400),
+    ({"sender_id": "alice-0001", "turn": "3"}, 404), ({"sender_id": "nobody-here", "turn": "1"}, 404),
+])
+def test_regression_case_export_rejects_bad_requests(staff: TestClient, params: dict[str, str], status: int) -> None:
+    response = staff.get("/staff/api/regression-case", params=params)
+    assert response.status_code == status
+    assert response.json()["message"]
+
+
+def test_regression_case_export_guesses_did_you_mean_and_deadline(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.db"
+    guess = bot_event("您是不是想问：", at("2025-10-01", "08:00") + 1, "did_you_mean", score=0.93)
+    guess["data"]["custom"]["candidates"] = ["direct_mail_fee", "henan_mail_fee"]
+    deadline = bot_event("【广东证书直邮申请截止日】…", at("2025-10-01", "08:05") + 1, "deadline")
+    deadline["data"]["custom"]["procedure"] = "gd_direct_mail"
+    events = [user_event("那邮费呢", at("2025-10-01", "08:00")), guess,
+              user_event("名单2025年9月1日公示，直邮哪天截止", at("2025-10-01", "08:05")), deadline]
+    connection = sqlite3.connect(path)
+    connection.executescript(RASA_EVENTS_SCHEMA)
+    for event in events:
+        connection.execute("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
+                           ("dora-0004", event["event"], event["timestamp"], json.dumps(event)))
+    connection.commit()
+    connection.close()
+    with TestClient(create_app(make_settings(path)), follow_redirects=False) as client:
+        client.post("/staff/login", data={"password": PASSWORD})
+        first = client.get("/staff/api/regression-case", params={"sender_id": "dora-0004", "turn": 1}).text
+        assert exported_case(first)["expect"] == "direct_mail_fee"
+        assert "did_you_mean:direct_mail_fee" in first
+        second = client.get("/staff/api/regression-case", params={"sender_id": "dora-0004", "turn": 2}).text
+        assert exported_case(second)["expect"] == "deadline:gd_direct_mail"
+
+
+def test_log_and_unanswered_pages_link_to_the_export(staff: TestClient) -> None:
+    page = staff.get("/staff/log/alice-0001").text
+    assert 'href="/staff/api/regression-case?sender_id=alice-0001&amp;turn=1"' in page
+    assert 'href="/staff/api/regression-case?sender_id=alice-0001&amp;turn=2"' in page
+    assert "导出为回归用例" in page
+    unanswered = staff.get("/staff/unanswered").text
+    # the most recent asking of "证书能寄到外省吗" is bob's first question
+    assert 'href="/staff/api/regression-case?sender_id=bob-0002&amp;turn=1"' in unanswered
