@@ -66,6 +66,8 @@ results/nlu/intent_report.json: models/rasa/model.tar.gz tests/test_nlu.yml
 	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz --successes
 report: install index train results/nlu/intent_report.json ## quality report: reports/quality.html (+ eval/bench results if run)
 	$(BOT) -m bot.report
+eval: install index train ## run tests/regression/ through the real assistant: table + reports/eval.json
+	$(BOT) scripts/eval_regression.py
 
 clean: ## remove build outputs (venvs stay)
 	rm -rf models/index models/rasa data/nlu/generated results reports bot/web/static/dist

@@ -413,3 +413,99 @@ def test_csv_exports_have_bom_and_masked_text(staff: TestClient, conversations: 
     assert "13812345678" not in everything and "440106199001011234" not in everything
     carol = [row for row in csv.reader(io.StringIO(everything)) if row[0] == chatted.carol]
     assert [row[3] for row in carol if row[2] == role_user] == [mask_sensitive(NUMBERS_MESSAGE), "'" + FORMULA_MESSAGE]
+
+
+# ------------------------------------------------------------------ regression-case export
+
+
+def exported_case(text: str) -> dict[str, Any]:
+    """The exported YAML pasted under ``cases:``, as the case file loader reads it."""
+    import yaml
+
+    cases = yaml.safe_load("cases:\n" + text)["cases"]
+    assert len(cases) == 1
+    return cases[0]
+
+
+def export(client: TestClient, sender_id: str, turn: int | str | None = None):
+    params = {"sender_id": sender_id} if turn is None else {"sender_id": sender_id, "turn": turn}
+    return client.get("/staff/api/regression-case", params=params)
+
+
+def test_regression_case_export_requires_login(anonymous: TestClient, conversations: Chatted) -> None:
+    assert export(anonymous, conversations.alice, 1).status_code == 401
+
+
+def test_regression_case_export_of_an_answered_question(staff: TestClient, conversations: Chatted,
+                                                        tmp_path: Path) -> None:
+    from bot.regression import load_case_file
+
+    answered = conversations.reply(conversations.alice, FAQ_QUESTION)
+    assert answered["kind"] == "faq_answer"
+    response = export(staff, conversations.alice, 1)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    case = exported_case(response.text)
+    assert set(case) == {"id", "turns", "expect"} and case["id"].startswith("logged-")
+    assert case["turns"] == [FAQ_QUESTION] and case["expect"] == answered["entry_id"]
+    assert f"  # 小助手当时的回复：{answered['entry_id']}。" in response.text
+    assert "核对 expect" in response.text
+    (tmp_path / "staff.yml").write_text("cases:\n" + response.text, encoding="utf-8")
+    problems: list[str] = []
+    loaded = load_case_file(tmp_path / "staff.yml", {answered["entry_id"]}, set(), problems)
+    assert problems == [] and loaded[0].expect == answered["entry_id"]
+
+
+def test_regression_case_export_of_a_fallback_names_the_earlier_turns(staff: TestClient,
+                                                                      conversations: Chatted) -> None:
+    assert conversations.reply(conversations.alice, OFF_TOPIC)["kind"] == "fallback"
+    response = export(staff, conversations.alice, 2)
+    case = exported_case(response.text)
+    assert case["turns"] == [OFF_TOPIC] and case["expect"] == "fallback"
+    assert "小助手当时的回复：fallback。" in response.text
+    assert f"候选人还说过：{FAQ_QUESTION}" in response.text
+
+
+def test_regression_case_export_is_masked_plain_text(staff: TestClient, conversations: Chatted) -> None:
+    response = export(staff, conversations.carol, 1)
+    assert response.status_code == 200
+    assert response.headers["x-content-type-options"] == "nosniff"
+    case = exported_case(response.text)
+    assert "13812345678" not in response.text and "138****5678" in case["turns"][0]
+    assert "440106199001011234" not in response.text
+    assert case["turns"][0].startswith("<script>")  # kept as text, served as text/plain
+    formula = exported_case(export(staff, conversations.carol, 2).text)
+    assert formula["turns"] == [FORMULA_MESSAGE]
+
+
+@pytest.mark.parametrize("turn, status", [(None, 400), ("0", 400), ("abc", 400), ("3", 404)])
+def test_regression_case_export_rejects_bad_requests(staff: TestClient, conversations: Chatted,
+                                                     turn: str | None, status: int) -> None:
+    response = export(staff, conversations.alice, turn)
+    assert response.status_code == status
+    assert response.json()["message"]
+
+
+@pytest.mark.parametrize("params", [{"turn": "1"}, {"sender_id": "nobody-here", "turn": "1"}])
+def test_regression_case_export_without_a_known_conversation(staff: TestClient, params: dict[str, str]) -> None:
+    response = staff.get("/staff/api/regression-case", params=params)
+    assert response.status_code in (400, 404) and response.json()["message"]
+
+
+def test_regression_case_export_of_a_deadline(staff: TestClient, servers: RunningServers) -> None:
+    sender = f"dora-{uuid.uuid4().hex[:12]}"
+    response = httpx.post(f"{servers.web_url}/api/chat", timeout=120,
+                          json={"session_id": sender, "message": "名单2025年9月1日公示，直邮哪天截止"})
+    assert reply_custom(response.json()["messages"])["kind"] == "deadline"
+    assert exported_case(export(staff, sender, 1).text)["expect"] == "deadline:gd_direct_mail"
+
+
+def test_log_and_unanswered_pages_link_to_the_export(staff: TestClient, conversations: Chatted) -> None:
+    alice = conversations.alice
+    page = staff.get(f"/staff/log/{alice}").text
+    assert f'href="/staff/api/regression-case?sender_id={alice}&amp;turn=1"' in page
+    assert f'href="/staff/api/regression-case?sender_id={alice}&amp;turn=2"' in page
+    assert "导出为回归用例" in page
+    unanswered = staff.get("/staff/unanswered").text
+    # the most recent asking of the off-topic question is bob's first one
+    assert f'href="/staff/api/regression-case?sender_id={conversations.bob}&amp;turn=1"' in unanswered

@@ -17,6 +17,8 @@ Staff (signed-cookie session after ``POST /staff/login``)
     ``GET /staff/log/{sender_id}``         one conversation
     ``GET /staff/unanswered``              fallback / did-you-mean questions by frequency
     ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``
+    ``GET /staff/api/regression-case``     ``?sender_id=&turn=`` → one logged question as a
+                                           regression case (YAML for tests/regression/)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.privacy import mask_sensitive
+from bot.regression import case_yaml, expect_from_reply, logged_case_id, received_label
 from bot.web.auth import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner, password_matches
 from bot.web.messages import normalise_rest_messages
 from bot.web.messages import bubbles_from_tracker_events
@@ -594,6 +597,43 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         )
         return csv_response(to_csv(texts["csv"]["unanswered_headers"], rows), "unanswered.csv")
 
+    async def staff_regression_case(request: Request) -> Response:
+        """One logged question as a regression case, YAML ready to paste under ``cases:``
+        with ``expect`` guessed from the assistant's reply and comments telling staff to
+        check it."""
+        case_texts = staff_texts["regression_case"]
+        sender_id = request.query_params.get("sender_id", "").strip()
+        turn_text = request.query_params.get("turn", "").strip()
+        turn = int(turn_text) if turn_text.isascii() and turn_text.isdigit() else 0
+        if not sender_id or turn < 1:
+            return error_response(400, case_texts["bad_request"], "bad_request")
+        try:
+            conversation = await run_in_threadpool(tracker_log.conversation, sender_id)
+        except TrackerLogUnavailable as error:
+            return error_response(503, staff_texts["log_unavailable"].format(reason=error), "log_unavailable")
+        exchange = conversation.exchange(turn) if conversation else None
+        if exchange is None:
+            return error_response(404, case_texts["not_found"], "not_found")
+        question, replies, earlier = exchange
+        answered = [reply for reply in replies if reply.kind]
+        custom = (
+            {"kind": answered[-1].kind, "entry_id": answered[-1].entry_id,
+             "procedure": answered[-1].procedure, "candidates": list(answered[-1].candidates)}
+            if answered else {}
+        )
+        asked = datetime.fromtimestamp(question.timestamp, timezone)
+        comments = [
+            case_texts["header"].format(sender_id=sender_id, turn=turn, time=format_time(question.timestamp)),
+            case_texts["answered"].format(received=received_label(custom)),
+            case_texts["instructions"].strip(),
+        ]
+        if earlier:
+            comments.append(case_texts["earlier_turns"].format(
+                turns=case_texts["turn_separator"].join(message.text for message in earlier)))
+        case = {"id": logged_case_id(sender_id, turn, asked.date()), "turns": [question.text],
+                "expect": expect_from_reply(custom)}
+        return PlainTextResponse(case_yaml(case, comments))
+
     async def not_found(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
             return error_response(404, api_texts["not_found"], "not_found")
@@ -614,6 +654,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         Route("/staff/logout", logout, methods=["POST"], name="staff_logout"),
         Route("/staff", staff_only(staff_search), name="staff_search"),
         Route("/staff/api/search", staff_only(staff_search_json), name="staff_search_json"),
+        Route("/staff/api/regression-case", staff_only(staff_regression_case), name="staff_regression_case"),
         Route("/staff/log", staff_only(staff_log), name="staff_log"),
         Route("/staff/log/{sender_id:path}", staff_only(staff_conversation), name="staff_conversation"),
         Route("/staff/unanswered", staff_only(staff_unanswered), name="staff_unanswered"),

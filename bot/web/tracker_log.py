@@ -43,6 +43,8 @@ class LogMessage:
     kind: str | None = None  # custom.kind for bot turns
     entry_id: str | None = None
     score: float | None = None
+    procedure: str | None = None  # deadline replies
+    candidates: tuple[str, ...] = ()  # did-you-mean replies: the entry ids offered
 
 
 @dataclass
@@ -60,6 +62,21 @@ class Conversation:
     def last_activity(self) -> float:
         return self.messages[-1].timestamp
 
+    def exchange(self, turn: int) -> tuple[LogMessage, list[LogMessage], list[LogMessage]] | None:
+        """The ``turn``-th user message (1-based), the bot messages answering it, and
+        the user messages before it; None when there is no such turn."""
+        users = [m for m in self.messages if m.role == "user"]
+        if not 1 <= turn <= len(users):
+            return None
+        question = users[turn - 1]
+        start = self.messages.index(question) + 1
+        replies = []
+        for message in self.messages[start:]:
+            if message.role == "user":
+                break
+            replies.append(message)
+        return question, replies, users[: turn - 1]
+
 
 @dataclass
 class UnansweredQuestion:
@@ -72,6 +89,8 @@ class UnansweredQuestion:
     did_you_mean_count: int = 0
     last_asked: float = 0.0
     sender_ids: list[str] = field(default_factory=list)
+    example_sender_id: str = ""  # where example_text was asked: conversation and
+    example_turn: int = 0  # user turn (1-based), for the regression-case export
 
 
 def _normalise_for_grouping(text: str) -> str:
@@ -160,6 +179,7 @@ class TrackerLog:
         if not text and not custom:
             return None
         score = custom.get("score")
+        candidates = custom.get("candidates") if isinstance(custom.get("candidates"), list) else []
         return LogMessage(
             sender_id,
             "bot",
@@ -168,6 +188,8 @@ class TrackerLog:
             kind=custom.get("kind") if isinstance(custom.get("kind"), str) else None,
             entry_id=custom.get("entry_id") if isinstance(custom.get("entry_id"), str) else None,
             score=float(score) if isinstance(score, (int, float)) else None,
+            procedure=custom.get("procedure") if isinstance(custom.get("procedure"), str) else None,
+            candidates=tuple(c for c in candidates if isinstance(c, str)),
         )
 
     def _conversations(
@@ -213,9 +235,11 @@ class TrackerLog:
         grouped: dict[str, UnansweredQuestion] = {}
         for conversation in self._conversations(date_from, date_to).values():
             last_user_message: LogMessage | None = None
+            user_turn = 0
             for message in conversation.messages:
                 if message.role == "user":
                     last_user_message = message
+                    user_turn += 1
                     continue
                 if message.kind not in UNANSWERED_KINDS or last_user_message is None:
                     continue
@@ -229,6 +253,8 @@ class TrackerLog:
                 if last_user_message.timestamp >= question.last_asked:
                     question.last_asked = last_user_message.timestamp
                     question.example_text = last_user_message.text
+                    question.example_sender_id = conversation.sender_id
+                    question.example_turn = user_turn
                 if conversation.sender_id not in question.sender_ids:
                     question.sender_ids.append(conversation.sender_id)
                 last_user_message = None  # one verdict per question
