@@ -65,7 +65,7 @@ def _png(fig) -> str:
 
 
 def plot_score_histograms(scores: dict, answer_threshold: float, floor: float) -> str | None:
-    """Top retrieval score of right-first, wrong-first and off-topic questions."""
+    """Top entry confidence of right-first, wrong-first and off-topic questions."""
     series = [("right entry first", scores.get("right_first") or [], COLORS["right"]),
               ("wrong entry first", scores.get("wrong_first") or [], COLORS["wrong"]),
               ("off-topic", scores.get("off_topic") or [], COLORS["off"])]
@@ -73,8 +73,8 @@ def plot_score_histograms(scores: dict, answer_threshold: float, floor: float) -
     if not values:
         return None
     plt = _pyplot()
-    low = min(min(values), floor) - 0.01
-    bins = [low + i * 0.005 for i in range(int((1.0 - low) / 0.005) + 2)]
+    low = max(0.0, min(min(values), floor) - 0.01)
+    bins = [low + (1.0 - low) * i / 50 for i in range(51)]
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 6.5), sharex=True)
     for ax, (label, vs, color) in zip(axes, series, strict=True):
         ax.hist(vs, bins=bins, color=color, alpha=0.85)
@@ -82,10 +82,10 @@ def plot_score_histograms(scores: dict, answer_threshold: float, floor: float) -
         ax.axvline(answer_threshold, color="black", linestyle="-", linewidth=1)
         ax.set_ylabel("questions")
         ax.set_title(f"{label} (n={len(vs)})", fontsize=10, loc="left")
-    axes[0].text(floor, axes[0].get_ylim()[1] * 0.9, f" floor {floor:.3f}", fontsize=8)
-    axes[0].text(answer_threshold, axes[0].get_ylim()[1] * 0.7, f" answer {answer_threshold:.3f}",
+    axes[0].text(floor, axes[0].get_ylim()[1] * 0.9, f" floor {floor:.2f}", fontsize=8)
+    axes[0].text(answer_threshold, axes[0].get_ylim()[1] * 0.7, f" answer {answer_threshold:.2f}",
                  fontsize=8)
-    axes[-1].set_xlabel("top entry score (cosine); dashed: did-you-mean floor, solid: answer threshold")
+    axes[-1].set_xlabel("top entry confidence (classifier probability); dashed: did-you-mean floor, solid: answer threshold")
     fig.tight_layout()
     return _png(fig)
 

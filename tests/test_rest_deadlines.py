@@ -1,7 +1,7 @@
 """Personalised deadlines over Rasa's REST channel: every rule in data/deadlines.yml,
 in one turn and through the deadline form, with wrong dates, corrections and
 cancellations.  Real action server, real Rasa, real SQLite tracker store (the
-`servers` fixture); the servers' "today" is pinned to SERVERS_TODAY (a Monday).
+`servers` fixture); the servers' "today" is pinned to SERVERS_TODAY (2026-11-22, a Sunday).
 
 Every expected date is worked out by hand from the documents' wording and the State
 Council's holiday schedules (2024: National Day 10/1-10/7, make-up days 9/29 and
@@ -129,12 +129,12 @@ ONE_TURN = [
     ("gd_direct_mail", "广东的，名单2024年9月27日公示，直邮最晚哪天申请？",
      # 9/29 make-up day = 1st, 9/30 = 2nd, National Day off, 10/8-10/11 = 3rd-6th,
      # 10/12 make-up Saturday = 7th, 10/14-10/18 = 8th-12th.
-     ["2024年10月18日（星期五）", "2024年9月29日（星期日）", "2024年10月12日（星期六）", "已过去367天"],
+     ["2024年10月18日（星期五）", "2024年9月29日（星期日）", "2024年10月12日（星期六）", "已过去765天"],
      False),
     ("gd_direct_mail", "直邮申请截止是哪天？名单9月27号公示的",
-     # 2025-09-27 (no year: the latest one): 9/28 make-up = 1st, 9/29, 9/30, National
-     # Day 10/1-10/8 off, 10/9, 10/10, 10/11 make-up = 6th, 10/13-10/17, 10/20 = 12th.
-     ["2025年10月20日（星期一）", "没有写年份", "今天就是最后一天"], False),
+     # 2026-09-27 (no year: the latest one): 9/28-9/30 = 1st-3rd, National Day 10/1-10/7
+     # off, 10/8, 10/9, 10/10 make-up Saturday = 6th, 10/12-10/16, 10/19 = 12th.
+     ["2026年10月19日（星期一）", "没有写年份", "已过去34天"], False),
     ("gz_paper_mail_dispatch", "广州考区往年证书申请邮寄，2025年9月10日审核通过的，什么时候寄出？",
      # Reviewed by the 20th: the last 7 days of September.
      ["2025年9月24日（星期三）至2025年9月30日（星期二）"], False),
@@ -150,8 +150,8 @@ ONE_TURN = [
      # 30 days: 5/1, Labour Day (5/1-5/5) → 5/6.
      ["2025年5月6日（星期二）", "劳动节"], False),
     ("henan_storage", "我在河南考的，2021年5月30日考完，证书一直没领取，会保管到什么时候？",
-     # Five years: 2026-05-30, a Saturday → Monday 6/1; 224 days after 2025-10-20.
-     ["2026年6月1日（星期一）", "2026年5月30日（星期六）", "还有224天"], False),
+     # Five years: 2026-05-30, a Saturday → Monday 6/1; 174 days before 2026-11-22.
+     ["2026年6月1日（星期一）", "2026年5月30日（星期六）", "已过去174天"], False),
     ("henan_publicity", "河南成绩合格人员公示从2025年9月24日开始，公示期到哪天结束",
      # At least 10 days: 10/4, inside National Day (10/1-10/8) → 10/9.
      ["2025年10月9日（星期四）", "国庆节"], False),
@@ -219,8 +219,8 @@ FORM = [
      # Two months: no 31 February → the 28th (art. 202), a Friday before no holiday.
      ["2025年2月28日（星期五）", "第二百零二条"], False),
     ("henan_mail_booking", "河南预约邮寄", "3月1号",
-     # 2025-03-01 (no year: the latest one) + 30 days = 3/31, a Monday.
-     ["2025年3月31日（星期一）", "没有写年份"], False),
+     # 2026-03-01 (no year: the latest one) + 30 days = 3/31, a Tuesday.
+     ["2026年3月31日（星期二）", "没有写年份"], False),
     ("henan_storage", "证书保管期限", "2024年2月29日",
      # Five years from a leap day: 2029-02-28 (art. 202), a Wednesday; 2029 has no
      # official schedule yet, so it is an estimate.
@@ -277,15 +277,16 @@ def test_form_correcting_the_procedure_and_giving_the_date_at_once(rasa_url):
 def test_form_with_procedure_named_up_front_asks_only_the_date(rasa_url):
     ask_date, answer = conversation(rasa_url, "我的直邮申请截止日是哪天", "上周五")
     assert "全科合格人员名单公示日期" in ask_date.text
-    # 上周五 = 2025-10-17: 10/20-10/24, 10/27-10/31, 11/3, 11/4 = the 12th working day.
-    assert_deadline(answer, "gd_direct_mail", ["2025年10月17日（星期五）", "2025年11月4日（星期二）"])
+    # 上周五 on Sunday 2026-11-22 = 11/13 (weeks start on Monday): 11/16-11/20,
+    # 11/23-11/27, 11/30, 12/1 = the 12th working day.
+    assert_deadline(answer, "gd_direct_mail", ["2026年11月13日（星期五）", "2026年12月1日（星期二）"])
 
 
 # ---------------------------------------------------------------- wrong dates
 
 def test_form_wrong_dates_are_asked_again(rasa_url):
     turns = conversation(rasa_url, "帮我算一下截止日期", "计算广东证书直邮申请截止日",
-                         "2025年2月30日", "还没公示呢", "2025年12月1日", "明天", "2025年2月28日")
+                         "2025年2月30日", "还没公示呢", "2026年12月1日", "明天", "2025年2月28日")
     label = RULES["gd_direct_mail"].date_label
     assert_asks_again(turns[2], label, why="不存在")
     assert_asks_again(turns[3], label, why="没有看到日期")
@@ -302,7 +303,7 @@ def test_one_turn_impossible_date_is_asked_again_then_answered(rasa_url):
 
 
 def test_one_turn_future_publicity_date_is_asked_again(rasa_url):
-    wrong, cancelled = conversation(rasa_url, "名单2025年12月1日公示，直邮最晚哪天申请？", "算了")
+    wrong, cancelled = conversation(rasa_url, "名单2026年12月1日公示，直邮最晚哪天申请？", "算了")
     assert_asks_again(wrong, RULES["gd_direct_mail"].date_label, why="还没到")
     assert "取消" in cancelled.text
 
@@ -312,7 +313,7 @@ def test_one_turn_without_a_readable_date_asks_for_it(rasa_url):
     ask, answer = conversation(rasa_url, "名单2025年9月公示的，直邮最晚哪天", "9月27号")
     assert ask.custom.get("kind") == "form_prompt", ask.text
     assert RULES["gd_direct_mail"].date_label in ask.text and not re.search(FORMATTED, ask.text)
-    assert_deadline(answer, "gd_direct_mail", ["2025年10月20日（星期一）"])
+    assert_deadline(answer, "gd_direct_mail", ["2026年10月19日（星期一）"])
 
 
 def test_a_bare_date_asks_which_procedure(rasa_url):
@@ -322,8 +323,8 @@ def test_a_bare_date_asks_which_procedure(rasa_url):
 
 
 def test_a_date_given_before_the_procedure_is_checked_against_it(rasa_url):
-    # An annotation may be planned, a publicity date may not: 11/3 is still to come.
-    _, ask_again = conversation(rasa_url, "2025年11月3日", "广东证书直邮")
+    # An annotation may be planned, a publicity date may not: 12/3 is still to come.
+    _, ask_again = conversation(rasa_url, "2026年12月3日", "广东证书直邮")
     assert_asks_again(ask_again, RULES["gd_direct_mail"].date_label, why="还没到")
 
 
