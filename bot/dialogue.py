@@ -32,6 +32,9 @@ FAQ_TOPICS = (
 # Below this NLU confidence the intent is not trusted as a topic hint.
 TOPIC_HINT_MIN_CONFIDENCE = 0.8
 REGION_FOLLOW_UP = "inform_region"
+# A message this short that cannot be answered alone ("那邮费呢？", "一共能加几次") is
+# read again after the conversation's last answered question.
+FOLLOW_UP_MAX_CHARS = 12
 OFF_TOPIC = "out_of_scope"
 DATE_ANSWER = "inform_date"
 # Intents with rules of their own that may interrupt the deadline form.
@@ -239,6 +242,32 @@ def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,
     return replace(decision, hits=[best] + [h for h in decision.hits if h.id != best.id])
 
 
+def _looks_like_follow_up(text: str, intent: str | None) -> bool:
+    """Rasa gives the message an FAQ topic, or it starts like a follow-up ("那…")."""
+    markers = templates().get("follow_up_markers") or []
+    return intent in FAQ_TOPICS or any(text.strip().startswith(m) for m in markers)
+
+
+def _in_context(engine: Any, decision: Any, text: str, intent: str | None, place: Place | None,
+                place_named: bool, last_question: str | None, topic: str | None) -> Any:
+    """The message read with the conversation's context. A short one ("那邮费呢？") is
+    also read after the last answered question, as asking for an entry other than
+    that one; that reading wins when it answers more confidently than the message
+    alone ("直邮怎么查物流" keeps its own 直邮). A message still unanswered is then
+    read with the candidate's province said earlier."""
+    last = next((e.id for e in engine.kb.entries if e.question == last_question), None)
+    if last and len(text.strip()) <= FOLLOW_UP_MAX_CHARS and _looks_like_follow_up(text, intent):
+        follow_up = engine.answer(f"{last_question}{text}", topic=topic, exclude=last)
+        if follow_up.kind == "answer" and (decision.kind != "answer"
+                                           or follow_up.hits[0].score > decision.hits[0].score):
+            return follow_up
+    if decision.kind != "answer" and place and not place_named:
+        regional = engine.answer(f"{place.name}：{text}", topic=topic)
+        if regional.kind == "answer":
+            return regional
+    return decision
+
+
 def answer_turn(text: str, intent: str | None, confidence: float, place_slot: str | None = None,
                 last_topic: str | None = None, last_question: str | None = None,
                 engine: Any = None) -> Turn:
@@ -250,8 +279,11 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     if deadline:
         return deadline
     engine = engine or _engine()
+    place_named = find_place(text) is not None
     place = _place(text, place_slot)
     query, topic = text, None
+    if intent == REGION_FOLLOW_UP and not place_named:
+        intent = None  # "那怎么申请" read as a region follow-up: it names no place
     if intent == REGION_FOLLOW_UP:
         if not last_question:
             ask = templates()["ask_which_question"].format(place=place.name if place else "")
@@ -265,6 +297,8 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
         decision = replace(decision, kind="answer")
     if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
         decision = _prefer_province(engine, decision, query, topic, place)
+    elif intent not in (REGION_FOLLOW_UP, OFF_TOPIC):
+        decision = _in_context(engine, decision, text, intent, place, place_named, last_question, topic)
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(text, best))

@@ -154,8 +154,14 @@ class Engine:
             return []
         return self._search_prepared(query, k, topic, kinds)
 
-    def _search_prepared(self, query, k, topic, kinds) -> list[Hit]:
+    def _search_prepared(self, query, k, topic, kinds, exclude: str | None = None) -> list[Hit]:
         cosines, confidences = self.scores(query)
+        if exclude in self.entry_ids:
+            # "something other than that entry": its probability is spread over the rest
+            i = self.entry_ids.index(exclude)
+            rest = max(1e-9, 1.0 - float(confidences[i]))
+            confidences = confidences / rest
+            confidences[i] = 0.0
         hits: list[Hit] = []
         if "entry" in kinds:
             order = rank_by_confidence(confidences, self.entry_topics, topic, self.settings.topic_boost)
@@ -165,15 +171,17 @@ class Engine:
             hits += [self._passage_hit(self.rows[n].ref, float(cosines[n]), n) for n in best]
         return hits
 
-    def answer(self, text: str, topic: str | None = None) -> Decision:
+    def answer(self, text: str, topic: str | None = None, exclude: str | None = None) -> Decision:
         """Answer when the best entry's confidence reaches ``answer_threshold``; offer
         it and the next likely entries (confidence >= ``suggestion_min``) as "did you
-        mean" from ``floor``; below that, no answer (the hits are kept for logging)."""
+        mean" from ``floor``; below that, no answer (the hits are kept for logging).
+        ``exclude``: an entry id the question is known NOT to ask for (a follow-up to
+        it); confidences are then conditional on "not that entry"."""
         query = self.prepare(text)
         if not has_words(query):
             return Decision("no_answer", [], query)
         s = self.settings
-        hits = self._search_prepared(query, max(s.did_you_mean_k, 3), topic, ("entry",))
+        hits = self._search_prepared(query, max(s.did_you_mean_k, 3), topic, ("entry",), exclude)
         if not hits:
             return Decision("no_answer", [], query)
         kind = decide(hits[0].score, s.answer_threshold, s.floor)

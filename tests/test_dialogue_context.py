@@ -1,0 +1,54 @@
+"""Follow-ups read in the conversation's context (bot.dialogue.answer_turn on the real
+index): an elliptical message after an answered question, a province said earlier, and
+the guards that keep context from overriding what the candidate actually said."""
+
+import pytest
+
+from bot.dialogue import answer_turn
+from bot.retrieval import load_engine
+
+
+@pytest.fixture(scope="module")
+def question_of():
+    engine = load_engine()
+    return {entry.id: entry.question for entry in engine.kb.entries}
+
+
+def entry_answered(turn):
+    custom = turn.reply.custom
+    return custom.get("entry_id") if custom.get("kind") == "faq_answer" else custom.get("kind")
+
+
+@pytest.mark.parametrize("text, last, expected", [
+    ("那要多少钱", "direct_mail_what", "direct_mail_fee"),      # alone: no answer
+    ("那邮费呢", "henan_paper_booking", "henan_mail_fee"),       # alone: the direct-mail fee
+    ("那显示有效呢", "status_revoked", "status_valid"),
+])
+def test_a_short_follow_up_is_read_after_the_last_question(question_of, text, last, expected):
+    assert entry_answered(answer_turn(text, None, 0.0, last_question=question_of[last])) == expected
+
+
+def test_a_short_question_rasa_gives_a_topic_is_read_after_the_last_question(question_of):
+    turn = answer_turn("邮费多少", "ask_fees", 0.9, last_question=question_of["gz_paper_how_apply"])
+    assert entry_answered(turn) == "gz_paper_mail_fee"
+
+
+def test_context_does_not_override_what_the_message_says(question_of):
+    turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_question=question_of["gz_paper_how_apply"])
+    assert entry_answered(turn) == "direct_mail_tracking"
+
+
+def test_the_follow_up_reading_never_repeats_the_last_answer(question_of):
+    turn = answer_turn("那怎么申请", "inform_region", 0.71, last_question=question_of["direct_mail_what"])
+    assert entry_answered(turn) == "direct_mail_how"   # names no place: not a region follow-up
+
+
+def test_a_province_said_earlier_helps_an_unanswered_question():
+    assert entry_answered(answer_turn("证书没领会保管多久", None, 0.0, place_slot="河南")) == "henan_storage_period"
+
+
+@pytest.mark.parametrize("text, intent", [("今天天气怎么样", None), ("社保怎么转移", "out_of_scope")])
+def test_off_topic_stays_off_topic_in_any_context(question_of, text, intent):
+    turn = answer_turn(text, intent, 0.9 if intent else 0.3, place_slot="河南",
+                       last_question=question_of["henan_paper_booking"])
+    assert entry_answered(turn) == "fallback"
