@@ -511,6 +511,8 @@ def bench_system(system: str, result: dict, details: dict, turns: int, cases: li
                 sessions = make_sessions(cases, turns, seed=SEED + users)
                 print(f"  load: {turns} turns, {users} user(s) ...", flush=True)
                 result["load"][str(users)] = run_load(port, sessions, users)
+                load_average = round(os.getloadavg()[0], 2)  # others' work on this machine
+                details.setdefault("load_average_1min", {})[str(users)] = load_average
                 print(f"    {result['load'][str(users)]}", flush=True)
             result["rss_mb"] = {name: rss_mb(process) for name, process in processes.items()}
             print(f"  resident memory (MB): {result['rss_mb']}", flush=True)
@@ -590,6 +592,9 @@ def markdown(report: dict) -> str:
             f"≥ {targets['turns_per_s_16']}/s")
         row(f"errors / turns, {users} user(s)", f"{_fmt(a['errors'])} / {_fmt(a['turns'])}",
             f"{_fmt(b['errors'])} / {_fmt(b['turns'])}")
+    load_averages = [details.get(s, {}).get("load_average_1min", {}) for s in SYSTEMS]
+    row("machine load average (1 min) after the 1 / 16-user load",
+        *(f"{_fmt(la.get('1'), 2)} / {_fmt(la.get('16'), 2)}" for la in load_averages))
     row("RSS Rasa server (MB)", _fmt(ours["rss_mb"].get("rasa"), 0),
         _fmt(base["rss_mb"].get("rasa"), 0), r["rss_mb_rasa"], "rss_mb_rasa",
         f"≤ {targets['rss_mb_rasa']} MB")
