@@ -12,9 +12,12 @@ For each system, in one run and on this machine:
   (polled every 0.1 s).
 * Load over Rasa's REST channel (``POST /webhooks/rest/webhook``) at 1 and at 16
   concurrent users, ``--turns`` turns each (default 500): conversations of 2-5 turns
-  per sender drawn from the held-out questions; latency p50/p95/p99 of the successful
-  turns, throughput (successful turns per second of wall time) and errors (non-200,
-  invalid JSON, or a reply without text). Five warm-up turns are not counted.
+  per sender drawn from the held-out questions, the same ones for both systems; latency
+  p50/p95/p99 of the successful turns, throughput (successful turns per second of wall
+  time) and errors (non-200, invalid JSON, or a reply without text). Five warm-up turns
+  are not counted. Both systems run side by side and the 1-user phase alternates between
+  them in blocks of 100 turns, so that other work on this shared machine weighs on both
+  alike; the machine's load average is recorded.
 * Resident memory (RSS incl. children) of each server after the load.
 * Accuracy on the held-out questions (tests/data/rest_questions.yml and
   tests/data/retrieval_dev.yml), one fresh sender per case: in-scope questions answered
@@ -49,6 +52,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -72,6 +76,7 @@ HOST = server_control.HOST
 SYSTEMS = ("assistant", "response_selector")
 USERS = (1, 16)
 WARM_UP_TURNS = 5
+ONE_USER_BLOCKS = 5  # the 1-user phase alternates between the systems in blocks
 REQUEST_TIMEOUT_S = 60
 LOAD_TIMEOUT_S = 600
 ACCURACY_WORKERS = 4
@@ -199,14 +204,31 @@ class RestClient:
             self.connection = None
 
 
-def run_load(port: int, sessions: Sequence[Sequence[str]], users: int) -> dict:
+@dataclass
+class LoadRun:
+    """Raw results of playing sessions: successful latencies, problems, wall time."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    problems: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def add(self, other: LoadRun) -> None:
+        self.latencies_ms += other.latencies_ms
+        for problem, count in other.problems.items():
+            self.problems[problem] = self.problems.get(problem, 0) + count
+        self.wall_s += other.wall_s
+
+    def summary(self) -> dict:
+        return summarise_load(self.latencies_ms, sum(self.problems.values()), self.wall_s)
+
+
+def play(port: int, sessions: Sequence[Sequence[str]], users: int) -> LoadRun:
     """Play the sessions with ``users`` concurrent clients; each takes the next session
     and sends its turns one after another under a new sender id."""
     work: queue.Queue = queue.Queue()
     for session in sessions:
         work.put(session)
-    latencies: list[float] = []
-    problems: dict[str, int] = {}
+    run = LoadRun()
     lock = threading.Lock()
 
     def user() -> None:
@@ -229,9 +251,9 @@ def run_load(port: int, sessions: Sequence[Sequence[str]], users: int) -> dict:
                     elapsed_ms = (time.perf_counter() - started) * 1000
                     with lock:
                         if problem:
-                            problems[problem] = problems.get(problem, 0) + 1
+                            run.problems[problem] = run.problems.get(problem, 0) + 1
                         else:
-                            latencies.append(elapsed_ms)
+                            run.latencies_ms.append(elapsed_ms)
         finally:
             client.close()
 
@@ -241,11 +263,21 @@ def run_load(port: int, sessions: Sequence[Sequence[str]], users: int) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
-    wall_s = time.perf_counter() - started
-    result = summarise_load(latencies, sum(problems.values()), wall_s)
-    if problems:
-        print(f"    errors: {problems}", flush=True)
-    return result
+    run.wall_s = time.perf_counter() - started
+    if run.problems:
+        print(f"    errors: {run.problems}", flush=True)
+    return run
+
+
+def split_blocks(sessions: Sequence[Sequence[str]], blocks: int) -> list[list[Sequence[str]]]:
+    """Consecutive groups of sessions with about the same number of turns each."""
+    total = sum(map(len, sessions))
+    groups: list[list[Sequence[str]]] = [[] for _ in range(blocks)]
+    done = 0
+    for session in sessions:
+        groups[min(blocks - 1, done * blocks // max(total, 1))].append(session)
+        done += len(session)
+    return [group for group in groups if group]
 
 
 # --- accuracy -----------------------------------------------------------------------
@@ -496,32 +528,88 @@ def empty_result(system: str) -> dict:
                          "off_topic_fallback": None, "off_topic_n": 0}}
 
 
-def bench_system(system: str, result: dict, details: dict, turns: int, cases: list[dict]) -> None:
-    """Fill ``result`` (the report's shape) and ``details`` (beyond it) in place."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{system}-") as tmp:
-        tracker = f"sqlite:///{Path(tmp) / 'tracker.db'}"
-        print(f"  starting the {system} servers ...", flush=True)
-        start = start_assistant if system == "assistant" else start_baseline
-        processes, port, load_s = start(tracker)
+@dataclass
+class Running:
+    processes: dict[str, subprocess.Popen]
+    port: int
+
+
+def measure(systems: Sequence[str], report: dict, turns: int, cases: list[dict],
+            save: Callable[[], object]) -> None:
+    """Start every system, then measure them side by side so that the others' work on
+    this shared machine weighs on both alike: the 1-user phase alternates between the
+    systems in blocks, the 16-user phases follow one another, then memory and accuracy.
+    A system that fails gets an ``error`` and leaves the run; ``save`` after each stage."""
+    results, details = report["systems"], report["details"]
+    running: dict[str, Running] = {}
+
+    def fail(system: str, stage: str, exc: Exception) -> None:
+        traceback.print_exc()
+        results[system]["error"] = "; ".join(filter(None, [results[system].get("error"),
+                                                           f"{stage}: {exc}"]))
+        if system in running:
+            server_control.stop_processes(running.pop(system).processes.values())
+
+    def note_load_average(system: str, users: int) -> None:
+        samples = details[system].setdefault("_load_samples", {}).setdefault(str(users), [])
+        samples.append(os.getloadavg()[0])  # others' work on this machine
+        details[system].setdefault("load_average_1min", {})[str(users)] = round(
+            sum(samples) / len(samples), 2)
+
+    with tempfile.TemporaryDirectory(prefix="bench-trackers-") as tmp:
         try:
-            result["load_s"] = round(load_s, 2)
-            print(f"  Rasa loaded in {load_s:.1f} s", flush=True)
-            run_load(port, make_sessions(cases, WARM_UP_TURNS, seed=SEED + 1), 1)
+            for system in systems:
+                print(f"  starting the {system} servers ...", flush=True)
+                start = start_assistant if system == "assistant" else start_baseline
+                try:
+                    processes, port, load_s = start(f"sqlite:///{Path(tmp) / system}.db")
+                except Exception as exc:  # noqa: BLE001 - recorded; the others go on
+                    fail(system, "start", exc)
+                    continue
+                running[system] = Running(processes, port)
+                results[system]["load_s"] = round(load_s, 2)
+                print(f"  {system}: Rasa loaded in {load_s:.1f} s", flush=True)
+            for system, server in running.items():
+                play(server.port, make_sessions(cases, WARM_UP_TURNS, seed=SEED - 1), 1)
+
             for users in USERS:
                 sessions = make_sessions(cases, turns, seed=SEED + users)
-                print(f"  load: {turns} turns, {users} user(s) ...", flush=True)
-                result["load"][str(users)] = run_load(port, sessions, users)
-                load_average = round(os.getloadavg()[0], 2)  # others' work on this machine
-                details.setdefault("load_average_1min", {})[str(users)] = load_average
-                print(f"    {result['load'][str(users)]}", flush=True)
-            result["rss_mb"] = {name: rss_mb(process) for name, process in processes.items()}
-            print(f"  resident memory (MB): {result['rss_mb']}", flush=True)
-            print(f"  accuracy over {len(cases)} held-out cases ...", flush=True)
-            outcome = our_outcome if system == "assistant" else baseline_outcome_reader()
-            result["accuracy"], details["accuracy"] = measure_accuracy(port, cases, outcome)
-            print(f"    {result['accuracy']}", flush=True)
+                blocks = split_blocks(sessions, ONE_USER_BLOCKS if users == 1 else 1)
+                print(f"  load: {turns} turns, {users} user(s), {len(blocks)} block(s) "
+                      f"per system ...", flush=True)
+                runs = {system: LoadRun() for system in running}
+                for block in blocks:
+                    for system in list(running):
+                        try:
+                            runs[system].add(play(running[system].port, block, users))
+                            note_load_average(system, users)
+                        except Exception as exc:  # noqa: BLE001
+                            fail(system, f"load {users}", exc)
+                for system in running:
+                    results[system]["load"][str(users)] = runs[system].summary()
+                    print(f"    {system}: {results[system]['load'][str(users)]}", flush=True)
+                save()
+
+            for system, server in running.items():
+                results[system]["rss_mb"] = {name: rss_mb(process)
+                                             for name, process in server.processes.items()}
+                print(f"  {system}: resident memory (MB) {results[system]['rss_mb']}", flush=True)
+            for system in list(running):
+                print(f"  {system}: accuracy over {len(cases)} held-out cases ...", flush=True)
+                outcome = our_outcome if system == "assistant" else baseline_outcome_reader()
+                try:
+                    results[system]["accuracy"], details[system]["accuracy"] = measure_accuracy(
+                        running[system].port, cases, outcome)
+                except Exception as exc:  # noqa: BLE001
+                    fail(system, "accuracy", exc)
+                    continue
+                print(f"    {results[system]['accuracy']}", flush=True)
+                save()
         finally:
-            server_control.stop_processes(processes.values())
+            for server in running.values():
+                server_control.stop_processes(server.processes.values())
+            for system in systems:
+                details[system].pop("_load_samples", None)
 
 
 # --- report -------------------------------------------------------------------------
@@ -593,7 +681,7 @@ def markdown(report: dict) -> str:
         row(f"errors / turns, {users} user(s)", f"{_fmt(a['errors'])} / {_fmt(a['turns'])}",
             f"{_fmt(b['errors'])} / {_fmt(b['turns'])}")
     load_averages = [details.get(s, {}).get("load_average_1min", {}) for s in SYSTEMS]
-    row("machine load average (1 min) after the 1 / 16-user load",
+    row("machine load average (1 min) during the 1 / 16-user load",
         *(f"{_fmt(la.get('1'), 2)} / {_fmt(la.get('16'), 2)}" for la in load_averages))
     row("RSS Rasa server (MB)", _fmt(ours["rss_mb"].get("rasa"), 0),
         _fmt(base["rss_mb"].get("rasa"), 0), r["rss_mb_rasa"], "rss_mb_rasa",
@@ -713,18 +801,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - recorded; the other system still runs
             traceback.print_exc()
             result["error"] = f"build: {exc}"
-    for system in chosen:
-        result = report["systems"][system]
-        model = OUR_MODEL if system == "assistant" else BASELINE_MODEL
-        if not model.exists():
-            continue
-        print(f"[{system}] measuring", flush=True)
-        try:
-            bench_system(system, result, report["details"][system], args.turns, cases)
-        except Exception as exc:  # noqa: BLE001 - recorded; the other system still runs
-            traceback.print_exc()
-            result["error"] = "; ".join(filter(None, [result.get("error"), f"measure: {exc}"]))
-        write_report(report, args.out)
+    models = {"assistant": OUR_MODEL, "response_selector": BASELINE_MODEL}
+    ready = [system for system in chosen if models[system].exists()]
+    print(f"[{', '.join(ready)}] measuring", flush=True)
+    measure(ready, report, args.turns, cases, lambda: write_report(report, args.out))
 
     text = write_report(report, args.out)
     print()

@@ -25,6 +25,7 @@ from scripts.bench import (
     ratios,
     reply_problem,
     score_accuracy,
+    split_blocks,
     summarise_load,
     target_status,
 )
@@ -148,6 +149,16 @@ def test_sessions_have_several_turns_and_add_up_to_the_total():
         if "广州的呢" in session:
             assert session[session.index("广州的呢") + 1] == "河南的呢？"
     assert make_sessions(cases, 50, seed=3) == make_sessions(cases, 50, seed=3)
+
+
+def test_blocks_keep_the_sessions_in_order_with_even_turns():
+    sessions = make_sessions([{"turns": [f"q{i}"]} for i in range(30)], 500, seed=5)
+    blocks = split_blocks(sessions, 5)
+    assert len(blocks) == 5
+    assert [s for block in blocks for s in block] == sessions
+    assert all(90 <= sum(map(len, block)) <= 110 for block in blocks)
+    assert split_blocks(sessions, 1) == [sessions]
+    assert len(split_blocks(sessions[:2], 5)) == 2
 
 
 def test_outcomes_of_both_systems():
