@@ -49,6 +49,15 @@ models/rasa/model.tar.gz: .venv-rasa/.installed .venv/.installed $(RASA_DATA)
 	touch $@
 train: models/rasa/model.tar.gz ## train Rasa if data or config changed
 
+BASELINE := benchmarks/response_selector
+BASELINE_DATA := $(FAQ_DATA) $(BASELINE)/config.yml data/nlu/smalltalk.yml data/nlu/jieba/domain_terms.txt \
+  data/faq/replies.yml bot/baseline.py bot/nlu_export.py
+models/baseline/model.tar.gz: .venv-rasa/.installed .venv/.installed $(BASELINE_DATA)
+	$(BOT) -m bot.baseline
+	$(RASA) train --config $(BASELINE)/config.yml --domain $(BASELINE)/domain.yml --data $(BASELINE)/data \
+	  --fixed-model-name model --out models/baseline --num-threads 2
+	touch $@
+
 run: install index train ## install, build, start every server and print the URL
 	$(BOT) -m bot.servers start
 stop: ## stop the servers `make run` started
@@ -68,6 +77,9 @@ report: install index train results/nlu/intent_report.json ## quality report: re
 	$(BOT) -m bot.report
 eval: install index train ## run tests/regression/ through the real assistant: table + reports/eval.json
 	$(BOT) scripts/eval_regression.py
+bench: install index train models/baseline/model.tar.gz ## latency, throughput, memory, accuracy vs a ResponseSelector bot (reports/bench.md)
+	$(BOT) scripts/bench.py $(BENCH_ARGS)
 
 clean: ## remove build outputs (venvs stay)
-	rm -rf models/index models/rasa data/nlu/generated results reports bot/web/static/dist
+	rm -rf models/index models/rasa models/baseline data/nlu/generated results reports bot/web/static/dist \
+	  $(BASELINE)/domain.yml $(BASELINE)/data

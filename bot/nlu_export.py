@@ -31,6 +31,15 @@ def _example(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().translate(_MARKUP)
 
 
+def entry_examples(entry: dict) -> list[str]:
+    """Training texts of one entry: its question in both scripts, every paraphrase
+    and its simplified form (may repeat; callers deduplicate)."""
+    texts = [entry["question"], to_traditional(entry["question"])]
+    for paraphrase in entry["paraphrases"]:
+        texts += [paraphrase, to_simplified(paraphrase)]
+    return [text for text in map(_example, texts) if text]
+
+
 def topic_examples(entries_dir: Path = ENTRIES_DIR) -> dict[str, list[str]]:
     """Examples per topic intent: every question and paraphrase, plus the other
     script of canonical questions, each example kept in one intent only."""
@@ -40,11 +49,8 @@ def topic_examples(entries_dir: Path = ENTRIES_DIR) -> dict[str, list[str]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         examples = by_topic.setdefault(data["topic"], [])
         for entry in data["entries"]:
-            texts = [entry["question"], to_traditional(entry["question"])]
-            for paraphrase in entry["paraphrases"]:
-                texts += [paraphrase, to_simplified(paraphrase)]
-            for text in map(_example, texts):
-                if text and text not in seen:
+            for text in entry_examples(entry):
+                if text not in seen:
                     seen.add(text)
                     examples.append(text)
     return by_topic
