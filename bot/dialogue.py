@@ -11,6 +11,7 @@ deadline form, whose slot helpers are here too.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -88,13 +89,24 @@ def deadline_turn(text: str, intent: str | None = None, on: date | None = None) 
     procedure = guess_procedure(text)
     if procedure is None or not has_date:
         gives_date = intent == DATE_ANSWER and (has_date or procedure is not None)
-        return Turn(None, followup=DEADLINE_FORM) if gives_date else None
+        personal = procedure is not None and _asks_for_own_date(text)
+        return Turn(None, followup=DEADLINE_FORM) if gives_date or personal else None
     parsed = parse_date(text, on, require_past=PROCEDURES[procedure].needs_past)
     if not parsed.ok:
         return Turn(None, followup=DEADLINE_FORM)
     result = compute(procedure, parsed.value, today=on)
     return Turn(Reply(in_script_of(text, render(result, parsed=parsed)), [],
                       _deadline_custom(result)))
+
+
+_MONTH_WITHOUT_DAY = re.compile(r"\d{1,4}\s*年\s*\d{1,2}\s*月(?!\s*\d)")
+
+
+def _asks_for_own_date(text: str) -> bool:
+    """"我的直邮截止日是哪天", "名单2025年9月公示的，直邮最晚哪天": about the candidate's own
+    date, which the message does not (fully) give."""
+    cues = load_texts().get("personal_cues") or []
+    return any(cue in text for cue in cues) or bool(_MONTH_WITHOUT_DAY.search(text))
 
 
 def _deadline_custom(result: DeadlineResult) -> dict[str, Any]:

@@ -304,7 +304,7 @@ def retrieval_section(dev_file: Path, engine=None) -> dict:
         return {"status": "error", "message": f"retrieval failed on the dev set: {exc}"}
     s = engine.settings
     thresholds = {"answer_threshold": s.answer_threshold, "floor": s.floor,
-                  "topic_boost": s.topic_boost, "temperature": s.temperature}
+                  "hinted_answer_threshold": s.hinted_answer_threshold, "topic_boost": s.topic_boost}
     figures = summarise_retrieval(ranked, thresholds, problems + run_problems)
     figures["dev_file"] = _display_path(dev_file)
     return figures

@@ -52,11 +52,16 @@ def test_a_bare_date_starts_the_form_only_when_it_is_the_whole_point():
     assert dialogue.deadline_turn("我9月1号寄的证书还没到", "ask_delivery_problem", on=TODAY) is None
 
 
-def test_a_procedure_with_an_unreadable_date_starts_the_form_when_rasa_reads_a_date():
-    text = "名单2025年9月公示的，直邮最晚哪天"            # no day: not a date
+def test_a_procedure_with_an_unreadable_date_starts_the_form():
+    text = "名单2025年9月公示的，直邮最晚哪天"            # no day: not a date, but about one
     assert dialogue.deadline_turn(text, "inform_date", on=TODAY).followup == "deadline_form"
-    assert dialogue.deadline_turn(text, "ask_application_deadline", on=TODAY) is None
+    assert dialogue.deadline_turn(text, "ask_application_deadline", on=TODAY).followup == "deadline_form"
     assert dialogue.deadline_turn("你好", "inform_date", on=TODAY) is None
+
+
+@pytest.mark.parametrize("text", ["我的直邮申请最晚哪天", "帮我算算河南证书保管到哪天"])
+def test_a_procedure_asked_about_ones_own_date_starts_the_form(text):
+    assert dialogue.deadline_turn(text, "ask_application_deadline", on=TODAY).followup == "deadline_form"
 
 
 @pytest.mark.parametrize("text", ["证书直邮怎么申请？", "直邮要在公示后多少个工作日内申请", ""])

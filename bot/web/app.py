@@ -145,6 +145,7 @@ def hit_view(hit: Any) -> dict[str, Any]:
         "kind": getattr(hit, "kind", None),
         "id": getattr(hit, "id", None),
         "score": round(float(score), 4) if isinstance(score, (int, float)) else None,
+        "similarity": round(float(getattr(hit, "similarity", 0.0) or 0.0), 4),
         "question": mask_sensitive(getattr(hit, "question", None) or ""),
         "answer": mask_sensitive(getattr(hit, "answer", None) or ""),
         "matched_text": mask_sensitive(getattr(hit, "matched_text", None) or ""),
