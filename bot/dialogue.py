@@ -105,8 +105,13 @@ _MONTH_WITHOUT_DAY = re.compile(r"\d{1,4}\s*年\s*\d{1,2}\s*月(?!\s*\d)")
 def _asks_for_own_date(text: str) -> bool:
     """"我的直邮截止日是哪天", "名单2025年9月公示的，直邮最晚哪天": about the candidate's own
     date, which the message does not (fully) give."""
-    cues = load_texts().get("personal_cues") or []
-    return any(cue in text for cue in cues) or bool(_MONTH_WITHOUT_DAY.search(text))
+    texts = load_texts()
+    if any(cue in text for cue in texts.get("personal_cues") or []):
+        return True
+    own = texts.get("own_cue")
+    if own and own in text and any(word in text for word in texts.get("deadline_words") or []):
+        return True
+    return bool(_MONTH_WITHOUT_DAY.search(text))
 
 
 def _deadline_custom(result: DeadlineResult) -> dict[str, Any]:

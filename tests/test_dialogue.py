@@ -64,6 +64,10 @@ def test_a_procedure_asked_about_ones_own_date_starts_the_form(text):
     assert dialogue.deadline_turn(text, "ask_application_deadline", on=TODAY).followup == "deadline_form"
 
 
+def test_my_certificate_without_a_deadline_word_is_a_question():
+    assert dialogue.deadline_turn("我的证书没加注也能下，正常吗", "ask_annotation", on=TODAY) is None
+
+
 @pytest.mark.parametrize("text", ["证书直邮怎么申请？", "直邮要在公示后多少个工作日内申请", ""])
 def test_no_date_is_not_a_deadline_turn(text):
     assert dialogue.deadline_turn(text, "ask_direct_mail", on=TODAY) is None
