@@ -460,14 +460,19 @@ def _percentiles(values: list[float]) -> dict:
     return {"p50": pct(50), "p95": pct(95), "max": ordered[-1], "n": len(ordered)}
 
 
-def regression_section(path: Path) -> dict:
-    data, problem = load_json(path, "regression")
+def _json_section(path: Path, name: str, summarise) -> dict:
+    """A report section summarised from one JSON input file (or why it is missing)."""
+    data, problem = load_json(path, name)
     if problem:
         return problem
-    section = _guard("regression", regression_summary, data)
+    section = _guard(name, summarise, data)
     if section.get("status") == "ok":
         section["file"] = _display_path(path)
     return section
+
+
+def regression_section(path: Path) -> dict:
+    return _json_section(path, "regression", regression_summary)
 
 
 # -- benchmarks (make bench) -------------------------------------------------
@@ -557,13 +562,7 @@ def bench_summary(bench: dict) -> dict:
 
 
 def bench_section(path: Path) -> dict:
-    data, problem = load_json(path, "bench")
-    if problem:
-        return problem
-    section = _guard("bench", bench_summary, data)
-    if section.get("status") == "ok":
-        section["file"] = _display_path(path)
-    return section
+    return _json_section(path, "bench", bench_summary)
 
 
 # -- headline ----------------------------------------------------------------
