@@ -59,7 +59,44 @@ class EntryClassifier:
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         """(n, len(labels)) probabilities in ``labels`` order (NONE last). ``texts``
-        are normalised queries, ``vectors`` their embeddings."""
+        are normalised queries, ``vectors`` their embeddings.
+
+        The multinomial model's softmax is computed here from its weights, which is what
+        ``predict_proba`` does, without scikit-learn's input checks (a third of the time
+        of a chat turn's ranking); ``tests/test_ranker.py`` checks both agree."""
+        dense_weights, sparse_weights, intercept = self._weights()
+        vectors = np.asarray(vectors, dtype=np.float64) * self.settings.vector_weight
+        scores = vectors @ dense_weights + self.vectorizer.transform(texts) @ sparse_weights
+        scores += intercept
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def _weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The model's weights split into the embedding and the TF-IDF block, columns in
+        ``labels`` order (computed once)."""
+        cached = getattr(self, "_weight_cache", None)
+        if cached is None:
+            order = [list(self.model.classes_).index(i) for i in range(len(self.labels))]
+            coef = np.asarray(self.model.coef_, dtype=np.float64)
+            intercept = np.asarray(self.model.intercept_, dtype=np.float64)
+            if coef.shape[0] == 1:  # two classes: sigmoid(z) is softmax over (0, z)
+                coef = np.vstack([np.zeros_like(coef), coef])
+                intercept = np.concatenate([[0.0], intercept])
+            coef, intercept = coef[order], intercept[order]
+            dimension = coef.shape[1] - len(self.vectorizer.vocabulary_)
+            cached = (np.ascontiguousarray(coef[:, :dimension].T),
+                      np.ascontiguousarray(coef[:, dimension:].T), intercept)
+            self._weight_cache = cached
+        return cached
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_weight_cache", None)  # derived from the model: not stored
+        return state
+
+    def scikit_learn_probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """The same probabilities from scikit-learn's ``predict_proba`` (for checking)."""
         proba = self.model.predict_proba(self.features(texts, vectors))
         order = [list(self.model.classes_).index(i) for i in range(len(self.labels))]
         return proba[:, order]

@@ -39,6 +39,31 @@ def test_labels_put_none_last_and_probabilities_sum_to_one(model):
     assert p[0].argmax() == 0 and p[1].argmax() == 1 and p[2].argmax() == 2
 
 
+@pytest.mark.parametrize("classes", [["fee", "track", ranker.NONE], ["fee", ranker.NONE]])
+def test_probabilities_agree_with_scikit_learn(classes):
+    texts = [t for c in classes for t in TRAIN[c]]
+    labels = [c for c in classes for _ in TRAIN[c]]
+    model = ranker.train(texts, labels, _vectors(texts), ranker.ClassifierSettings(c=5, vector_weight=2))
+    asked = ["邮费是多少", "物流怎么查", "明天下雨吗", "证书"]
+    ours = model.probabilities(asked, _vectors(asked))
+    assert ours.shape == (4, len(classes))
+    assert np.allclose(ours, model.scikit_learn_probabilities(asked, _vectors(asked)), atol=1e-9)
+
+
+def test_the_built_index_classifier_agrees_with_scikit_learn():
+    from bot.settings import load_settings
+
+    model = ranker.load(load_settings().index_dir)
+    if model is None:
+        pytest.skip("no built index: run `make index`")
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(3, model._weights()[0].shape[0]))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    asked = ["直邮要多少钱", "電子證書怎麼下載", "今天天气怎么样"]
+    assert np.allclose(model.probabilities(asked, vectors),
+                       model.scikit_learn_probabilities(asked, vectors), atol=1e-9)
+
+
 def test_save_and_load_round_trip(model, tmp_path):
     assert ranker.load(tmp_path) is None
     ranker.save(model, tmp_path)
