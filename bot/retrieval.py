@@ -12,6 +12,7 @@ without a hint.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,7 @@ from bot.settings import Settings, load_settings
 from bot.text import has_words, normalise
 
 KINDS = ("entry", "passage")
+QUERY_CACHE_SIZE = 2048  # distinct query embeddings kept per engine (1.5 kB each)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class Engine:
             if row.is_entry and row.ref in self._rows_of:
                 self._rows_of[row.ref].append(n)
         self._passage_rows = [n for n, row in enumerate(self.rows) if row.kind == "passage"]
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_vectors_lock = threading.Lock()
 
     # -- helpers -----------------------------------------------------------
     def prepare(self, text: str) -> str:
@@ -134,10 +138,29 @@ class Engine:
                    question=None, answer=None, topic=None,
                    region=cits[0].region if cits else "", citations=cits, similarity=_clip(score))
 
+    def query_vectors(self, queries: list[str]) -> np.ndarray:
+        """The embeddings of (already prepared) queries, one row each. The last
+        ``QUERY_CACHE_SIZE`` distinct queries are kept: quick-reply buttons send the
+        entries' own questions, and a follow-up reuses the question before it. Missing
+        queries are embedded in one batch."""
+        with self._query_vectors_lock:
+            known = {q: self._query_vectors.get(q) for q in queries}
+        missing = list(dict.fromkeys(q for q, v in known.items() if v is None))
+        if missing:
+            for query, vector in zip(missing, self.encoder.encode(missing), strict=True):
+                known[query] = vector
+        with self._query_vectors_lock:
+            for query in queries:
+                self._query_vectors[query] = known[query]
+                self._query_vectors.move_to_end(query)
+            while len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        return np.stack([known[q] for q in queries])
+
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """For an (already prepared) query: the cosine against every stored vector, and
         the confidence of every entry (in ``entry_ids`` order)."""
-        vector = self.encoder.encode([query])
+        vector = self.query_vectors([query])
         scores, ids = self.index.index.search(vector, self.index.index.ntotal)
         cosines = np.empty(len(self.rows), dtype=np.float32)
         cosines[ids[0]] = scores[0]

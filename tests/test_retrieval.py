@@ -95,6 +95,34 @@ def test_long_input_is_truncated_before_embedding(engine):
         engine.encoder = original
 
 
+def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(engine, monkeypatch):
+    import numpy as np
+
+    from bot import retrieval
+
+    class BatchCounting(CountingEncoder):
+        calls = 0
+
+        def encode(self, texts):
+            BatchCounting.calls += 1
+            return super().encode(texts)
+
+    counting = BatchCounting(engine.encoder)
+    monkeypatch.setattr(engine, "encoder", counting)
+    monkeypatch.setattr(engine, "_query_vectors", type(engine._query_vectors)())
+    monkeypatch.setattr(retrieval, "QUERY_CACHE_SIZE", 3)
+    queries = ["证书邮费多少钱", "那邮费呢", "证书邮费多少钱"]
+    vectors = engine.query_vectors(queries)
+    assert BatchCounting.calls == 1 and counting.texts == ["证书邮费多少钱", "那邮费呢"]
+    assert np.allclose(vectors, counting.inner.encode(queries), atol=1e-6)
+    first = engine.answer("证书邮费多少钱")
+    assert BatchCounting.calls == 1  # served from the cache, same decision as uncached
+    engine._query_vectors.clear()
+    assert engine.answer("证书邮费多少钱") == first and BatchCounting.calls == 2
+    engine.query_vectors(["甲证书", "乙证书", "丙证书", "丁证书"])
+    assert len(engine._query_vectors) == 3 and "甲证书" not in engine._query_vectors
+
+
 def test_search_returns_entries_then_passages(engine):
     hits = engine.search("证书下载页面空白", k=3)
     entries = [h for h in hits if h.kind == "entry"]
