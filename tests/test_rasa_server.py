@@ -23,21 +23,21 @@ CHECK = textwrap.dedent("""
 
     action = RemoteAction("action_answer_faq", EndpointConfig("http://127.0.0.1:1/webhook"))
     responses = json.loads(sys.argv[1])
-    original = {}
-    for name, response in responses.items():
-        try:
-            original[name] = action._validate_action_result(response)
-        except ValidationError as error:
-            original[name] = error.message
 
+    def outcomes():
+        """True for an accepted response, else the message of Rasa's ValidationError."""
+        found = {}
+        for name, response in responses.items():
+            try:
+                found[name] = action._validate_action_result(response)
+            except ValidationError as error:
+                found[name] = error.message
+        return found
+
+    original = outcomes()
     apply_all()
     apply_all()  # applying twice changes nothing
-    patched = {}
-    for name, response in responses.items():
-        try:
-            patched[name] = action._validate_action_result(response)
-        except ValidationError as error:
-            patched[name] = error.message
+    patched = outcomes()
 
     from sqlalchemy import create_engine, text
     engine = create_engine("sqlite:///" + sys.argv[2])
