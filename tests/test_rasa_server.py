@@ -25,7 +25,7 @@ CHECK = textwrap.dedent("""
     responses = json.loads(sys.argv[1])
 
     def outcomes():
-        """True for an accepted response, else the message of Rasa's ValidationError."""
+        # True for an accepted response, else the message of the ValidationError
         found = {}
         for name, response in responses.items():
             try:
