@@ -30,10 +30,9 @@ def case_id(case: dict) -> str:
     return " / ".join(case.get("turns") or [case["text"]])[:40]
 
 
-# Issue target: every held-out question answered right and every off-topic one sent to
-# the fallback. Not reached yet; these floors guard the measured level (see the notes).
-MIN_IN_SCOPE_RIGHT = 0.75
-MIN_OFF_TOPIC_FALLBACK = 0.80
+# Issue 3: at least 30 held-out questions answered right over REST and every off-topic
+# one (10) sent to the fallback.
+MIN_IN_SCOPE_RIGHT = 30
 
 
 def check_case(rasa_url: str, case: dict) -> str | None:
@@ -58,12 +57,11 @@ def test_held_out_questions_over_rest(rasa_url):
     for case, problem in results:
         if problem:
             print(f"MISS {case_id(case)}: {problem}")
-    right = in_scope.count(None) / len(in_scope)
-    fallback = off_topic.count(None) / len(off_topic)
-    print(f"REST held-out: in-scope right {right:.2f} ({in_scope.count(None)}/{len(in_scope)}), "
-          f"off-topic fallback {fallback:.2f} ({off_topic.count(None)}/{len(off_topic)})")
-    assert right >= MIN_IN_SCOPE_RIGHT
-    assert fallback >= MIN_OFF_TOPIC_FALLBACK
+    print(f"REST held-out: in-scope right {in_scope.count(None)}/{len(in_scope)}, "
+          f"off-topic fallback {off_topic.count(None)}/{len(off_topic)}")
+    assert len(in_scope) >= MIN_IN_SCOPE_RIGHT and len(off_topic) >= 10
+    assert in_scope.count(None) >= MIN_IN_SCOPE_RIGHT
+    assert off_topic.count(None) == len(off_topic)
 
 
 def test_traditional_question_gets_a_traditional_answer(rasa_url):
