@@ -13,7 +13,7 @@ Two commands over the Rasa NLU training data (data/nlu/**/*.yml, after
   proxy       5-fold grouped cross-validation of a fast stand-in classifier (jieba
               words with the domain dictionary + character 1-3-grams, logistic
               regression); prints per-intent F1 and the most frequent confusions.
-              A quick guide for where the data overlaps, not a substitute for DIET.
+              A quick guide for where the data overlaps, not a substitute for the Rasa pipeline.
 
 Run with .venv (it needs opencc, jieba and scikit-learn):
   .venv/bin/python scripts/nlu_dev_split.py split /tmp/nlu-split [--extra data/nlu/contrast.yml]
