@@ -14,6 +14,8 @@ the file to disk several times per commit (about 4 ms of each turn here, more wh
 disk is busy). In write-ahead-log mode with ``synchronous=NORMAL`` a commit is one append
 to the log, synced at checkpoints: a crash of the server loses nothing, a power cut may
 lose the last turns. Readers (the staff console) no longer wait for writers either.
+SQLAlchemy 1.4 opens a new SQLite connection for every session (``NullPool``), twice per
+turn; connections to a SQLite file are now pooled, as SQLAlchemy 2.0 does by default.
 """
 
 from __future__ import annotations
@@ -71,6 +73,29 @@ def sqlite_write_ahead_log() -> None:
     sqlite_write_ahead_log.listening = True  # type: ignore[attr-defined]
 
 
+def pool_sqlite_connections() -> None:
+    """``sqlalchemy.create_engine`` pools connections to a SQLite file (``QueuePool``,
+    usable from any thread) unless the caller chose a pool."""
+    import sqlalchemy
+    from sqlalchemy.pool import QueuePool
+
+    create_engine = sqlalchemy.create_engine
+    if getattr(create_engine, "pools_sqlite", False):
+        return
+
+    def create_engine_pooling_sqlite(url: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed = sqlalchemy.engine.make_url(url)
+        if (parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+                and "poolclass" not in kwargs):
+            kwargs["poolclass"] = QueuePool
+            kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        return create_engine(url, *args, **kwargs)
+
+    create_engine_pooling_sqlite.pools_sqlite = True  # type: ignore[attr-defined]
+    sqlalchemy.create_engine = create_engine_pooling_sqlite
+
+
 def apply_all() -> None:
     reuse_action_response_validator()
     sqlite_write_ahead_log()
+    pool_sqlite_connections()

@@ -39,14 +39,17 @@ CHECK = textwrap.dedent("""
     apply_all()  # applying twice changes nothing
     patched = outcomes()
 
-    from sqlalchemy import create_engine, text
-    engine = create_engine("sqlite:///" + sys.argv[2])
+    import sqlalchemy
+    from sqlalchemy import text
+    engine = sqlalchemy.create_engine("sqlite:///" + sys.argv[2])
+    memory = sqlalchemy.create_engine("sqlite://")
     with engine.connect() as connection:
         modes = [connection.execute(text(f"PRAGMA {p}")).scalar()
                  for p in ("journal_mode", "synchronous")]
     print(json.dumps({"original": original, "patched": patched,
                       "reuses": getattr(RemoteAction._validate_action_result, "reuses_validator", False),
-                      "sqlite": modes}))
+                      "sqlite": modes,
+                      "pools": [type(engine.pool).__name__, type(memory.pool).__name__]}))
 """)
 
 RESPONSES = {
@@ -60,7 +63,7 @@ RESPONSES = {
 
 
 @pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa venv is made by `make install`")
-def test_patched_rasa_validates_action_responses_as_before_and_sqlite_uses_wal(tmp_path):
+def test_patched_rasa_validates_action_responses_as_before_and_pools_sqlite_in_wal_mode(tmp_path):
     done = subprocess.run([str(RASA_PYTHON), "-c", CHECK, json.dumps(RESPONSES), str(tmp_path / "t.db")],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -72,3 +75,4 @@ def test_patched_rasa_validates_action_responses_as_before_and_sqlite_uses_wal(t
     for name in ("events_not_a_list", "unknown_event", "response_not_an_object"):
         assert "Failed to validate Action server response" in result["patched"][name]
     assert result["sqlite"] == ["wal", 1]  # 1 = NORMAL
+    assert result["pools"] == ["QueuePool", "SingletonThreadPool"]  # in-memory ones untouched
