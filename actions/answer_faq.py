@@ -29,6 +29,8 @@ class ActionAnswerFaq(Action):
             place_slot=tracker.get_slot("place"),
             last_topic=tracker.get_slot("last_topic"),
             last_question=tracker.get_slot("last_question"),
+            last_asked=tracker.get_slot("last_asked"),
+            deadline_procedure=tracker.get_slot("deadline_procedure"),
         )
         reply = turn.reply
         if reply is not None:

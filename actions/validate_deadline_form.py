@@ -17,7 +17,9 @@ class ValidateDeadlineForm(FormValidationAction):
 
     Every message is read for both slots, so a candidate can correct the procedure
     while being asked for the date ("不对，是河南的预约邮寄").  A wrong date leaves
-    ``date_problem`` set; the next question for the date explains it.  A cancel or a
+    ``date_problem`` set; the next question for the date explains it.  A date the
+    answer action handed over without a procedure is for the procedure the last FAQ
+    answer explained (slot ``deadline_procedure``), if any.  A cancel or a
     digression (a question, a greeting, "转人工") fills nothing, so the form steps
     aside for its rule and asks again afterwards."""
 
@@ -32,7 +34,8 @@ class ValidateDeadlineForm(FormValidationAction):
 
     async def extract_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        procedure = procedure_answer(*self._message(tracker))
+        procedure = procedure_answer(*self._message(tracker),
+                                     remembered=tracker.get_slot("deadline_procedure"))
         return {"procedure": procedure} if procedure else {}
 
     async def extract_start_date(self, dispatcher: CollectingDispatcher, tracker: Tracker,

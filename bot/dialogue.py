@@ -73,7 +73,8 @@ def today() -> date:
     return date.fromisoformat(pinned) if pinned else date.today()
 
 
-def deadline_turn(text: str, intent: str | None = None, on: date | None = None) -> Turn | None:
+def deadline_turn(text: str, intent: str | None = None, on: date | None = None,
+                  remembered: str | None = None) -> Turn | None:
     """The deadline part of a turn outside the form, or None when the message is not
     about a personal deadline.
 
@@ -83,10 +84,14 @@ def deadline_turn(text: str, intent: str | None = None, on: date | None = None) 
     which reads the same message again and asks only for what is missing or wrong; so
     does a message Rasa reads as giving a date (intent ``inform_date``) when the
     procedure or a readable date is missing ("2024年9月27日", "名单2025年9月公示的，
-    直邮最晚哪天").  Anything else without a date is a question for the knowledge base."""
+    直邮最晚哪天").  Anything else without a date is a question for the knowledge base.
+
+    ``remembered``: the procedure whose rule the last answer explained (slot
+    ``deadline_procedure``).  A date sent after it, naming no procedure ("名单是9月1日
+    公示的" after "直邮最晚什么时候申请"), is that procedure's start date."""
     on = on or today()
     has_date = bool(extract_dates(text, on))
-    procedure = guess_procedure(text)
+    procedure = guess_procedure(text) or remembered_procedure(text, intent, remembered, on)
     if procedure is None or not has_date:
         gives_date = intent == DATE_ANSWER and (has_date or procedure is not None)
         personal = procedure is not None and _asks_for_own_date(text)
@@ -97,6 +102,21 @@ def deadline_turn(text: str, intent: str | None = None, on: date | None = None) 
     result = compute(procedure, parsed.value, today=on)
     return Turn(Reply(in_script_of(text, render(result, parsed=parsed)), [],
                       _deadline_custom(result)))
+
+
+def remembered_procedure(text: str, intent: str | None, remembered: str | None,
+                         on: date | None = None) -> str | None:
+    """``remembered`` when the message gives a date (Rasa reads it as ``inform_date``
+    and it has one) and names no procedure of its own; else None."""
+    if remembered not in PROCEDURES or intent != DATE_ANSWER or guess_procedure(text):
+        return None
+    return remembered if extract_dates(text, on or today()) else None
+
+
+def entry_procedure(entry_id: str | None) -> str | None:
+    """The deadline procedure whose rule the FAQ entry explains (data/deadlines.yml
+    ``entry_procedures``), if any."""
+    return (load_texts().get("entry_procedures") or {}).get(entry_id)
 
 
 _MONTH_WITHOUT_DAY = re.compile(r"\d{1,4}\s*年\s*\d{1,2}\s*月(?!\s*\d)")
@@ -158,11 +178,16 @@ def form_digression(text: str, intent: str | None, requested_slot: str | None,
 
 
 def procedure_answer(text: str, intent: str | None, requested_slot: str | None,
-                     on: date | None = None) -> str | None:
-    """The procedure a form message names, unless it is a digression."""
+                     on: date | None = None, remembered: str | None = None) -> str | None:
+    """The procedure a form message names, unless it is a digression.  At activation a
+    date naming none ("名单是2025年2月30日公示的", handed over by :func:`deadline_turn`)
+    is for the procedure the last answer explained (``remembered``)."""
     if form_digression(text, intent, requested_slot, on):
         return None
-    return procedure_in(text)
+    named = procedure_in(text)
+    if named is None and requested_slot is None:
+        return remembered_procedure(text, intent, remembered, on)
+    return named
 
 
 def start_date_answer(text: str, intent: str | None, requested_slot: str | None,
@@ -266,33 +291,56 @@ def _looks_like_follow_up(text: str, intent: str | None) -> bool:
 
 
 def _in_context(engine: Any, decision: Any, text: str, intent: str | None, place: Place | None,
-                place_named: bool, last_question: str | None, topic: str | None) -> Any:
+                place_named: bool, last_question: str | None, topic: str | None,
+                last_asked: str | None = None) -> Any:
     """The message read with the conversation's context. A short one ("那邮费呢？") is
-    also read after the last answered question, as asking for an entry other than
-    that one; that reading wins when it answers more confidently than the message
-    alone ("直邮怎么查物流" keeps its own 直邮). A message still unanswered is then
-    read with the candidate's province said earlier."""
+    also read after the last answered question -- as the candidate asked it and as the
+    entry words it -- as asking for an entry other than that one; the most confident
+    of these readings wins when it answers more confidently than the message alone
+    ("直邮怎么查物流" keeps its own 直邮). The candidate's own words matter when the
+    entry's question is long ("什么是电子证书加注？为什么要加注？" drowns "一共能加几次",
+    "加注是什么" does not). A message still unanswered is then read with the
+    candidate's province said earlier."""
     last = next((e.id for e in engine.kb.entries if e.question == last_question), None)
     if last and len(text.strip()) <= FOLLOW_UP_MAX_CHARS and _looks_like_follow_up(text, intent):
-        follow_up = engine.answer(f"{last_question}{text}", topic=topic, exclude=last)
-        if follow_up.kind == "answer" and (decision.kind != "answer"
-                                           or follow_up.hits[0].score > decision.hits[0].score):
-            return follow_up
-    if decision.kind != "answer" and place and not place_named:
+        contexts = dict.fromkeys(c for c in (last_asked, last_question) if c and c.strip())
+        readings = [engine.answer(f"{context}{text}", topic=topic, exclude=last)
+                    for context in contexts]
+        answered = [r for r in readings if r.kind == "answer"]
+        if answered:
+            follow_up = max(answered, key=lambda r: r.hits[0].score)
+            if decision.kind != "answer" or follow_up.hits[0].score > decision.hits[0].score:
+                return follow_up
+    if place and not place_named and (decision.kind != "answer"
+                                      or decision.hits[0].region == NATIONWIDE):
         regional = engine.answer(f"{place.name}：{text}", topic=topic)
-        if regional.kind == "answer":
+        if regional.kind == "answer" and (decision.kind != "answer"
+                                          or _better_for_province(regional, decision, place)):
             return regional
     return decision
 
 
+def _better_for_province(regional: Any, decision: Any, place: Place) -> bool:
+    """The reading with the province said earlier answers with an entry written for
+    that province, more confidently than the nationwide answer to the message alone
+    ("证书没领会保管多久" after "河南的"): the province's own rule is the better answer."""
+    best = regional.hits[0]
+    return (best.region != NATIONWIDE and applies_to(best.region, place.province)
+            and best.score > decision.hits[0].score)
+
+
 def answer_turn(text: str, intent: str | None, confidence: float, place_slot: str | None = None,
                 last_topic: str | None = None, last_question: str | None = None,
-                engine: Any = None) -> Turn:
-    """Decide and phrase the reply to one candidate message."""
+                engine: Any = None, last_asked: str | None = None,
+                deadline_procedure: str | None = None) -> Turn:
+    """Decide and phrase the reply to one candidate message.  The conversation's slots:
+    ``last_topic`` and ``last_question`` (the last answered entry's topic and canonical
+    question), ``last_asked`` (the candidate's own words for it), ``deadline_procedure``
+    (the deadline rule that answer explained), ``place_slot`` (the province said)."""
     invalid = check_question(text)
     if invalid:
         return Turn(invalid)
-    deadline = deadline_turn(text, intent)
+    deadline = deadline_turn(text, intent, remembered=deadline_procedure)
     if deadline:
         return deadline
     engine = engine or _engine()
@@ -312,10 +360,12 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
             and decision.hits[0].score >= engine.settings.hinted_answer_threshold):
         decision = replace(decision, kind="answer")
+    alone = decision if query == text else None   # the message answered by itself
     if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
         decision = _prefer_province(engine, decision, query, topic, place)
     elif intent not in (REGION_FOLLOW_UP, OFF_TOPIC):
-        decision = _in_context(engine, decision, text, intent, place, place_named, last_question, topic)
+        decision = _in_context(engine, decision, text, intent, place, place_named, last_question,
+                               topic, last_asked)
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(text, best))
@@ -324,7 +374,11 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     slots: dict[str, Any] = {}
     if reply.custom.get("kind") == "faq_answer":
         answered = engine.kb.by_id[reply.custom["entry_id"]]
-        slots = {"last_topic": answered.topic, "last_question": answered.question}
+        # The candidate's words are context for the next follow-up only when they
+        # asked the question by themselves ("一共能加几次" read in context does not).
+        slots = {"last_topic": answered.topic, "last_question": answered.question,
+                 "last_asked": text if decision is alone else None,
+                 "deadline_procedure": entry_procedure(answered.id)}
     if place:
         slots["place"] = place.name
     return Turn(reply, slots)

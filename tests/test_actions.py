@@ -50,8 +50,25 @@ def test_answer_faq_answers_with_source_buttons_and_slots(dispatcher):
     assert "来源：" in message["text"] and "适用地区：全国" in message["text"]
     assert 1 <= len(message["buttons"]) <= 3
     assert events == [SlotSet("last_topic", "ask_ecert_download"),
-                      SlotSet("last_question", message["custom"] and events[1]["value"])]
+                      SlotSet("last_question", message["custom"] and events[1]["value"]),
+                      SlotSet("last_asked", "电子证书在哪下载"),
+                      SlotSet("deadline_procedure", None)]
     assert events[1]["value"].endswith("？")
+
+
+def test_answer_faq_remembers_the_deadline_rule_it_explained(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker("直邮申请有截止日期吗", "ask_application_deadline"),
+                                   DOMAIN)
+    assert dispatcher.messages[0]["custom"]["entry_id"] == "direct_mail_deadline"
+    assert SlotSet("deadline_procedure", "gd_direct_mail") in events
+
+
+def test_answer_faq_counts_a_later_date_for_the_remembered_rule(dispatcher):
+    events = ActionAnswerFaq().run(dispatcher, tracker(
+        "2024年9月27日", "inform_date", deadline_procedure="gd_direct_mail"), DOMAIN)
+    assert dispatcher.messages[0]["custom"]["procedure"] == "gd_direct_mail"
+    assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
+    assert events == []
 
 
 def test_answer_faq_region_follow_up_re_asks_the_last_question(dispatcher):
@@ -60,7 +77,9 @@ def test_answer_faq_region_follow_up_re_asks_the_last_question(dispatcher):
         last_question="广州考区纸质证书邮寄怎么收费？"), DOMAIN)
     assert dispatcher.messages[0]["custom"]["entry_id"] == "henan_mail_fee"
     assert events == [SlotSet("last_topic", "ask_fees"),
-                      SlotSet("last_question", "河南证书邮寄费用谁承担？"), SlotSet("place", "河南")]
+                      SlotSet("last_question", "河南证书邮寄费用谁承担？"),
+                      SlotSet("last_asked", None), SlotSet("deadline_procedure", None),
+                      SlotSet("place", "河南")]
 
 
 def test_answer_faq_off_topic_falls_back_with_contacts(dispatcher):
@@ -126,6 +145,18 @@ def test_validate_form_extracts_and_checks(dispatcher):
                                                "date_problem": "future_date"}
     assert form.validate_start_date(None, dispatcher, tracker("x", procedure="gd_direct_mail"),
                                     DOMAIN) == {"start_date": None}
+
+
+def test_validate_form_takes_a_bare_date_for_the_remembered_rule(dispatcher):
+    form = ValidateDeadlineForm()
+    handed_over = tracker("2025年2月30日", "inform_date", deadline_procedure="gd_direct_mail")
+    assert run_async(form.extract_procedure(dispatcher, handed_over, DOMAIN)) == {
+        "procedure": "gd_direct_mail"}
+    named = tracker("河南预约邮寄 2025年2月30日", "inform_date", deadline_procedure="gd_direct_mail")
+    assert run_async(form.extract_procedure(dispatcher, named, DOMAIN)) == {
+        "procedure": "henan_mail_booking"}
+    assert run_async(form.extract_procedure(dispatcher, tracker("2025年2月30日", "inform_date"),
+                                            DOMAIN)) == {}
 
 
 def test_validate_form_leaves_a_cancel_to_the_cancel_rule(dispatcher):

@@ -52,6 +52,55 @@ def test_a_bare_date_starts_the_form_only_when_it_is_the_whole_point():
     assert dialogue.deadline_turn("我9月1号寄的证书还没到", "ask_delivery_problem", on=TODAY) is None
 
 
+def test_a_bare_date_after_a_deadline_answer_is_counted_for_its_rule():
+    # Rasa reads "名单是9月27号公示的" as giving a date; the last answer explained the
+    # direct-mail deadline, so the date is its publicity date.
+    turn = dialogue.deadline_turn("名单是2024年9月27日公示的", "inform_date", on=TODAY,
+                                  remembered="gd_direct_mail")
+    assert turn.reply.custom["procedure"] == "gd_direct_mail"
+    assert "2024年10月18日（星期五）" in turn.reply.text
+    # A procedure the message names wins over the remembered one.
+    named = dialogue.deadline_turn("河南预约邮寄，核查结果2025年4月1日发布", "inform_date", on=TODAY,
+                                   remembered="gd_direct_mail")
+    assert named.reply.custom["procedure"] == "henan_mail_booking"
+    # A wrong date goes to the form, which takes the remembered rule at activation.
+    wrong = dialogue.deadline_turn("2025年2月30日", "inform_date", on=TODAY, remembered="gd_direct_mail")
+    assert wrong.reply is None and wrong.followup == dialogue.DEADLINE_FORM
+    assert dialogue.procedure_answer("2025年2月30日", "inform_date", None, on=TODAY,
+                                     remembered="gd_direct_mail") == "gd_direct_mail"
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("我9月1号寄的证书还没到", "ask_delivery_problem"),   # a date, but not given as one
+    ("直邮截止日是哪天", "inform_date"),                      # no date at all
+])
+def test_the_remembered_rule_needs_a_date_given_as_such(text, intent):
+    turn = dialogue.deadline_turn(text, intent, on=TODAY, remembered="gd_direct_mail")
+    assert turn is None or turn.reply is None
+    assert dialogue.remembered_procedure(text, intent, "gd_direct_mail", on=TODAY) is None
+
+
+def test_the_form_asks_the_procedure_after_a_bare_date_when_nothing_is_remembered():
+    assert dialogue.procedure_answer("2024年9月27日", "inform_date", None, on=TODAY) is None
+    assert dialogue.remembered_procedure("2024年9月27日", "inform_date", "no_such_rule", on=TODAY) is None
+    # Only at activation: while the form asks, a date is an answer for the date.
+    assert dialogue.procedure_answer("2024年9月27日", "inform_date", "procedure", on=TODAY,
+                                     remembered="gd_direct_mail") is None
+
+
+def test_entry_procedures_name_real_entries_and_rules():
+    from bot.deadlines import PROCEDURES
+    from bot.knowledge_base import load_knowledge_base
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    entries = load_knowledge_base(settings.entries_dir, settings.sources_dir).by_id
+    mapping = load_texts()["entry_procedures"]
+    assert mapping and set(mapping) <= set(entries) and set(mapping.values()) <= set(PROCEDURES)
+    assert dialogue.entry_procedure("direct_mail_deadline") == "gd_direct_mail"
+    assert dialogue.entry_procedure("direct_mail_what") is None
+
+
 def test_a_procedure_with_an_unreadable_date_starts_the_form():
     text = "名单2025年9月公示的，直邮最晚哪天"            # no day: not a date, but about one
     assert dialogue.deadline_turn(text, "inform_date", on=TODAY).followup == "deadline_form"

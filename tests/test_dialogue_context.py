@@ -28,6 +28,23 @@ def test_a_short_follow_up_is_read_after_the_last_question(question_of, text, la
     assert entry_answered(answer_turn(text, None, 0.0, last_question=question_of[last])) == expected
 
 
+def test_a_follow_up_is_read_after_the_candidates_own_words_too(question_of):
+    # The entry's long question ("什么是电子证书加注？为什么要加注？") drowns "总共几次";
+    # the candidate's shorter "电子证书加注是啥" does not.
+    first = answer_turn("电子证书加注是啥", "ask_annotation", 0.95)
+    assert entry_answered(first) == "annotation_what"
+    assert first.slots["last_asked"] == "电子证书加注是啥"
+    follow_up = answer_turn("总共几次", "ask_annotation", 0.95, last_topic=first.slots["last_topic"],
+                            last_question=first.slots["last_question"],
+                            last_asked=first.slots["last_asked"])
+    assert entry_answered(follow_up) == "annotation_limits"
+    without = answer_turn("总共几次", "ask_annotation", 0.95,
+                          last_question=question_of["annotation_what"])
+    assert entry_answered(without) != "annotation_limits"
+    # Read in context, "总共几次" says too little to be the context of the next one.
+    assert follow_up.slots["last_asked"] is None
+
+
 def test_a_short_question_rasa_gives_a_topic_is_read_after_the_last_question(question_of):
     turn = answer_turn("邮费多少", "ask_fees", 0.9, last_question=question_of["gz_paper_how_apply"])
     assert entry_answered(turn) == "gz_paper_mail_fee"
@@ -45,6 +62,11 @@ def test_the_follow_up_reading_never_repeats_the_last_answer(question_of):
 
 def test_a_province_said_earlier_helps_an_unanswered_question():
     assert entry_answered(answer_turn("证书没领会保管多久", None, 0.0, place_slot="河南")) == "henan_storage_period"
+
+
+def test_a_province_said_earlier_does_not_displace_a_confident_nationwide_answer():
+    turn = answer_turn("电子证书在哪里下载", "ask_ecert_download", 0.95, place_slot="河南")
+    assert entry_answered(turn) == "ecert_where_download"
 
 
 @pytest.mark.parametrize("text, intent", [("今天天气怎么样", None), ("社保怎么转移", "out_of_scope")])
