@@ -290,6 +290,17 @@ def _looks_like_follow_up(text: str, intent: str | None) -> bool:
     return intent in FAQ_TOPICS or any(text.strip().startswith(m) for m in markers)
 
 
+def _follow_up_queries(engine: Any, text: str, intent: str | None, last_question: str | None,
+                       last_asked: str | None) -> tuple[str | None, list[str]]:
+    """For a short follow-up to an answered entry: that entry's id and the message read
+    after the candidate's words and after the entry's question; else (None, [])."""
+    last = next((e.id for e in engine.kb.entries if e.question == last_question), None)
+    if not (last and len(text.strip()) <= FOLLOW_UP_MAX_CHARS and _looks_like_follow_up(text, intent)):
+        return None, []
+    contexts = dict.fromkeys(c for c in (last_asked, last_question) if c and c.strip())
+    return last, [f"{context}{text}" for context in contexts]
+
+
 def _in_context(engine: Any, decision: Any, text: str, intent: str | None, place: Place | None,
                 place_named: bool, last_question: str | None, topic: str | None,
                 last_asked: str | None = None) -> Any:
@@ -301,11 +312,9 @@ def _in_context(engine: Any, decision: Any, text: str, intent: str | None, place
     entry's question is long ("什么是电子证书加注？为什么要加注？" drowns "一共能加几次",
     "加注是什么" does not). A message still unanswered is then read with the
     candidate's province said earlier."""
-    last = next((e.id for e in engine.kb.entries if e.question == last_question), None)
-    if last and len(text.strip()) <= FOLLOW_UP_MAX_CHARS and _looks_like_follow_up(text, intent):
-        contexts = dict.fromkeys(c for c in (last_asked, last_question) if c and c.strip())
-        readings = [engine.answer(f"{context}{text}", topic=topic, exclude=last)
-                    for context in contexts]
+    last, queries = _follow_up_queries(engine, text, intent, last_question, last_asked)
+    if queries:
+        readings = [engine.answer(query, topic=topic, exclude=last) for query in queries]
         answered = [r for r in readings if r.kind == "answer"]
         if answered:
             follow_up = max(answered, key=lambda r: r.hits[0].score)
@@ -356,6 +365,12 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
         query, topic = last_question, last_topic
     elif intent in FAQ_TOPICS and confidence >= TOPIC_HINT_MIN_CONFIDENCE:
         topic = intent
+    # A message Rasa calls off-topic is not read in context, even after "那…": read after
+    # an answered question, "那今天天气怎么样" can borrow that question's confidence.
+    in_context = intent not in (REGION_FOLLOW_UP, OFF_TOPIC)
+    if in_context:  # embed every reading in one batch
+        _, follow_ups = _follow_up_queries(engine, text, intent, last_question, last_asked)
+        engine.prefetch([query, *follow_ups])
     decision = engine.answer(query, topic=topic)
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
             and decision.hits[0].score >= engine.settings.hinted_answer_threshold):
@@ -363,7 +378,7 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     alone = decision if query == text else None   # the message answered by itself
     if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
         decision = _prefer_province(engine, decision, query, topic, place)
-    elif intent not in (REGION_FOLLOW_UP, OFF_TOPIC):
+    elif in_context:
         decision = _in_context(engine, decision, text, intent, place, place_named, last_question,
                                topic, last_asked)
     if intent == OFF_TOPIC and decision.kind != "answer":

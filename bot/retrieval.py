@@ -157,6 +157,13 @@ class Engine:
                 self._query_vectors.popitem(last=False)
         return np.stack([known[q] for q in queries])
 
+    def prefetch(self, texts: list[str]) -> None:
+        """Embed the texts that answering may ask for next, in one batch (a follow-up is
+        read alone and in context); texts without words are skipped, as ``answer`` does."""
+        queries = [q for q in (self.prepare(t) for t in texts) if has_words(q)]
+        if queries:
+            self.query_vectors(queries)
+
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """For an (already prepared) query: the cosine against every stored vector, and
         the confidence of every entry (in ``entry_ids`` order)."""

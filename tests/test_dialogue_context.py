@@ -69,8 +69,11 @@ def test_a_province_said_earlier_does_not_displace_a_confident_nationwide_answer
     assert entry_answered(turn) == "ecert_where_download"
 
 
-@pytest.mark.parametrize("text, intent", [("今天天气怎么样", None), ("社保怎么转移", "out_of_scope")])
+@pytest.mark.parametrize("text, intent", [("今天天气怎么样", None), ("社保怎么转移", "out_of_scope"),
+                                          ("那今天天气怎么样", "out_of_scope"),
+                                          ("那社保怎么转移", "out_of_scope")])
 def test_off_topic_stays_off_topic_in_any_context(question_of, text, intent):
     turn = answer_turn(text, intent, 0.9 if intent else 0.3, place_slot="河南",
                        last_question=question_of["henan_paper_booking"])
     assert entry_answered(turn) == "fallback"
+
