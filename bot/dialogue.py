@@ -93,7 +93,8 @@ def deadline_turn(text: str, intent: str | None = None, on: date | None = None,
     has_date = bool(extract_dates(text, on))
     procedure = guess_procedure(text) or remembered_procedure(text, intent, remembered, on)
     if procedure is None or not has_date:
-        gives_date = intent == DATE_ANSWER and (has_date or procedure is not None)
+        gives_date = (intent == DATE_ANSWER and (has_date or procedure is not None)
+                      and not _other_question_with_a_date(text, procedure))
         personal = procedure is not None and _asks_for_own_date(text)
         return Turn(None, followup=DEADLINE_FORM) if gives_date or personal else None
     parsed = parse_date(text, on, require_past=PROCEDURES[procedure].needs_past)
@@ -120,6 +121,14 @@ def entry_procedure(entry_id: str | None) -> str | None:
 
 
 _MONTH_WITHOUT_DAY = re.compile(r"\d{1,4}\s*年\s*\d{1,2}\s*月(?!\s*\d)")
+
+
+def _other_question_with_a_date(text: str, procedure: str | None) -> bool:
+    """"今天上证指数收盘多少": a question with a date in it that names no procedure and no
+    deadline is not a date given for the deadline form, whatever intent Rasa gives."""
+    deadline_words = load_texts().get("deadline_words") or []
+    return (procedure is None and is_question(text)
+            and not any(word in text for word in deadline_words))
 
 
 def _asks_for_own_date(text: str) -> bool:

@@ -49,6 +49,10 @@ def test_wrong_date_with_a_procedure_hands_over_to_the_form(text):
 
 def test_a_bare_date_starts_the_form_only_when_it_is_the_whole_point():
     assert dialogue.deadline_turn("2024年9月27日", "inform_date", on=TODAY).followup == "deadline_form"
+    assert dialogue.deadline_turn("名单2024年9月27日公示的，最晚哪天？", "inform_date",
+                                  on=TODAY).followup == "deadline_form"
+    # a question with a date that names no procedure and no deadline is not a date answer
+    assert dialogue.deadline_turn("今天上证指数收盘多少", "inform_date", on=TODAY) is None
     assert dialogue.deadline_turn("我9月1号寄的证书还没到", "ask_delivery_problem", on=TODAY) is None
 
 
