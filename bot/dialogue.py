@@ -33,6 +33,8 @@ FAQ_TOPICS = (
 # Below this NLU confidence the intent is not trusted as a topic hint.
 TOPIC_HINT_MIN_CONFIDENCE = 0.8
 REGION_FOLLOW_UP = "inform_region"
+# A short question naming no topic ("那该怎么办理"): read after the last answered one.
+FOLLOW_UP = "ask_follow_up"
 # A message this short that cannot be answered alone ("那邮费呢？", "一共能加几次") is
 # read again after the conversation's last answered question.
 FOLLOW_UP_MAX_CHARS = 12
@@ -294,9 +296,10 @@ def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,
 
 
 def _looks_like_follow_up(text: str, intent: str | None) -> bool:
-    """Rasa gives the message an FAQ topic, or it starts like a follow-up ("那…")."""
+    """Rasa gives the message an FAQ topic or calls it a follow-up, or it starts like
+    one ("那…")."""
     markers = templates().get("follow_up_markers") or []
-    return intent in FAQ_TOPICS or any(text.strip().startswith(m) for m in markers)
+    return intent in (*FAQ_TOPICS, FOLLOW_UP) or any(text.strip().startswith(m) for m in markers)
 
 
 def _follow_up_queries(engine: Any, text: str, intent: str | None, last_question: str | None,

@@ -50,6 +50,15 @@ def test_a_short_question_rasa_gives_a_topic_is_read_after_the_last_question(que
     assert entry_answered(turn) == "gz_paper_mail_fee"
 
 
+@pytest.mark.parametrize("text, last, expected", [("得多久", "gz_paper_how_apply", "gz_paper_apply_deadline"),
+                                                 ("要交钱吗", "direct_mail_how", "direct_mail_fee")])
+def test_a_question_rasa_calls_a_follow_up_is_read_after_the_last_question(question_of, text, last,
+                                                                          expected):
+    assert entry_answered(answer_turn(text, "ask_follow_up", 0.8, last_question=question_of[last])) == expected
+    # without that intent or a "那…" to mark it, the message is read alone (and says too little)
+    assert entry_answered(answer_turn(text, None, 0.0, last_question=question_of[last])) == "fallback"
+
+
 def test_context_does_not_override_what_the_message_says(question_of):
     turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_question=question_of["gz_paper_how_apply"])
     assert entry_answered(turn) == "direct_mail_tracking"
