@@ -1,5 +1,5 @@
 # Two commands: `make run` and `make test`. Everything else is a step they call.
-# NLU gate: macro intent F1 >= 0.90 on the held-out tests/test_nlu.yml guards the measured level; the issue target 0.95 is not met.
+# NLU gate: macro intent F1 >= 0.95 on the held-out tests/test_nlu.yml (the issue's target).
 SHELL := /bin/bash
 PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10.13/bin/python) $(shell command -v python3.10))
 PY311 ?= $(firstword $(wildcard /root/.pyenv/versions/3.11.7/bin/python) $(shell command -v python3.11))
@@ -9,7 +9,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TRACKER_DB_URL ?= sqlite:///var/tracker.db
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.yml)
-RASA_DATA := config.yml domain.yml $(FAQ_DATA) $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
+RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
 WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
 
 .PHONY: help install import index nlu train run stop test eval report bench clean
@@ -67,7 +67,7 @@ test: install index train ## validate data, run every test (servers and browser 
 	$(RASA) data validate --data data/nlu data/rules data/stories
 	$(BOT) -m pytest
 	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz --successes
-	$(BOT) scripts/check_nlu_report.py results/nlu/intent_report.json --min-f1 0.90
+	$(BOT) scripts/check_nlu_report.py results/nlu/intent_report.json --min-f1 0.95
 	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
 	  --out results/core --model models/rasa/model.tar.gz
 
