@@ -25,7 +25,8 @@ RASA_MODEL = PROJECT_ROOT / "models" / "rasa" / "model.tar.gz"
 HOST = "127.0.0.1"
 # The encoder's OpenMP threads spin while they wait; on 2 shared cores, with Rasa busy on
 # the other, two spinning threads per query turned a 15 ms embedding into 70 ms to 1.7 s
-# of CPU under load. One passive thread per server process is faster at every load.
+# of CPU under load. One passive thread per server process is faster at every load (Rasa
+# runs the encoder too, for its intent classifier).
 ONE_OMP_THREAD = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
@@ -59,7 +60,7 @@ def servers(ports: Ports, tracker_db_url: str | None = None) -> list[Server]:
                         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
                f"{rasa_url}/status",
                {"ACTION_SERVER_URL": f"http://{HOST}:{ports.actions}/webhook",
-                "TRACKER_DB_URL": tracker, "RASA_TELEMETRY_ENABLED": "false"}),
+                "TRACKER_DB_URL": tracker, "RASA_TELEMETRY_ENABLED": "false", **ONE_OMP_THREAD}),
         Server("web", [str(root / ".venv/bin/python"), "-m", "uvicorn", "--factory",
                        "bot.web.app:create_app", "--host", HOST, "--port", str(ports.web)],
                f"http://{HOST}:{ports.web}/healthz",
