@@ -295,27 +295,34 @@ def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,
     return replace(decision, hits=[best] + [h for h in decision.hits if h.id != best.id])
 
 
-def _looks_like_follow_up(text: str, intent: str | None) -> bool:
-    """Rasa gives the message an FAQ topic or calls it a follow-up, or it starts like
-    one ("那…")."""
+def _looks_like_follow_up(text: str, intent: str | None, confidence: float,
+                          in_domain: bool = True) -> bool:
+    """Rasa gives the message an FAQ topic or calls it a follow-up, or it starts like one
+    ("那…"), or Rasa is unsure what it is and retrieval does not reject the message alone
+    (``in_domain``): "没参加会怎么样" gets a did-you-mean by itself, "今天天气怎么样"
+    nothing."""
     markers = templates().get("follow_up_markers") or []
-    return intent in (*FAQ_TOPICS, FOLLOW_UP) or any(text.strip().startswith(m) for m in markers)
+    return (intent in (*FAQ_TOPICS, FOLLOW_UP)
+            or (confidence < TOPIC_HINT_MIN_CONFIDENCE and in_domain)
+            or any(text.strip().startswith(m) for m in markers))
 
 
-def _follow_up_queries(engine: Any, text: str, intent: str | None, last_question: str | None,
-                       last_asked: str | None) -> tuple[str | None, list[str]]:
+def _follow_up_queries(engine: Any, text: str, intent: str | None, confidence: float,
+                       last_question: str | None, last_asked: str | None,
+                       in_domain: bool = True) -> tuple[str | None, list[str]]:
     """For a short follow-up to an answered entry: that entry's id and the message read
     after the candidate's words and after the entry's question; else (None, [])."""
     last = next((e.id for e in engine.kb.entries if e.question == last_question), None)
-    if not (last and len(text.strip()) <= FOLLOW_UP_MAX_CHARS and _looks_like_follow_up(text, intent)):
+    if not (last and len(text.strip()) <= FOLLOW_UP_MAX_CHARS
+            and _looks_like_follow_up(text, intent, confidence, in_domain)):
         return None, []
     contexts = dict.fromkeys(c for c in (last_asked, last_question) if c and c.strip())
     return last, [f"{context}{text}" for context in contexts]
 
 
-def _in_context(engine: Any, decision: Any, text: str, intent: str | None, place: Place | None,
-                place_named: bool, last_question: str | None, topic: str | None,
-                last_asked: str | None = None) -> Any:
+def _in_context(engine: Any, decision: Any, text: str, intent: str | None, confidence: float,
+                place: Place | None, place_named: bool, last_question: str | None,
+                topic: str | None, last_asked: str | None = None) -> Any:
     """The message read with the conversation's context. A short one ("那邮费呢？") is
     also read after the last answered question -- as the candidate asked it and as the
     entry words it -- as asking for an entry other than that one; the most confident
@@ -324,7 +331,8 @@ def _in_context(engine: Any, decision: Any, text: str, intent: str | None, place
     entry's question is long ("什么是电子证书加注？为什么要加注？" drowns "一共能加几次",
     "加注是什么" does not). A message still unanswered is then read with the
     candidate's province said earlier."""
-    last, queries = _follow_up_queries(engine, text, intent, last_question, last_asked)
+    last, queries = _follow_up_queries(engine, text, intent, confidence, last_question, last_asked,
+                                       in_domain=decision.kind != "no_answer")
     if queries:
         readings = [engine.answer(query, topic=topic, exclude=last) for query in queries]
         answered = [r for r in readings if r.kind == "answer"]
@@ -377,11 +385,14 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
         query, topic = last_question, last_topic
     elif intent in FAQ_TOPICS and confidence >= TOPIC_HINT_MIN_CONFIDENCE:
         topic = intent
-    # A message Rasa calls off-topic is not read in context, even after "那…": read after
-    # an answered question, "那今天天气怎么样" can borrow that question's confidence.
-    in_context = intent not in (REGION_FOLLOW_UP, OFF_TOPIC)
+    # A message Rasa confidently calls off-topic is not read in context, even after "那…":
+    # read after an answered question, "那今天天气怎么样" can borrow that question's
+    # confidence. Below the hint confidence the intent is trusted no more than a topic is.
+    off_topic = intent == OFF_TOPIC and confidence >= TOPIC_HINT_MIN_CONFIDENCE
+    in_context = intent != REGION_FOLLOW_UP and not off_topic
     if in_context:  # embed every reading in one batch
-        _, follow_ups = _follow_up_queries(engine, text, intent, last_question, last_asked)
+        _, follow_ups = _follow_up_queries(engine, text, intent, confidence, last_question,
+                                           last_asked)
         engine.prefetch([query, *follow_ups])
     decision = engine.answer(query, topic=topic)
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
@@ -391,8 +402,8 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
         decision = _prefer_province(engine, decision, query, topic, place)
     elif in_context:
-        decision = _in_context(engine, decision, text, intent, place, place_named, last_question,
-                               topic, last_asked)
+        decision = _in_context(engine, decision, text, intent, confidence, place, place_named,
+                               last_question, topic, last_asked)
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(text, best))

@@ -55,8 +55,17 @@ def test_a_short_question_rasa_gives_a_topic_is_read_after_the_last_question(que
 def test_a_question_rasa_calls_a_follow_up_is_read_after_the_last_question(question_of, text, last,
                                                                           expected):
     assert entry_answered(answer_turn(text, "ask_follow_up", 0.8, last_question=question_of[last])) == expected
-    # without that intent or a "那…" to mark it, the message is read alone (and says too little)
-    assert entry_answered(answer_turn(text, None, 0.0, last_question=question_of[last])) == "fallback"
+    # one Rasa confidently calls off-topic is read alone (and says too little)
+    assert entry_answered(answer_turn(text, "out_of_scope", 0.9, last_question=question_of[last])) == "fallback"
+
+
+def test_an_unsure_off_topic_guess_that_retrieval_finds_in_domain_is_read_in_context(question_of):
+    last = question_of["henan_supplementary_check"]
+    alone = answer_turn("不去参加会怎样", None, 0.0)
+    assert alone.reply.custom["kind"] == "did_you_mean"   # in the domain, but unclear alone
+    turn = answer_turn("不去参加会怎样", "out_of_scope", 0.55, last_question=last)
+    assert entry_answered(turn) == "henan_missed_supplementary"
+    assert entry_answered(answer_turn("不去参加会怎样", "out_of_scope", 0.9, last_question=last)) == "fallback"
 
 
 def test_context_does_not_override_what_the_message_says(question_of):
