@@ -9,7 +9,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TRACKER_DB_URL ?= sqlite:///var/tracker.db
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.yml)
-RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
+RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/text.py bot/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
 WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
 
 .PHONY: help install import index nlu train run stop test eval report bench clean

@@ -31,6 +31,7 @@ class ActionAnswerFaq(Action):
             last_question=tracker.get_slot("last_question"),
             last_asked=tracker.get_slot("last_asked"),
             deadline_procedure=tracker.get_slot("deadline_procedure"),
+            text_embedding=message.get("text_embedding"),
         )
         reply = turn.reply
         if reply is not None:

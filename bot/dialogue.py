@@ -38,6 +38,10 @@ FOLLOW_UP = "ask_follow_up"
 # A message this short that cannot be answered alone ("那邮费呢？", "一共能加几次") is
 # read again after the conversation's last answered question.
 FOLLOW_UP_MAX_CHARS = 12
+# ... unless it is answered by itself at least this confidently: over 870 short messages
+# after an answered question (the follow-up regression cases and random pairs of dev
+# questions), no reading in context changed such an answer, and each costs an embedding.
+SURE_ALONE = 0.8
 OFF_TOPIC = "out_of_scope"
 DATE_ANSWER = "inform_date"
 # Intents with rules of their own that may interrupt the deadline form.
@@ -296,7 +300,7 @@ def _prefer_province(engine: Any, decision: Any, query: str, topic: str | None,
 
 
 def _looks_like_follow_up(text: str, intent: str | None, confidence: float,
-                          in_domain: bool = True) -> bool:
+                          in_domain: bool) -> bool:
     """Rasa gives the message an FAQ topic or calls it a follow-up, or it starts like one
     ("那…"), or Rasa is unsure what it is and retrieval does not reject the message alone
     (``in_domain``): "没参加会怎么样" gets a did-you-mean by itself, "今天天气怎么样"
@@ -309,7 +313,7 @@ def _looks_like_follow_up(text: str, intent: str | None, confidence: float,
 
 def _follow_up_queries(engine: Any, text: str, intent: str | None, confidence: float,
                        last_question: str | None, last_asked: str | None,
-                       in_domain: bool = True) -> tuple[str | None, list[str]]:
+                       in_domain: bool) -> tuple[str | None, list[str]]:
     """For a short follow-up to an answered entry: that entry's id and the message read
     after the candidate's words and after the entry's question; else (None, [])."""
     last = next((e.id for e in engine.kb.entries if e.question == last_question), None)
@@ -327,13 +331,17 @@ def _in_context(engine: Any, decision: Any, text: str, intent: str | None, confi
     also read after the last answered question -- as the candidate asked it and as the
     entry words it -- as asking for an entry other than that one; the most confident
     of these readings wins when it answers more confidently than the message alone
-    ("直邮怎么查物流" keeps its own 直邮). The candidate's own words matter when the
+    ("直邮怎么查物流" keeps its own 直邮), which is not re-read when it answered at
+    least ``SURE_ALONE`` confidently. The candidate's own words matter when the
     entry's question is long ("什么是电子证书加注？为什么要加注？" drowns "一共能加几次",
     "加注是什么" does not). A message still unanswered is then read with the
     candidate's province said earlier."""
-    last, queries = _follow_up_queries(engine, text, intent, confidence, last_question, last_asked,
-                                       in_domain=decision.kind != "no_answer")
+    sure = decision.kind == "answer" and decision.hits[0].score >= SURE_ALONE
+    last, queries = (None, []) if sure else _follow_up_queries(
+        engine, text, intent, confidence, last_question, last_asked,
+        in_domain=decision.kind != "no_answer")
     if queries:
+        engine.prefetch(queries)  # every reading embedded in one batch
         readings = [engine.answer(query, topic=topic, exclude=last) for query in queries]
         answered = [r for r in readings if r.kind == "answer"]
         if answered:
@@ -361,11 +369,14 @@ def _better_for_province(regional: Any, decision: Any, place: Place) -> bool:
 def answer_turn(text: str, intent: str | None, confidence: float, place_slot: str | None = None,
                 last_topic: str | None = None, last_question: str | None = None,
                 engine: Any = None, last_asked: str | None = None,
-                deadline_procedure: str | None = None) -> Turn:
+                deadline_procedure: str | None = None,
+                text_embedding: dict | None = None) -> Turn:
     """Decide and phrase the reply to one candidate message.  The conversation's slots:
     ``last_topic`` and ``last_question`` (the last answered entry's topic and canonical
     question), ``last_asked`` (the candidate's own words for it), ``deadline_procedure``
-    (the deadline rule that answer explained), ``place_slot`` (the province said)."""
+    (the deadline rule that answer explained), ``place_slot`` (the province said).
+    ``text_embedding``: the message's embedding as Rasa's NLU computed it, if any (saves
+    embedding it again)."""
     invalid = check_question(text)
     if invalid:
         return Turn(invalid)
@@ -373,6 +384,8 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     if deadline:
         return deadline
     engine = engine or _engine()
+    if text_embedding:
+        engine.remember(text_embedding)
     place_named = find_place(text) is not None
     place = _place(text, place_slot)
     query, topic = text, None
@@ -390,10 +403,6 @@ def answer_turn(text: str, intent: str | None, confidence: float, place_slot: st
     # confidence. Below the hint confidence the intent is trusted no more than a topic is.
     off_topic = intent == OFF_TOPIC and confidence >= TOPIC_HINT_MIN_CONFIDENCE
     in_context = intent != REGION_FOLLOW_UP and not off_topic
-    if in_context:  # embed every reading in one batch
-        _, follow_ups = _follow_up_queries(engine, text, intent, confidence, last_question,
-                                           last_asked)
-        engine.prefetch([query, *follow_ups])
     decision = engine.answer(query, topic=topic)
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
             and decision.hits[0].score >= engine.settings.hinted_answer_threshold):

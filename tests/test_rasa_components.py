@@ -8,9 +8,11 @@ import json
 import subprocess
 import textwrap
 
+import numpy as np
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.embedding import unpack_embedding
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 
@@ -69,11 +71,15 @@ CHECK = textwrap.dedent("""
     earlier = [{"name": "ask_fees", "confidence": 1.0}]
     blended = {r["name"]: r["confidence"] for r in parse("电子证书在哪下载", earlier).get("intent_ranking")}
     out["blend"] = {"own": {r["name"]: r["confidence"] for r in own}, "blended": blended}
-    vector = e5.embed(["證書直郵怎麼申請"])[0]
+    traditional = parse("證書直郵怎麼申請")
+    vector = traditional.get_dense_features("text")[1].features.reshape(-1)
     out["e5"] = {"norm": float(np.linalg.norm(vector)), "dim": int(vector.shape[0]),
                  "blank_norm": float(np.linalg.norm(e5.embed(["  "])[0])),
                  "script_cosine": float(vector @ e5.embed(["证书直邮怎么申请"])[0]),
-                 "other_cosine": float(vector @ e5.embed(["明天会下雪吗"])[0])}
+                 "other_cosine": float(vector @ e5.embed(["明天会下雪吗"])[0]),
+                 "shared": traditional.as_dict(only_output_properties=True).get("text_embedding"),
+                 "blank_shared": parse("  ").get("text_embedding"),
+                 "model_id": e5.encoder.model_id}
     print(json.dumps(out, ensure_ascii=False))
 """)
 
@@ -117,8 +123,14 @@ def test_blended_classifier_trains_stores_loads_and_blends(outcome):
         assert blended[name] == pytest.approx(expected, abs=1e-6)
 
 
-def test_e5_featurizer_gives_unit_vectors_that_ignore_the_script(outcome):
+def test_e5_featurizer_embeds_the_normalised_text_and_passes_it_on(outcome):
     e5 = outcome["e5"]
     assert e5["dim"] == 384 and e5["norm"] == pytest.approx(1.0, abs=1e-4)
     assert e5["blank_norm"] == 0.0
-    assert e5["script_cosine"] > e5["other_cosine"]
+    # traditional script is embedded as retrieval matches it: simplified
+    assert e5["script_cosine"] == pytest.approx(1.0, abs=1e-5) and e5["other_cosine"] < 0.95
+    # ... and the parse result carries it for the action server, in the shape it reads
+    text, model_id, vector = unpack_embedding(e5["shared"], 384)
+    assert text == "证书直邮怎么申请" and model_id == e5["model_id"]
+    assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=1e-4)
+    assert e5["blank_shared"] is None

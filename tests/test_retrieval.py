@@ -125,6 +125,28 @@ def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(e
     assert len(engine._query_vectors) == 3 and "甲证书" not in engine._query_vectors
 
 
+def test_an_embedding_rasa_computed_is_used_instead_of_embedding_again(engine, monkeypatch):
+    from bot.embedding import pack_embedding
+
+    counting = CountingEncoder(engine.encoder)
+    monkeypatch.setattr(engine, "encoder", counting)
+    monkeypatch.setattr(engine, "_query_vectors", type(engine._query_vectors)())
+    query = engine.prepare("證書郵費多少錢？")
+    expected = engine.answer(query)
+    engine._query_vectors.clear()
+    counting.texts.clear()
+    vector = counting.inner.encode([query])[0]
+    assert engine.remember(pack_embedding(query, vector, counting.model_id))
+    assert engine.answer("證書郵費多少錢？") == expected
+    assert counting.texts == []  # nothing embedded
+    # another model, a malformed payload or a vector of another length is ignored
+    engine._query_vectors.clear()
+    for payload in (pack_embedding(query, vector, "another-model"), {"text": query},
+                    pack_embedding(query, vector[:10], counting.model_id), "x", None):
+        assert not engine.remember(payload)
+    assert len(engine._query_vectors) == 0
+
+
 def test_search_returns_entries_then_passages(engine):
     hits = engine.search("证书下载页面空白", k=3)
     entries = [h for h in hits if h.kind == "entry"]
