@@ -14,6 +14,8 @@ import binascii
 import hashlib
 import json
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -150,6 +152,50 @@ class SentenceTransformerEncoder:
     def config(self) -> dict:
         return {"backend": self.backend, "model_id": self.model_id,
                 "model_dir": str(self.model_dir), "query_prefix": self.query_prefix}
+
+
+class EmbeddingCache:
+    """The embeddings of the last ``size`` distinct texts asked for (quick-reply buttons
+    send the entries' own questions; a follow-up reuses the question before it). Missing
+    texts are embedded in one batch by the ``encode`` function given with each call."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._vectors
+
+    def get(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """(len(texts), dimension): cached rows, the missing ones embedded in one call."""
+        with self._lock:
+            known = {text: self._vectors.get(text) for text in texts}
+        missing = [text for text, vector in known.items() if vector is None]
+        if missing:
+            known.update(zip(missing, encode(missing), strict=True))
+        self.put(known)
+        return np.stack([known[text] for text in texts])
+
+    def put(self, vectors: dict[str, np.ndarray]) -> None:
+        """Keep these embeddings as the most recently used."""
+        with self._lock:
+            for text, vector in vectors.items():
+                self._vectors[text] = vector
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+    def discard(self, text: str) -> None:
+        with self._lock:
+            self._vectors.pop(text, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
 
 
 def pack_embedding(text: str, vector: np.ndarray, model_id: str) -> dict:

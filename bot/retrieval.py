@@ -12,7 +12,6 @@ without a hint.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.corpus import Document
-from bot.embedding import Encoder, get_encoder, unpack_embedding
+from bot.embedding import EmbeddingCache, Encoder, get_encoder, unpack_embedding
 from bot.index import LoadedIndex, load_index
 from bot.knowledge_base import TOPICS, KnowledgeBase, load_knowledge_base
 from bot.settings import Settings, load_settings
@@ -105,8 +104,7 @@ class Engine:
             if row.is_entry and row.ref in self._rows_of:
                 self._rows_of[row.ref].append(n)
         self._passage_rows = [n for n, row in enumerate(self.rows) if row.kind == "passage"]
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_vectors_lock = threading.Lock()
+        self.query_cache = EmbeddingCache(QUERY_CACHE_SIZE)
 
     # -- helpers -----------------------------------------------------------
     def prepare(self, text: str) -> str:
@@ -139,27 +137,9 @@ class Engine:
                    region=cits[0].region if cits else "", citations=cits, similarity=_clip(score))
 
     def query_vectors(self, queries: list[str]) -> np.ndarray:
-        """The embeddings of (already prepared) queries, one row each. The last
-        ``QUERY_CACHE_SIZE`` distinct queries are kept: quick-reply buttons send the
-        entries' own questions, and a follow-up reuses the question before it. Missing
-        queries are embedded in one batch."""
-        with self._query_vectors_lock:
-            known = {q: self._query_vectors.get(q) for q in queries}
-        missing = list(dict.fromkeys(q for q, v in known.items() if v is None))
-        if missing:
-            for query, vector in zip(missing, self.encoder.encode(missing), strict=True):
-                known[query] = vector
-        self._keep(known)
-        return np.stack([known[q] for q in queries])
-
-    def _keep(self, vectors: dict[str, np.ndarray]) -> None:
-        """Cache these query embeddings as the most recently used."""
-        with self._query_vectors_lock:
-            for query, vector in vectors.items():
-                self._query_vectors[query] = vector
-                self._query_vectors.move_to_end(query)
-            while len(self._query_vectors) > QUERY_CACHE_SIZE:
-                self._query_vectors.popitem(last=False)
+        """The embeddings of (already prepared) queries, one row each, through the
+        engine's cache of the last ``QUERY_CACHE_SIZE`` distinct queries."""
+        return self.query_cache.get(queries, self.encoder.encode)
 
     def remember(self, text_embedding: object) -> bool:
         """Take an embedding Rasa already computed (its ``text_embedding``, see
@@ -170,7 +150,7 @@ class Engine:
         if unpacked is None or unpacked[1] != self.encoder.model_id:
             return False
         text, _, vector = unpacked
-        self._keep({text: vector})
+        self.query_cache.put({text: vector})
         return True
 
     def prefetch(self, texts: list[str]) -> None:

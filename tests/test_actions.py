@@ -63,7 +63,7 @@ def test_answer_faq_takes_the_embedding_rasa_passed_with_the_message(dispatcher)
     engine = _engine()
     text = "证书邮寄，要自己出钱吗？"
     query = engine.prepare(text)
-    engine._query_vectors.pop(query, None)
+    engine.query_cache.discard(query)
     # Rasa's vector is what the action reads: here, deliberately, another question's
     other = engine.encoder.encode([engine.prepare("电子证书在哪下载")])[0]
     message = tracker(text, "nlu_fallback", 0.45)
@@ -72,7 +72,7 @@ def test_answer_faq_takes_the_embedding_rasa_passed_with_the_message(dispatcher)
         ActionAnswerFaq().run(dispatcher, message, DOMAIN)
         assert dispatcher.messages[0]["custom"].get("entry_id") == "ecert_where_download"
     finally:
-        engine._query_vectors.pop(query, None)
+        engine.query_cache.discard(query)
     honest = CollectingDispatcher()
     ActionAnswerFaq().run(honest, tracker(text, "nlu_fallback", 0.45), DOMAIN)
     assert honest.messages[0]["custom"].get("entry_id") != "ecert_where_download"

@@ -98,7 +98,7 @@ def test_long_input_is_truncated_before_embedding(engine):
 def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(engine, monkeypatch):
     import numpy as np
 
-    from bot import retrieval
+    from bot.embedding import EmbeddingCache
 
     class BatchCounting(CountingEncoder):
         calls = 0
@@ -109,42 +109,41 @@ def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(e
 
     counting = BatchCounting(engine.encoder)
     monkeypatch.setattr(engine, "encoder", counting)
-    monkeypatch.setattr(engine, "_query_vectors", type(engine._query_vectors)())
-    monkeypatch.setattr(retrieval, "QUERY_CACHE_SIZE", 3)
+    monkeypatch.setattr(engine, "query_cache", EmbeddingCache(size=3))
     queries = ["证书邮费多少钱", "那邮费呢", "证书邮费多少钱"]
     vectors = engine.query_vectors(queries)
     assert BatchCounting.calls == 1 and counting.texts == ["证书邮费多少钱", "那邮费呢"]
     assert np.allclose(vectors, counting.inner.encode(queries), atol=1e-6)
     first = engine.answer("证书邮费多少钱")
     assert BatchCounting.calls == 1  # served from the cache, same decision as uncached
-    engine._query_vectors.clear()
+    engine.query_cache.clear()
     assert engine.answer("证书邮费多少钱") == first and BatchCounting.calls == 2
     engine.prefetch(["那邮费呢？", "😀", "证书邮费多少钱"])  # one batch, the emoji skipped
     assert BatchCounting.calls == 3 and counting.texts[-1:] == ["那邮费呢?"]
     engine.query_vectors(["甲证书", "乙证书", "丙证书", "丁证书"])
-    assert len(engine._query_vectors) == 3 and "甲证书" not in engine._query_vectors
+    assert len(engine.query_cache) == 3 and "甲证书" not in engine.query_cache
 
 
 def test_an_embedding_rasa_computed_is_used_instead_of_embedding_again(engine, monkeypatch):
-    from bot.embedding import pack_embedding
+    from bot.embedding import EmbeddingCache, pack_embedding
 
     counting = CountingEncoder(engine.encoder)
     monkeypatch.setattr(engine, "encoder", counting)
-    monkeypatch.setattr(engine, "_query_vectors", type(engine._query_vectors)())
+    monkeypatch.setattr(engine, "query_cache", EmbeddingCache())
     query = engine.prepare("證書郵費多少錢？")
     expected = engine.answer(query)
-    engine._query_vectors.clear()
+    engine.query_cache.clear()
     counting.texts.clear()
     vector = counting.inner.encode([query])[0]
     assert engine.remember(pack_embedding(query, vector, counting.model_id))
     assert engine.answer("證書郵費多少錢？") == expected
     assert counting.texts == []  # nothing embedded
     # another model, a malformed payload or a vector of another length is ignored
-    engine._query_vectors.clear()
+    engine.query_cache.clear()
     for payload in (pack_embedding(query, vector, "another-model"), {"text": query},
                     pack_embedding(query, vector[:10], counting.model_id), "x", None):
         assert not engine.remember(payload)
-    assert len(engine._query_vectors) == 0
+    assert len(engine.query_cache) == 0
 
 
 def test_search_returns_entries_then_passages(engine):
