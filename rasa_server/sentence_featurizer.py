@@ -86,22 +86,23 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
                          else self.encoder.encode(worded))
         return out
 
-    def _featurize(self, messages: List[Message], share: bool) -> None:
+    def _featurize(self, messages: List[Message], serving: bool) -> None:
+        """At run time (``serving``) through the cache, and passed on to the action server."""
         todo = [m for m in messages if m.get(TEXT) is not None]
         if not todo:
             return
         texts = [normalise(str(m.get(TEXT))) for m in todo]
-        for message, text, vector in zip(todo, texts, self.embed(texts, cached=share)):
+        for message, text, vector in zip(todo, texts, self.embed(texts, cached=serving)):
             message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT,
                                           self._config[FEATURIZER_CLASS_ALIAS]))
-            if share and has_words(text):
+            if serving and has_words(text):
                 message.set(TEXT_EMBEDDING_KEY, pack_embedding(text, vector, self.encoder.model_id),
                             add_to_output=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages, share=True)
+        self._featurize(messages, serving=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples, share=False)
+        self._featurize(training_data.training_examples, serving=False)
         return training_data

@@ -15,9 +15,17 @@ Two commands over the Rasa NLU training data (data/nlu/**/*.yml, after
               regression); prints per-intent F1 and the most frequent confusions.
               A quick guide for where the data overlaps, not a substitute for the Rasa pipeline.
 
+  topics FILE the held-out retrieval questions (tests/data/retrieval_dev.yml and the
+              one-turn tests/data/rest_questions.yml) as an NLU test file, each under its
+              entry's topic intent or out_of_scope, for ``rasa test nlu --nlu FILE``.
+              None of them is training data and, unlike the split, none has a
+              paraphrase twin in training: this is the set the intent classifier
+              (config.yml, rasa_server/blended_classifier.py) was chosen on.
+
 Run with .venv (it needs opencc, jieba and scikit-learn):
   .venv/bin/python scripts/nlu_dev_split.py split /tmp/nlu-split [--extra data/nlu/contrast.yml]
   .venv/bin/python scripts/nlu_dev_split.py proxy
+  .venv/bin/python scripts/nlu_dev_split.py topics /tmp/nlu-topics.yml
 """
 
 from __future__ import annotations
@@ -108,6 +116,19 @@ def split(out_dir: Path, extra: list[Path], dev_share: float = 1 / 6) -> None:
     print(f"train {len(train)} (+{len(extra_examples)} extra), dev {len(dev)} -> {out_dir}")
 
 
+def topics(out_file: Path) -> None:
+    from bot.knowledge_base import load_entries
+
+    topic_of = {entry.id: entry.topic for entry in load_entries()}
+    dev = yaml.safe_load((ROOT / "tests" / "data" / "retrieval_dev.yml").read_text(encoding="utf-8"))
+    rest = yaml.safe_load((ROOT / "tests" / "data" / "rest_questions.yml").read_text(encoding="utf-8"))
+    cases = dev["cases"] + [q for q in rest["questions"] if "turns" not in q]
+    examples = [(topic_of[c["expected"]] if c["expected"] else "out_of_scope",
+                 c["text"].translate(str.maketrans("[]{}", "「」（）"))) for c in cases]
+    out_file.write_text(_dump(examples, []), encoding="utf-8")
+    print(f"{len(examples)} questions -> {out_file}")
+
+
 def proxy(folds: int = 5) -> None:
     import jieba
     import numpy as np
@@ -151,9 +172,12 @@ def main() -> None:
     s.add_argument("--extra", type=Path, action="append", default=[],
                    help="NLU file whose examples only ever go to train")
     sub.add_parser("proxy")
+    sub.add_parser("topics").add_argument("out_file", type=Path)
     args = parser.parse_args()
     if args.command == "split":
         split(args.out_dir, args.extra)
+    elif args.command == "topics":
+        topics(args.out_file)
     else:
         proxy()
 
