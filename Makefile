@@ -9,7 +9,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TRACKER_DB_URL ?= sqlite:///var/tracker.db
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.yml)
-RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/text.py bot/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
+RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/lang/text.py bot/retrieval/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
 WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
 
 .PHONY: help install import index nlu train run stop test eval report bench clean
@@ -40,20 +40,21 @@ install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium $(CJK_FONT) $(
 
 import: .venv/.installed ## re-clean the raw seed pages (../shared/seeds) into data/faq/sources
 	$(BOT) -m bot import
-models/index/manifest.json: .venv/.installed $(FAQ_DATA)
+INDEX_CODE := bot/retrieval/index.py bot/retrieval/ranker.py bot/retrieval/embedding.py
+models/index/manifest.json: .venv/.installed $(FAQ_DATA) $(INDEX_CODE)
 	$(BOT) -m bot index
 index: models/index/manifest.json ## build the retrieval index if the data changed
 models/rasa/model.tar.gz: .venv-rasa/.installed .venv/.installed $(RASA_DATA)
-	$(BOT) -m bot.nlu_export
+	$(BOT) -m bot.build.nlu_export
 	$(RASA) train --fixed-model-name model --out models/rasa --data data/nlu data/rules data/stories --num-threads 2
 	touch $@
 train: models/rasa/model.tar.gz ## train Rasa if data or config changed
 
 BASELINE := benchmarks/response_selector
 BASELINE_DATA := $(FAQ_DATA) $(BASELINE)/config.yml data/nlu/smalltalk.yml data/nlu/jieba/domain_terms.txt \
-  data/faq/replies.yml bot/baseline.py bot/nlu_export.py
+  data/faq/replies.yml bot/build/baseline.py bot/build/nlu_export.py
 models/baseline/model.tar.gz: .venv-rasa/.installed .venv/.installed $(BASELINE_DATA)
-	$(BOT) -m bot.baseline
+	$(BOT) -m bot.build.baseline
 	$(RASA) train --config $(BASELINE)/config.yml --domain $(BASELINE)/domain.yml --data $(BASELINE)/data \
 	  --fixed-model-name model --out models/baseline --num-threads 2
 	touch $@
@@ -74,7 +75,7 @@ test: install index train ## validate data, run every test (servers and browser 
 results/nlu/intent_report.json: models/rasa/model.tar.gz tests/test_nlu.yml
 	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz --successes
 report: install index train results/nlu/intent_report.json ## quality report: reports/quality.html (+ eval/bench results if run)
-	$(BOT) -m bot.report
+	$(BOT) -m bot.quality.report
 eval: install index train ## run tests/regression/ through the real assistant: table + reports/eval.json
 	$(BOT) scripts/eval_regression.py
 bench: install index train models/baseline/model.tar.gz ## latency, throughput, memory, accuracy vs a ResponseSelector bot (reports/bench.md)

@@ -8,8 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue import answer_turn
-from bot.embedding import TEXT_EMBEDDING_KEY
+from bot.dialogue.faq import answer_turn
+from bot.retrieval.embedding import TEXT_EMBEDDING_KEY
 
 
 class ActionAnswerFaq(Action):

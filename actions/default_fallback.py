@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.replies import fallback_reply
+from bot.dialogue.replies import fallback_reply
 
 
 class ActionDefaultFallback(Action):

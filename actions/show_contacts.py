@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.replies import contacts_reply
+from bot.dialogue.replies import contacts_reply
 
 
 class ActionShowContacts(Action):

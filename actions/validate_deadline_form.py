@@ -8,7 +8,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.dialogue import (form_slots_for_date, form_slots_for_procedure, procedure_answer,
+from bot.dialogue.faq import (form_slots_for_date, form_slots_for_procedure, procedure_answer,
                           start_date_answer)
 
 

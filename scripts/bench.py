@@ -24,7 +24,7 @@ For each system, in one run and on this machine:
   with the expected entry, off-topic questions sent to the fallback.
 
 Our servers run through ``bot.servers`` on free ports with a throw-away SQLite tracker
-store; the baseline (``bot.baseline``, ``benchmarks/response_selector/``) is ``rasa run``
+store; the baseline (``bot.build.baseline``, ``benchmarks/response_selector/``) is ``rasa run``
 of ``models/baseline/model.tar.gz`` with the same kind of tracker store. Writes
 ``reports/bench.json`` (the shape the HTML report reads; ``details`` adds the accuracy per
 test set and the kinds of wrong outcomes) and ``reports/bench.md`` (printed). A failure in
@@ -297,7 +297,7 @@ def our_outcome(messages: list) -> str | None:
 def baseline_outcome_reader() -> Callable[[list], str | None]:
     """The baseline's answer is an entry's answer text verbatim (answers are unique)
     or the fallback text."""
-    from bot.baseline import fallback_text, load_entries
+    from bot.build.baseline import fallback_text, load_entries
 
     by_text = {entry["answer"].strip(): entry["id"] for entry in load_entries()}
     fallback = fallback_text()
@@ -398,11 +398,11 @@ def train(system: str, skip: bool) -> float | None:
     """Generate the training data, then train cold (temporary output, empty Rasa cache)
     unless ``skip`` and the model exists; a missing model is put in place."""
     if system == "assistant":
-        from bot.nlu_export import export
+        from bot.build.nlu_export import export
         export()
         model = OUR_MODEL
     else:
-        from bot.baseline import write
+        from bot.build.baseline import write
         write()
         model = BASELINE_MODEL
     if skip and model.exists():

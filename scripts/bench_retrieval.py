@@ -20,11 +20,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import PROJECT_ROOT  # noqa: E402
-from bot.embedding import get_encoder  # noqa: E402
-from bot.index import build_index  # noqa: E402
-from bot.knowledge_base import load_knowledge_base  # noqa: E402
-from bot.retrieval import load_engine  # noqa: E402
-from bot.settings import DEFAULT_OFFTOPIC, load_settings  # noqa: E402
+from bot.retrieval.embedding import get_encoder  # noqa: E402
+from bot.retrieval.index import build_index  # noqa: E402
+from bot.knowledge.entries import load_knowledge_base  # noqa: E402
+from bot.retrieval.engine import load_engine  # noqa: E402
+from bot.retrieval.settings import DEFAULT_OFFTOPIC, load_settings  # noqa: E402
 
 
 def rss_mb() -> tuple[float, float]:

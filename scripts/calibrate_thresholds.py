@@ -35,13 +35,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import PROJECT_ROOT, ranker  # noqa: E402
-from bot.embedding import get_encoder  # noqa: E402
-from bot.index import cached_encode, collect_rows  # noqa: E402
-from bot.knowledge_base import load_knowledge_base  # noqa: E402
-from bot.retrieval import rank_by_confidence  # noqa: E402
-from bot.settings import DEFAULT_OFFTOPIC, load_settings  # noqa: E402
-from bot.text import normalise  # noqa: E402
+from bot import PROJECT_ROOT  # noqa: E402
+from bot.retrieval import ranker  # noqa: E402
+from bot.retrieval.embedding import get_encoder  # noqa: E402
+from bot.retrieval.index import cached_encode, collect_rows  # noqa: E402
+from bot.knowledge.entries import load_knowledge_base  # noqa: E402
+from bot.retrieval.engine import rank_by_confidence  # noqa: E402
+from bot.retrieval.settings import DEFAULT_OFFTOPIC, load_settings  # noqa: E402
+from bot.lang.text import normalise  # noqa: E402
 
 DEV_FILE = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml"
 CACHE_DIR = PROJECT_ROOT / "models" / "calibration-cache"
@@ -242,10 +243,10 @@ def write_config(settings, classifier, floor, answer, hinted, boost, m) -> None:
     a = m["args"]
     c = m["chosen"]
     lines = [
-        "# Retrieval settings (read by bot/settings.py).",
+        "# Retrieval settings (read by bot/retrieval/settings.py).",
         "# Written by scripts/calibrate_thresholds.py --write; edit the choice rules there, not here.",
         "#",
-        f"# Calibration of {m['date']} with {m['model']}; entry classifier (bot/ranker.py):",
+        f"# Calibration of {m['date']} with {m['model']}; entry classifier (bot/retrieval/ranker.py):",
         f"#  {a.folds}-fold cross-validation over {m['n_in']} entry questions/paraphrases and {m['n_neg']}",
         f"#  out-of-scope questions; held-out off-topic list: {m['n_held']} questions.",
         f"#  Cross-validated rank@1 (best entry right, before thresholds): {pct(m['rank1'])}.",

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import PROJECT_ROOT  # noqa: E402
-from bot.regression import (REGRESSION_DIR, CaseFileError, CaseResult, Table,  # noqa: E402
+from bot.quality.regression import (REGRESSION_DIR, CaseFileError, CaseResult, Table,  # noqa: E402
                             expected_topic, known_entry_ids, known_procedures, load_cases,
                             pinned_today, results_json, run_case)
 

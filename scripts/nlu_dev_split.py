@@ -1,7 +1,7 @@
 """NLU experiments without touching the held-out tests/test_nlu.yml.
 
 Two commands over the Rasa NLU training data (data/nlu/**/*.yml, after
-``python -m bot.nlu_export``):
+``python -m bot.build.nlu_export``):
 
   split DIR   carve a stratified dev split (about 1 in 6 examples of every intent)
               and write DIR/train/nlu.yml (the rest, plus lookup tables) and
@@ -42,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.text import to_simplified  # noqa: E402
+from bot.lang.text import to_simplified  # noqa: E402
 
 NLU_DIR = ROOT / "data" / "nlu"
 JIEBA_DICT = NLU_DIR / "jieba" / "domain_terms.txt"
@@ -117,7 +117,7 @@ def split(out_dir: Path, extra: list[Path], dev_share: float = 1 / 6) -> None:
 
 
 def topics(out_file: Path) -> None:
-    from bot.knowledge_base import load_entries
+    from bot.knowledge.entries import load_entries
 
     topic_of = {entry.id: entry.topic for entry in load_entries()}
     dev = yaml.safe_load((ROOT / "tests" / "data" / "retrieval_dev.yml").read_text(encoding="utf-8"))

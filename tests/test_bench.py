@@ -1,4 +1,4 @@
-"""The benchmark's baseline generator (bot.baseline) and the statistics and reporting
+"""The benchmark's baseline generator (bot.build.baseline) and the statistics and reporting
 helpers of scripts/bench.py. No timings are asserted: the figures go to the report."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.baseline import BASELINE_DIR, build, fallback_text, load_entries, write
-from bot.nlu_export import _example
+from bot.build.baseline import BASELINE_DIR, build, fallback_text, load_entries, write
+from bot.build.nlu_export import _example
 from scripts.bench import (
     TARGETS,
     baseline_outcome_reader,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.cleaning import (CleaningRules, clean_lines, is_heading, remove_inline_pinyin,
+from bot.knowledge.cleaning import (CleaningRules, clean_lines, is_heading, remove_inline_pinyin,
                           split_passages)
 
 

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from bot.corpus import DEFAULT_SEEDS_DIR, SOURCES_DIR, import_all, load_documents
+from bot.knowledge.corpus import DEFAULT_SEEDS_DIR, SOURCES_DIR, import_all, load_documents
 
 
 @pytest.fixture(scope="module")

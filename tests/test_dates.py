@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from bot.dates import (ERRORS, FUTURE_DATE, INVALID_DATE, NO_DATE, extract_dates,
+from bot.lang.dates import (ERRORS, FUTURE_DATE, INVALID_DATE, NO_DATE, extract_dates,
                        parse_date)
 
 D = date

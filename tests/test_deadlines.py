@@ -11,9 +11,9 @@ from datetime import date
 import pytest
 
 from bot import PROJECT_ROOT
-from bot import deadlines as dl
-from bot.corpus import load_documents
-from bot.dates import ERRORS, parse_date
+from bot.dialogue import deadlines as dl
+from bot.knowledge.corpus import load_documents
+from bot.lang.dates import ERRORS, parse_date
 
 D = date
 TODAY = D(2024, 10, 1)
@@ -190,7 +190,7 @@ def test_error_prompts(error):
 _CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
 
 
-@pytest.mark.parametrize("module", ["bot/deadlines.py", "bot/workdays.py"])
+@pytest.mark.parametrize("module", ["bot/dialogue/deadlines.py", "bot/lang/workdays.py"])
 def test_no_user_facing_chinese_in_code(module):
     tree = ast.parse((PROJECT_ROOT / module).read_text(encoding="utf-8"))
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)

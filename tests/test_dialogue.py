@@ -1,4 +1,4 @@
-"""The deadline parts of bot.dialogue: one-turn answers, hand-over to the form, and
+"""The deadline parts of bot.dialogue.faq: one-turn answers, hand-over to the form, and
 the form's slot helpers.  Pure functions with a fixed "today" (no Rasa, no index).
 
 Expected dates are worked out by hand (see tests/test_deadlines.py for the rules)."""
@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from bot import dialogue
-from bot.deadlines import error_prompt, load_texts
-from bot.text import is_traditional
+from bot.dialogue import faq as dialogue
+from bot.dialogue.deadlines import error_prompt, load_texts
+from bot.lang.text import is_traditional
 
 TODAY = date(2025, 10, 20)          # a Monday, as in the REST tests
 
@@ -93,9 +93,9 @@ def test_the_form_asks_the_procedure_after_a_bare_date_when_nothing_is_remembere
 
 
 def test_entry_procedures_name_real_entries_and_rules():
-    from bot.deadlines import PROCEDURES
-    from bot.knowledge_base import load_knowledge_base
-    from bot.settings import load_settings
+    from bot.dialogue.deadlines import PROCEDURES
+    from bot.knowledge.entries import load_knowledge_base
+    from bot.retrieval.settings import load_settings
 
     settings = load_settings()
     entries = load_knowledge_base(settings.entries_dir, settings.sources_dir).by_id

@@ -1,11 +1,11 @@
-"""Follow-ups read in the conversation's context (bot.dialogue.answer_turn on the real
+"""Follow-ups read in the conversation's context (bot.dialogue.faq.answer_turn on the real
 index): an elliptical message after an answered question, a province said earlier, and
 the guards that keep context from overriding what the candidate actually said."""
 
 import pytest
 
-from bot.dialogue import answer_turn
-from bot.retrieval import load_engine
+from bot.dialogue.faq import answer_turn
+from bot.retrieval.engine import load_engine
 
 
 @pytest.fixture(scope="module")

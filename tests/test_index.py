@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.index import (
+from bot.retrieval.index import (
     MANIFEST_FILE, ROWS_FILE, IndexMismatchError, IndexMissingError, build_index, collect_rows,
     is_stale, load_index,
 )
-from bot.knowledge_base import KnowledgeBaseError, load_knowledge_base
+from bot.knowledge.entries import KnowledgeBaseError, load_knowledge_base
 
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"
 SOURCES = PROJECT_ROOT / "data" / "faq" / "sources"

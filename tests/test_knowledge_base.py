@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.knowledge_base import (
+from bot.knowledge.entries import (
     MIN_PARAPHRASES, TOPICS, KnowledgeBaseError, load_contacts, load_knowledge_base,
 )
 

@@ -1,9 +1,9 @@
-"""Masking of ID-card and mobile numbers (bot/privacy.py)."""
+"""Masking of ID-card and mobile numbers (bot/lang/privacy.py)."""
 
 import pytest
 
-from bot.knowledge_base import load_entries
-from bot.privacy import contains_sensitive, mask_sensitive, published_numbers
+from bot.knowledge.entries import load_entries
+from bot.lang.privacy import contains_sensitive, mask_sensitive, published_numbers
 
 
 @pytest.mark.parametrize(

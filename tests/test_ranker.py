@@ -1,10 +1,11 @@
-"""The entry classifier (bot/ranker.py) on small hand-made data, and its training file."""
+"""The entry classifier (bot/retrieval/ranker.py) on small hand-made data, and its training file."""
 
 import numpy as np
 import pytest
 
-from bot import PROJECT_ROOT, ranker
-from bot.text import normalise
+from bot import PROJECT_ROOT
+from bot.retrieval import ranker
+from bot.lang.text import normalise
 
 
 def _vectors(texts, dimension=8):
@@ -51,7 +52,7 @@ def test_probabilities_agree_with_scikit_learn(classes):
 
 
 def test_the_built_index_classifier_agrees_with_scikit_learn():
-    from bot.settings import load_settings
+    from bot.retrieval.settings import load_settings
 
     model = ranker.load(load_settings().index_dir)
     if model is None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.embedding import unpack_embedding
+from bot.retrieval.embedding import unpack_embedding
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.regions import applies_to, find_place, province_of
+from bot.lang.regions import applies_to, find_place, province_of
 
 
 @pytest.mark.parametrize(("text", "name", "province", "covered"), [

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.regression import (CaseFileError, Case, CaseResult, case_yaml, check_reply,
+from bot.quality.regression import (CaseFileError, Case, CaseResult, case_yaml, check_reply,
                             expect_from_reply, known_entry_ids, known_procedures, load_case_file,
                             load_cases, logged_case_id, pinned_today, received_label, results_json,
                             run_case)
@@ -70,7 +70,7 @@ def test_cases_cover_every_topic_procedure_and_off_topic() -> None:
 
 
 def _comparable(text: str) -> str:
-    from bot.text import normalise
+    from bot.lang.text import normalise
 
     return re.sub(r"[\s?？!！。，,.~～、]", "", normalise(text))
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.embedding import get_encoder
-from bot.index import build_index
-from bot.report import (
+from bot.retrieval.embedding import get_encoder
+from bot.retrieval.index import build_index
+from bot.quality.report import (
     RetrievalCase,
     bench_target_checks,
     bench_target_path,
@@ -32,8 +32,8 @@ from bot.report import (
     weakest,
     write_report,
 )
-from bot.retrieval import load_engine
-from bot.settings import load_settings
+from bot.retrieval.engine import load_engine
+from bot.retrieval.settings import load_settings
 
 SAMPLES = PROJECT_ROOT / "tests" / "data" / "report_samples"
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.text import is_traditional
+from bot.lang.text import is_traditional
 from tests.conftest import post_json
 
 pytestmark = pytest.mark.servers

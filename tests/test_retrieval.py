@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.embedding import get_encoder
-from bot.index import build_index
-from bot.retrieval import Decision, Hit, decide, load_engine, rank_by_confidence
-from bot.settings import load_settings
+from bot.retrieval.embedding import get_encoder
+from bot.retrieval.index import build_index
+from bot.retrieval.engine import Decision, Hit, decide, load_engine, rank_by_confidence
+from bot.retrieval.settings import load_settings
 
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"
 REAL_ENTRIES = PROJECT_ROOT / "data" / "faq" / "entries"
@@ -98,7 +98,7 @@ def test_long_input_is_truncated_before_embedding(engine):
 def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(engine, monkeypatch):
     import numpy as np
 
-    from bot.embedding import EmbeddingCache
+    from bot.retrieval.embedding import EmbeddingCache
 
     class BatchCounting(CountingEncoder):
         calls = 0
@@ -125,7 +125,7 @@ def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(e
 
 
 def test_an_embedding_rasa_computed_is_used_instead_of_embedding_again(engine, monkeypatch):
-    from bot.embedding import EmbeddingCache, pack_embedding
+    from bot.retrieval.embedding import EmbeddingCache, pack_embedding
 
     counting = CountingEncoder(engine.encoder)
     monkeypatch.setattr(engine, "encoder", counting)

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from bot.knowledge_base import KnowledgeBase, load_knowledge_base
-from bot.privacy import MOBILE
+from bot.knowledge.entries import KnowledgeBase, load_knowledge_base
+from bot.lang.privacy import MOBILE
 from bot.web.app import create_app
 from bot.web.settings import WebSettings
 from tests.conftest import free_port

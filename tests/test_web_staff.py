@@ -6,7 +6,7 @@ fixture (tests/conftest.py). The ``conversations`` fixture fills it by really ch
 through the web front (masked before Rasa) and, for the numbers a candidate could send
 through another channel, straight to Rasa's REST channel (stored unmasked, so the
 console's own masking is what is tested). The search tests use the real
-``bot.retrieval`` engine over ``models/index``.
+``bot.retrieval.engine`` engine over ``models/index``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from bot.privacy import mask_sensitive
+from bot.lang.privacy import mask_sensitive
 from bot.web.app import SEARCH_RESULT_COUNT, create_app, load_ui_texts
 from bot.web.auth import SESSION_COOKIE_NAME, SessionSigner
 from bot.web.settings import UI_TEXTS_FILE, WebSettings
@@ -106,7 +106,7 @@ def make_settings(tracker_db: Path, **overrides: Any) -> WebSettings:
 @pytest.fixture(scope="module")
 def engine() -> Any:
     """The real retrieval engine (fails with "run make index" when the index is missing)."""
-    from bot.retrieval import load_engine
+    from bot.retrieval.engine import load_engine
 
     return load_engine()
 
@@ -438,7 +438,7 @@ def test_regression_case_export_requires_login(anonymous: TestClient, conversati
 
 def test_regression_case_export_of_an_answered_question(staff: TestClient, conversations: Chatted,
                                                         tmp_path: Path) -> None:
-    from bot.regression import load_case_file
+    from bot.quality.regression import load_case_file
 
     answered = conversations.reply(conversations.alice, FAQ_QUESTION)
     assert answered["kind"] == "faq_answer"

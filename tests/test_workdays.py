@@ -16,8 +16,8 @@ from datetime import date
 
 import pytest
 
-from bot import workdays
-from bot.workdays import (STEP_ART203_SHIFT, STEP_HOLIDAY, STEP_MAKEUP, STEP_MONTH_END,
+from bot.lang import workdays
+from bot.lang.workdays import (STEP_ART203_SHIFT, STEP_HOLIDAY, STEP_MAKEUP, STEP_MONTH_END,
                           STEP_START, STEP_UNCOVERED, add_days, add_months, add_workdays,
                           add_years)
 

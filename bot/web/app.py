@@ -45,12 +45,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.privacy import mask_sensitive
-from bot.regression import case_yaml, expect_from_reply, logged_case_id, received_label
+from bot.lang.privacy import mask_sensitive
+from bot.quality.regression import case_yaml, expect_from_reply, logged_case_id, received_label
 from bot.web.auth import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner, password_matches
 from bot.web.messages import normalise_rest_messages
 from bot.web.messages import bubbles_from_tracker_events
-from bot.web.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
+from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
 from bot.web.settings import WebSettings
 from bot.web.tracker_log import TrackerLog, TrackerLogUnavailable, to_csv
 
@@ -156,7 +156,7 @@ def hit_view(hit: Any) -> dict[str, Any]:
 
 
 class RetrievalEngineHolder:
-    """Loads ``bot.retrieval.load_engine()`` lazily, once; a failed load is retried later."""
+    """Loads ``bot.retrieval.engine.load_engine()`` lazily, once; a failed load is retried later."""
 
     def __init__(self, loader: Callable[[], Any] | None = None) -> None:
         self._loader = loader
@@ -175,7 +175,7 @@ class RetrievalEngineHolder:
                     if self._loader is not None:
                         self._engine = self._loader()
                     else:
-                        from bot.retrieval import load_engine  # lazy: heavy models, built by another part
+                        from bot.retrieval.engine import load_engine  # lazy: heavy models, built by another part
 
                         self._engine = load_engine()
         return self._engine

@@ -6,7 +6,7 @@ A *bubble* is a dict::
     {"role": "user" | "bot", "text": str, "buttons": [{"title", "payload"}],
      "custom": dict | None, "timestamp": float | None}
 
-All text is masked with :func:`bot.privacy.mask_sensitive`; nothing is HTML-escaped
+All text is masked with :func:`bot.lang.privacy.mask_sensitive`; nothing is HTML-escaped
 here (the page renders text nodes, the staff templates autoescape).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from bot.privacy import mask_sensitive
+from bot.lang.privacy import mask_sensitive
 
 
 def _clean_buttons(raw_buttons: Any) -> list[dict[str, str]]:

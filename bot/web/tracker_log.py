@@ -7,7 +7,7 @@ the event as JSON text, written with ``ensure_ascii`` so Chinese appears as
 while the date filter runs in SQL on ``timestamp``.
 
 The database is opened with ``mode=ro``: the console can never write to it. All
-text leaving this module is masked with :func:`bot.privacy.mask_sensitive`.
+text leaving this module is masked with :func:`bot.lang.privacy.mask_sensitive`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
-from bot.privacy import mask_sensitive
+from bot.lang.privacy import mask_sensitive
 
 UNANSWERED_KINDS = ("fallback", "did_you_mean")
 
@@ -95,8 +95,8 @@ class UnansweredQuestion:
 
 def _normalise_for_grouping(text: str) -> str:
     try:
-        from bot.text import normalise
-    except ImportError:  # pragma: no cover - bot.text is part of the core
+        from bot.lang.text import normalise
+    except ImportError:  # pragma: no cover - bot.lang.text is part of the core
         return " ".join(text.split()).lower()
     try:
         normalised = normalise(text)

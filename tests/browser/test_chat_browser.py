@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.knowledge_base import load_knowledge_base
+from bot.knowledge.entries import load_knowledge_base
 
 pytestmark = pytest.mark.browser
 

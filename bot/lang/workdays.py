@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import chinese_calendar
 
-# Step kinds, rendered by bot.deadlines with templates from data/deadlines.yml.
+# Step kinds, rendered by bot.dialogue.deadlines with templates from data/deadlines.yml.
 STEP_START = "start"                    # starting day, not counted (art. 201)
 STEP_HOLIDAY = "holiday"                # a block of statutory holidays crossed
 STEP_MAKEUP = "makeup_workday"          # a make-up working day (调休上班) counted
@@ -45,7 +45,7 @@ STEP_MONTH_END = "month_end"            # no corresponding day: month's last day
 STEP_ART203_SHIFT = "art203_shift"      # last day was a rest day: moved (art. 203)
 STEP_HOLIDAY_IN_WINDOW = "holiday_in_window"  # a holiday inside a date range
 
-# The years bot.dates accepts; the calendar's own range is found inside them.
+# The years bot.lang.dates accepts; the calendar's own range is found inside them.
 _EARLIEST_YEAR, _LATEST_YEAR = 1990, 2100
 
 

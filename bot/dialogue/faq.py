@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from bot.dates import extract_dates, parse_date
-from bot.deadlines import (PROCEDURES, DeadlineResult, compute, date_label, error_prompt,
+from bot.lang.dates import extract_dates, parse_date
+from bot.dialogue.deadlines import (PROCEDURES, DeadlineResult, compute, date_label, error_prompt,
                            guess_procedure, load_texts, region_label, render, source_documents)
-from bot.regions import NATIONWIDE, Place, applies_to, find_place
-from bot.replies import (Reply, check_question, decision_reply, fallback_reply, format_date,
+from bot.lang.regions import NATIONWIDE, Place, applies_to, find_place
+from bot.dialogue.replies import (Reply, check_question, decision_reply, fallback_reply, format_date,
                          templates)
-from bot.text import in_script_of
+from bot.lang.text import in_script_of
 
 FAQ_TOPICS = (
     "ask_direct_mail", "ask_application_deadline", "ask_fees", "ask_tracking",
@@ -63,7 +63,7 @@ class Turn:
 
 
 def _engine():
-    from bot.retrieval import load_engine  # loads the index lazily, once
+    from bot.retrieval.engine import load_engine  # loads the index lazily, once
 
     return load_engine()
 
@@ -173,7 +173,7 @@ def date_in(text: str, on: date | None = None) -> str | None:
 
 def is_question(text: str) -> bool:
     """A question rather than an answer: a question mark or word from the data file."""
-    from bot.text import normalise  # lazy: OpenCC loads on first use
+    from bot.lang.text import normalise  # lazy: OpenCC loads on first use
 
     norm = normalise(text) if isinstance(text, str) else ""
     return any(marker in norm for marker in load_texts()["question_markers"])
@@ -231,7 +231,7 @@ def check_start_date(value: str, procedure: str | None, on: date | None = None
 def start_date_problem(value: str, procedure: str | None, on: date | None = None
                        ) -> tuple[str | None, str | None]:
     """(ISO date, None) when ``value`` is a usable start date for ``procedure``, else
-    (None, a bot.dates error id).  Before the procedure is known only the date itself
+    (None, a bot.lang.dates error id).  Before the procedure is known only the date itself
     is checked; :func:`form_slots_for_procedure` checks it again once it is."""
     needs_past = PROCEDURES[procedure].needs_past if procedure in PROCEDURES else False
     parsed = parse_date(value, on or today(), require_past=needs_past)

@@ -245,7 +245,7 @@ _cache_lock = threading.Lock()
 def get_encoder(settings=None) -> Encoder:
     """The configured encoder, created once per configuration (the model itself
     still loads on first ``encode``)."""
-    from bot.settings import load_settings
+    from bot.retrieval.settings import load_settings
 
     enc = (settings or load_settings()).encoder
     key = (enc.backend, str(enc.model_dir), enc.query_prefix)

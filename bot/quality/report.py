@@ -1,6 +1,6 @@
 """Quality report: retrieval, NLU, regression and benchmark figures in one place.
 
-``python -m bot.report`` writes ``reports/quality.html`` (self-contained: plots are
+``python -m bot.quality.report`` writes ``reports/quality.html`` (self-contained: plots are
 embedded PNGs) and ``reports/quality.json`` (the figures). Inputs:
 
 * retrieval — computed here over ``tests/data/retrieval_dev.yml`` with the engine on
@@ -13,7 +13,7 @@ embedded PNGs) and ``reports/quality.json`` (the figures). Inputs:
 An input that is missing or unreadable becomes a "not run yet" section with the
 command to run; it never stops the report. Everything below except
 ``run_retrieval`` is a pure function of plain data (no Rasa, no model, no plotting);
-plots and HTML live in ``bot.report_html``.
+plots and HTML live in ``bot.quality.report_pages``.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ class PrimedEncoder:
         return self.inner.dimension
 
     def config(self) -> dict:
-        from bot.embedding import encoder_config
+        from bot.retrieval.embedding import encoder_config
 
         return encoder_config(self.inner)
 
@@ -254,8 +254,8 @@ def run_retrieval(engine, cases: list[dict]) -> tuple[list[RetrievalCase], list[
     """Rank every entry for each case with ``engine.search`` (no topic hint) and take
     the same decision ``engine.answer`` takes on the best score. The questions are
     embedded ahead in one batch; ranking and decision are the engine's own."""
-    from bot.retrieval import Engine, decide
-    from bot.text import has_words
+    from bot.retrieval.engine import Engine, decide
+    from bot.lang.text import has_words
 
     primed = PrimedEncoder(engine.encoder)
     primed.prime([q for q in (engine.prepare(c["text"]) for c in cases) if has_words(q)])
@@ -288,9 +288,9 @@ def retrieval_section(dev_file: Path, engine=None) -> dict:
     except (OSError, ValueError, yaml.YAMLError) as exc:
         return {"status": "error", "message": f"cannot read the dev set: {exc}"}
     if engine is None:
-        from bot.index import IndexUnusableError
-        from bot.knowledge_base import KnowledgeBaseError
-        from bot.retrieval import load_engine
+        from bot.retrieval.index import IndexUnusableError
+        from bot.knowledge.entries import KnowledgeBaseError
+        from bot.retrieval.engine import load_engine
         try:
             engine = load_engine()
         except (IndexUnusableError, KnowledgeBaseError) as exc:
@@ -632,7 +632,7 @@ def build_figures(dev_file: Path = DEFAULT_DEV, nlu_dir: Path = DEFAULT_NLU,
 
 def write_report(figures: dict, out_dir: Path) -> tuple[Path, Path]:
     """Write quality.json and the self-contained quality.html; returns both paths."""
-    from bot.report_html import render_html
+    from bot.quality.report_pages import render_html
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -658,7 +658,7 @@ def _mtime(path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bot.report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bot.quality.report", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_REPORTS, help="output directory (reports/)")
     ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="retrieval dev set")
     ap.add_argument("--nlu", type=Path, default=DEFAULT_NLU, help="rasa test nlu output directory")

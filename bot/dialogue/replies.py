@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.regions import NATIONWIDE, Place, applies_to
-from bot.settings import load_settings
-from bot.text import has_words, in_script_of, strip_control
+from bot.lang.regions import NATIONWIDE, Place, applies_to
+from bot.retrieval.settings import load_settings
+from bot.lang.text import has_words, in_script_of, strip_control
 
 REPLIES_FILE = PROJECT_ROOT / "data" / "faq" / "replies.yml"
 CONTACTS_FILE = PROJECT_ROOT / "data" / "faq" / "contacts.yml"

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.cleaning import CleaningRules, clean_lines, split_passages
-from bot.text import is_traditional, to_simplified
+from bot.knowledge.cleaning import CleaningRules, clean_lines, split_passages
+from bot.lang.text import is_traditional, to_simplified
 
 SOURCES_DIR = PROJECT_ROOT / "data" / "faq" / "sources"
 IMPORT_RULES = PROJECT_ROOT / "data" / "faq" / "import.yml"
@@ -47,7 +47,7 @@ class Document:
 
     def citation(self) -> str:
         """One line naming the document: title, issuer and date."""
-        from bot.replies import format_date  # replies imports corpus-free modules only
+        from bot.dialogue.replies import format_date  # replies imports corpus-free modules only
 
         return f"《{self.title}》，{self.issuer}，{format_date(self.published)}"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.corpus import Document, load_documents
-from bot.text import is_traditional, normalise
+from bot.knowledge.corpus import Document, load_documents
+from bot.lang.text import is_traditional, normalise
 
 TOPICS = (
     "ask_direct_mail", "ask_application_deadline", "ask_fees", "ask_tracking",
@@ -198,7 +198,7 @@ def load_knowledge_base(entries_dir: Path | None = None, sources_dir: Path | Non
                         documents: dict[str, Document] | None = None) -> KnowledgeBase:
     """Load and validate every ``*.yml`` in ``entries_dir``; raise one
     :class:`KnowledgeBaseError` listing all problems."""
-    from bot.settings import load_settings
+    from bot.retrieval.settings import load_settings
 
     if entries_dir is None or (sources_dir is None and documents is None):
         settings = load_settings()
@@ -230,7 +230,7 @@ def load_contacts(path: Path | None = None) -> list[dict]:
 
     Accepts either a list or a mapping with a ``contacts`` list."""
     if path is None:
-        from bot.settings import load_settings
+        from bot.retrieval.settings import load_settings
         path = load_settings().contacts_file
     if not Path(path).exists():
         return []

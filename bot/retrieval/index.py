@@ -4,7 +4,7 @@
   * ``vectors.faiss`` — a faiss ``IndexFlatIP`` over unit vectors (inner product = cosine),
   * ``rows.json``     — one row per vector: kind (question | paraphrase | passage),
                          ref (entry id or passage id), topic, and the matched text,
-  * ``classifier.pkl`` — the entry classifier (``bot/ranker.py``) trained on the same
+  * ``classifier.pkl`` — the entry classifier (``bot/retrieval/ranker.py``) trained on the same
                          vectors plus ``data/faq/out_of_scope.yml``,
   * ``manifest.json`` — model id, dimension, counts, data hash, build time, created_at.
 
@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.embedding import Encoder, encoder_config, encoder_config_json
-from bot.knowledge_base import KnowledgeBase, load_knowledge_base
-from bot import ranker
-from bot.text import normalise
+from bot.retrieval.embedding import Encoder, encoder_config, encoder_config_json
+from bot.knowledge.entries import KnowledgeBase, load_knowledge_base
+from bot.retrieval import ranker
+from bot.lang.text import normalise
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: the classifier pickle names bot.retrieval.ranker
 VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "rows.json"
 MANIFEST_FILE = "manifest.json"
@@ -130,7 +130,7 @@ def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | st
     """sha256 over the entry, source and out-of-scope files (name + bytes), the
     encoder and classifier configs and the index format. ``out_of_scope`` and
     ``classifier`` default to the configured ones."""
-    from bot.settings import load_settings
+    from bot.retrieval.settings import load_settings
 
     if out_of_scope is None or classifier is None:
         settings = load_settings()
@@ -188,8 +188,8 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
     (default ``<out_dir>/cache``; None disables the cache)."""
     import faiss
 
-    from bot.embedding import get_encoder
-    from bot.settings import load_settings
+    from bot.retrieval.embedding import get_encoder
+    from bot.retrieval.settings import load_settings
 
     settings = load_settings()
     encoder = encoder or get_encoder(settings)
@@ -285,8 +285,8 @@ def is_stale(index_dir: Path | None = None, entries_dir: Path | None = None,
              sources_dir: Path | None = None, encoder: Encoder | dict | None = None) -> bool:
     """True when there is no complete index or its data hash differs from the
     current data (and encoder configuration)."""
-    from bot.embedding import get_encoder
-    from bot.settings import load_settings
+    from bot.retrieval.embedding import get_encoder
+    from bot.retrieval.settings import load_settings
 
     settings = load_settings()
     index_dir = Path(index_dir or settings.index_dir)
@@ -304,7 +304,7 @@ def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Pat
     """Load the index and check its manifest against the encoder and the data."""
     import faiss
 
-    from bot.settings import load_settings
+    from bot.retrieval.settings import load_settings
 
     settings = load_settings()
     index_dir = Path(index_dir or settings.index_dir)

@@ -111,14 +111,14 @@ class CaseResult:
 
 def known_entry_ids() -> dict[str, str]:
     """Entry id → topic of every FAQ entry (validated)."""
-    from bot.knowledge_base import load_entries
+    from bot.knowledge.entries import load_entries
 
     return {entry.id: entry.topic for entry in load_entries()}
 
 
 def known_procedures() -> set[str]:
-    """The deadline procedure ids (``bot.deadlines.PROCEDURES``)."""
-    from bot.deadlines import PROCEDURES
+    """The deadline procedure ids (``bot.dialogue.deadlines.PROCEDURES``)."""
+    from bot.dialogue.deadlines import PROCEDURES
 
     return set(PROCEDURES)
 

@@ -62,7 +62,7 @@ def published_numbers() -> frozenset[str]:
     """Digits of the mobile-style numbers published as help lines (``phone`` in
     ``data/faq/contacts.yml``); empty when the file cannot be read."""
     try:
-        from bot.knowledge_base import load_contacts  # lazy: keeps this module light
+        from bot.knowledge.entries import load_contacts  # lazy: keeps this module light
 
         contacts = load_contacts()
     except Exception as error:  # noqa: BLE001 - masking must keep working: mask everything

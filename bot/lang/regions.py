@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.text import normalise
+from bot.lang.text import normalise
 
 REGIONS_FILE = PROJECT_ROOT / "data" / "faq" / "regions.yml"
 NATIONWIDE = "全国"

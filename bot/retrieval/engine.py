@@ -1,7 +1,7 @@
 """Question → FAQ entry retrieval and the answer / did-you-mean / no-answer decision.
 
 Entries are ranked by their *confidence*: the entry classifier's probability
-(``bot/ranker.py``: embedding + character n-grams, with a "none of them" class
+(``bot/retrieval/ranker.py``: embedding + character n-grams, with a "none of them" class
 trained on out-of-scope questions). Passages are ranked by cosine similarity (faiss
 IndexFlatIP over unit vectors). A ``topic`` hint (the Rasa intent) only re-ranks:
 entries of that topic get ``topic_boost`` added to their ranking key, while the
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.corpus import Document
-from bot.embedding import EmbeddingCache, Encoder, get_encoder, unpack_embedding
-from bot.index import LoadedIndex, load_index
-from bot.knowledge_base import TOPICS, KnowledgeBase, load_knowledge_base
-from bot.settings import Settings, load_settings
-from bot.text import has_words, normalise
+from bot.knowledge.corpus import Document
+from bot.retrieval.embedding import EmbeddingCache, Encoder, get_encoder, unpack_embedding
+from bot.retrieval.index import LoadedIndex, load_index
+from bot.knowledge.entries import TOPICS, KnowledgeBase, load_knowledge_base
+from bot.retrieval.settings import Settings, load_settings
+from bot.lang.text import has_words, normalise
 
 KINDS = ("entry", "passage")
 QUERY_CACHE_SIZE = 2048  # distinct query embeddings kept per engine (1.5 kB each)
@@ -143,7 +143,7 @@ class Engine:
 
     def remember(self, text_embedding: object) -> bool:
         """Take an embedding Rasa already computed (its ``text_embedding``, see
-        :func:`bot.embedding.pack_embedding`) into the query cache, so the question is not
+        :func:`bot.retrieval.embedding.pack_embedding`) into the query cache, so the question is not
         embedded twice. Ignored (False) unless it is well formed and from this engine's
         encoder; it is kept under the exact text embedded, so it only serves that text."""
         unpacked = unpack_embedding(text_embedding, self.encoder.dimension)
@@ -227,7 +227,7 @@ _lock = threading.Lock()
 def load_engine(settings: Settings | None = None, index_dir: Path | None = None,
                 encoder: Encoder | None = None, reload: bool = False) -> Engine:
     """The engine over ``models/index`` (or ``index_dir``), created once per
-    configuration. Raises ``bot.index.IndexMissingError`` / ``IndexMismatchError``
+    configuration. Raises ``bot.retrieval.index.IndexMissingError`` / ``IndexMismatchError``
     (both ``IndexUnusableError``) with a message telling to run ``make index``."""
     settings = settings or load_settings()
     index_dir = Path(index_dir or settings.index_dir)

@@ -126,7 +126,7 @@ def read_out_of_scope(path: Path) -> list[str]:
     mapping of group → list of questions)."""
     import yaml
 
-    from bot.text import normalise
+    from bot.lang.text import normalise
 
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     groups = data.get("questions") or {}

@@ -1,4 +1,4 @@
-"""Plots and the self-contained HTML page of the quality report (``bot.report``).
+"""Plots and the self-contained HTML page of the quality report (``bot.quality.report``).
 
 matplotlib is imported only when a plot is drawn (backend Agg). Plot labels are ids
 and ASCII, so they read the same with or without a CJK font; Chinese text (questions,

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.ranker import ClassifierSettings
+from bot.retrieval.ranker import ClassifierSettings
 
 FAQ_DIR = PROJECT_ROOT / "data" / "faq"
 DEFAULT_ENTRIES_DIR = FAQ_DIR / "entries"

@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from bot import PROJECT_ROOT
-from bot import workdays
-from bot.dates import ParsedDate, parse_date
-from bot.workdays import Period, Step
+from bot.lang import workdays
+from bot.lang.dates import ParsedDate, parse_date
+from bot.lang.workdays import Period, Step
 
 DATA_FILE = PROJECT_ROOT / "data" / "deadlines.yml"
 
@@ -280,7 +280,7 @@ def region_label(region: str) -> str:
 
 
 def error_prompt(error: str, procedure_id: str | None = None) -> str:
-    """The re-entry prompt for a bot.dates error id (or ``unknown_procedure``)."""
+    """The re-entry prompt for a bot.lang.dates error id (or ``unknown_procedure``)."""
     return load_texts()["errors"][error].format(label=date_label(procedure_id))
 
 
@@ -294,7 +294,7 @@ def format_date(day: date) -> str:
 # ---------------------------------------------------------------- guessing
 
 def _normalised(text: str) -> str:
-    from bot.text import normalise  # lazy: OpenCC loads on first use
+    from bot.lang.text import normalise  # lazy: OpenCC loads on first use
 
     return normalise(text) if isinstance(text, str) else ""
 
@@ -335,7 +335,7 @@ def guess_procedure(text: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _documents() -> dict:
-    from bot.corpus import load_documents  # lazy: reads every source file
+    from bot.knowledge.corpus import load_documents  # lazy: reads every source file
 
     return load_documents()
 
@@ -362,7 +362,7 @@ def _step_line(step: Step, texts: dict) -> str:
 
 def source_documents(result: DeadlineResult) -> list[tuple[Any, str]]:
     """The documents a result cites, in citation order (newest edition first), each
-    with its first cited passage id: ``[(bot.corpus.Document, passage_id), ...]``."""
+    with its first cited passage id: ``[(bot.knowledge.corpus.Document, passage_id), ...]``."""
     documents = _documents()
     cited: dict[str, str] = {}
     for passage_id in result.sources:
