@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue.faq import start_date_prompt
+from actions.reading import latest_message, state_of
+from bot.dialogue.deadline_form import start_date_prompt
 
 
 class ActionAskStartDate(Action):
@@ -20,8 +21,6 @@ class ActionAskStartDate(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[EventType]:
-        text = start_date_prompt(tracker.get_slot("procedure"),
-                                 tracker.latest_message.get("text") or "",
-                                 tracker.get_slot("date_problem"))
-        dispatcher.utter_message(text=text, json_message={"kind": "form_prompt", "sources": []})
+        reply = start_date_prompt(latest_message(tracker), state_of(tracker))
+        dispatcher.utter_message(text=reply.text, json_message=reply.custom)
         return [SlotSet("date_problem", None)]

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue.faq import DEADLINE_FORM_SLOTS
+from bot.dialogue.state import DEADLINE_FORM_SLOTS
 
 
 class ActionCancelDeadlineForm(Action):

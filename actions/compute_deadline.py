@@ -8,7 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue.faq import DEADLINE_FORM_SLOTS, deadline_reply
+from actions.reading import latest_message, state_of
+from bot.dialogue.deadline_form import deadline_reply
+from bot.dialogue.state import DEADLINE_FORM_SLOTS
 
 
 class ActionComputeDeadline(Action):
@@ -19,7 +21,6 @@ class ActionComputeDeadline(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[EventType]:
-        reply = deadline_reply(tracker.get_slot("procedure"), tracker.get_slot("start_date"),
-                               tracker.latest_message.get("text") or "")
+        reply = deadline_reply(latest_message(tracker), state_of(tracker))
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons, json_message=reply.custom)
         return [SlotSet(name, None) for name in DEADLINE_FORM_SLOTS]

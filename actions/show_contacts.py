@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.reading import latest_message
 from bot.dialogue.replies import contacts_reply
 
 
@@ -19,6 +20,6 @@ class ActionShowContacts(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[EventType]:
-        reply = contacts_reply(tracker.latest_message.get("text") or "")
+        reply = contacts_reply().in_script(latest_message(tracker).traditional)
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons, json_message=reply.custom)
         return []

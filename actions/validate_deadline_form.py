@@ -8,8 +8,9 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.dialogue.faq import (form_slots_for_date, form_slots_for_procedure, procedure_answer,
-                          start_date_answer)
+from actions.reading import latest_message, state_of
+from bot.dialogue.deadline_form import (form_slots_for_date, form_slots_for_procedure,
+                                        procedure_answer, start_date_answer)
 
 
 class ValidateDeadlineForm(FormValidationAction):
@@ -26,21 +27,14 @@ class ValidateDeadlineForm(FormValidationAction):
     def name(self) -> str:
         return "validate_deadline_form"
 
-    @staticmethod
-    def _message(tracker: Tracker) -> tuple[str, str | None, str | None]:
-        message = tracker.latest_message
-        return (message.get("text") or "", (message.get("intent") or {}).get("name"),
-                tracker.get_slot("requested_slot"))
-
     async def extract_procedure(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        procedure = procedure_answer(*self._message(tracker),
-                                     remembered=tracker.get_slot("deadline_procedure"))
+        procedure = procedure_answer(latest_message(tracker), state_of(tracker))
         return {"procedure": procedure} if procedure else {}
 
     async def extract_start_date(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
-        answer = start_date_answer(*self._message(tracker))
+        answer = start_date_answer(latest_message(tracker), state_of(tracker))
         return {"start_date": answer} if answer else {}
 
     def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher,

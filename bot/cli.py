@@ -12,9 +12,11 @@ import argparse
 import os
 import sys
 
-from bot.dialogue.replies import format_date
-from bot.retrieval.settings import Settings, load_messages, load_settings
-from bot.lang.text import has_words, in_script_of, strip_control, to_simplified
+from bot import datafiles
+from bot.dialogue.replies import (check_question, cited_documents, decision_reply, format_date,
+                                  sources_of)
+from bot.lang.text import is_traditional, strip_control, to_simplified, to_traditional
+from bot.retrieval.settings import Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -26,27 +28,24 @@ class CliError(Exception):
 
 
 def check_input(text: str | None, settings: Settings, messages: dict) -> str:
-    """The cleaned question, or raise ``CliError`` (exit 2) with a one-line reason."""
+    """The cleaned question, or raise ``CliError`` (exit 2) with the reply the chat gives
+    such input (empty, symbols only, too long) or the CLI's own for a bad encoding."""
     text = text or ""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise CliError(messages["bad_encoding"], EXIT_BAD_INPUT) from None
     cleaned = " ".join(strip_control(text).split())
-    if not cleaned:
-        raise CliError(messages["empty_input"], EXIT_BAD_INPUT)
-    if len(cleaned) > settings.max_input_chars:
-        raise CliError(messages["too_long"].format(length=len(cleaned), limit=settings.max_input_chars),
-                       EXIT_BAD_INPUT)
-    if not has_words(cleaned):
-        raise CliError(messages["no_words"], EXIT_BAD_INPUT)
+    invalid = check_question(cleaned, settings.max_input_chars)
+    if invalid:
+        raise CliError(invalid.text, EXIT_BAD_INPUT)
     return cleaned
 
 
 def _engine(settings: Settings, messages: dict):
-    from bot.retrieval.index import IndexUnusableError
     from bot.knowledge.entries import KnowledgeBaseError
     from bot.retrieval.engine import load_engine
+    from bot.retrieval.index import IndexUnusableError
 
     try:
         return load_engine(settings)
@@ -56,47 +55,23 @@ def _engine(settings: Settings, messages: dict):
         raise CliError(messages["index_unusable"].format(reason=str(exc).splitlines()[0])) from None
 
 
-def _fallback_lines(messages: dict, settings: Settings) -> list[str]:
-    from bot.knowledge.entries import load_contacts
-
-    lines = [messages["fallback"].strip()]
-    contacts = load_contacts(settings.contacts_file)
-    if contacts:
-        lines.append(messages["fallback_contacts_heading"])
-        for c in contacts:
-            how = c.get("phone") or c.get("url") or ""
-            line = messages["contact_item"].format(name=c["name"], how=how).rstrip("：")
-            if c.get("note"):
-                line += messages["contact_note"].format(note=c["note"])
-            lines.append(line)
-    return lines
-
-
 def cmd_ask(args, settings: Settings, messages: dict) -> int:
+    """The reply the chat gives (the one renderer), plus the confidence for staff."""
     question = check_input(args.question, settings, messages)
     engine = _engine(settings, messages)
     decision = engine.answer(question, topic=args.topic)
-    lines: list[str] = []
+    related = {entry.id: entry.question for entry in engine.kb.entries}
+    reply = decision_reply(decision, None, related)
+    lines = [reply.text]
     if decision.kind == "answer":
         hit = decision.hits[0]
-        lines += [messages["answer_heading"] + hit.answer.strip(), ""]
-        seen = set()
-        for c in hit.citations:
-            if c.document_id in seen:
-                continue
-            seen.add(c.document_id)
-            lines.append(messages["source_line"].format(title=c.title, issuer=c.issuer,
-                                                        date=format_date(c.published), region=hit.region))
         lines.append(messages["score_line"].format(score=hit.score, matched=hit.matched_text,
                                                     similarity=hit.similarity))
     elif decision.kind == "did_you_mean":
-        lines.append(messages["did_you_mean"])
-        for n, h in enumerate(decision.hits, 1):
-            lines.append(messages["did_you_mean_item"].format(n=n, question=h.question, score=h.score))
-        lines.append(messages["did_you_mean_hint"])
-    else:
-        lines += _fallback_lines(messages, settings)
-    print(in_script_of(question, "\n".join(lines)))
+        lines.append(messages["did_you_mean_scores"].format(scores="、".join(
+            f"{h.score:.2f}" for h in decision.hits)))
+    text = "\n".join(lines)
+    print(to_traditional(text) if is_traditional(question) else text)
     return EXIT_OK
 
 
@@ -113,7 +88,8 @@ def cmd_search(args, settings: Settings, messages: dict) -> int:
     if entries:
         print(messages["search_entries"])
         for n, h in enumerate(entries, 1):
-            sources = "；".join(f"{c.passage_id}《{c.title}》{format_date(c.published)}" for c in h.citations)
+            sources = "；".join(f"{c.passage_id}《{c.title}》{format_date(c.published)}"
+                               for c in h.citations)
             print(messages["search_entry_item"].format(n=n, score=h.score, similarity=h.similarity, id=h.id,
                                                        question=h.question, sources=sources))
     if passages:
@@ -125,7 +101,7 @@ def cmd_search(args, settings: Settings, messages: dict) -> int:
             snippet = snippet[:80] + ("…" if len(snippet) > 80 else "")
             print(messages["search_passage_item"].format(
                 n=n, score=h.score, id=h.id, heading=to_simplified(p.heading), snippet=snippet,
-                source=f"《{c.title}》，{c.issuer}，{format_date(c.published)}，{c.region}"))
+                source=f"{cited_documents(sources_of([c], h.region))}，{c.region}"))
     return EXIT_OK
 
 
@@ -219,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         except (AttributeError, ValueError):
             pass
     settings = load_settings()
-    messages = load_messages(settings)
+    messages = datafiles.cli_texts()
     args = build_parser(messages).parse_args(argv)
     try:
         return args.func(args, settings, messages)

@@ -297,9 +297,10 @@ def our_outcome(messages: list) -> str | None:
 def baseline_outcome_reader() -> Callable[[list], str | None]:
     """The baseline's answer is an entry's answer text verbatim (answers are unique)
     or the fallback text."""
-    from bot.build.baseline import fallback_text, load_entries
+    from bot.build.baseline import fallback_text
+    from bot.knowledge.entries import load_entries
 
-    by_text = {entry["answer"].strip(): entry["id"] for entry in load_entries()}
+    by_text = {entry.answer.strip(): entry.id for entry in load_entries()}
     fallback = fallback_text()
 
     def outcome(messages: list) -> str | None:

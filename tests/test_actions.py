@@ -57,10 +57,10 @@ def test_answer_faq_answers_with_source_buttons_and_slots(dispatcher):
 
 
 def test_answer_faq_takes_the_embedding_rasa_passed_with_the_message(dispatcher):
-    from bot.dialogue.faq import _engine
+    from bot.retrieval.engine import load_engine
     from bot.retrieval.embedding import pack_embedding
 
-    engine = _engine()
+    engine = load_engine()
     text = "证书邮寄，要自己出钱吗？"
     query = engine.prepare(text)
     engine.query_cache.discard(query)

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.build.baseline import BASELINE_DIR, build, fallback_text, load_entries, write
+from bot.build.baseline import BASELINE_DIR, build, fallback_text, write
+from bot.knowledge.entries import load_entries
 from bot.build.nlu_export import _example
 from scripts.bench import (
     TARGETS,
@@ -48,9 +49,9 @@ def test_one_retrieval_intent_per_entry_with_all_its_paraphrases(baseline):
     by_intent = {block["intent"]: _examples(block) for block in nlu["nlu"]}
     assert len([i for i in by_intent if i.startswith("faq/")]) == len(ENTRIES)
     for entry in ENTRIES:
-        examples = by_intent[f"faq/{entry['id']}"]
-        for text in [entry["question"], *entry["paraphrases"]]:
-            assert _example(text) in examples, (entry["id"], text)
+        examples = by_intent[f"faq/{entry.id}"]
+        for text in [entry.question, *entry.paraphrases]:
+            assert _example(text) in examples, (entry.id, text)
     all_examples = [text for examples in by_intent.values() for text in examples]
     assert len(all_examples) == len(set(all_examples)), "an example in two intents"
 
@@ -59,7 +60,7 @@ def test_each_entry_is_answered_with_its_own_answer_text(baseline):
     _, _, domain = baseline
     responses = domain["responses"]
     for entry in ENTRIES:
-        assert responses[f"utter_faq/{entry['id']}"] == [{"text": entry["answer"].strip()}]
+        assert responses[f"utter_faq/{entry.id}"] == [{"text": entry.answer.strip()}]
     assert responses["utter_default"] == [{"text": fallback_text()}]
     assert set(domain["intents"]) == {"faq", "out_of_scope"}
 
@@ -169,7 +170,7 @@ def test_outcomes_of_both_systems():
     assert our_outcome([]) is None
     baseline_outcome = baseline_outcome_reader()
     entry = ENTRIES[3]
-    assert baseline_outcome([{"text": entry["answer"].strip()}]) == entry["id"]
+    assert baseline_outcome([{"text": entry.answer.strip()}]) == entry.id
     assert baseline_outcome([{"text": fallback_text()}]) == "fallback"
     assert baseline_outcome([{"text": "别的话"}]) is None
 

@@ -12,7 +12,8 @@ import yaml
 from bot import PROJECT_ROOT
 
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"
-MESSAGES = yaml.safe_load((PROJECT_ROOT / "data" / "faq" / "messages.yml").read_text(encoding="utf-8"))
+# The CLI answers with the chat's replies (one renderer for every channel).
+REPLIES = yaml.safe_load((PROJECT_ROOT / "data" / "faq" / "replies.yml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def env(request, tmp_path_factory):
     if cache.exists():  # reuse the vectors test_retrieval keeps, so `index` is fast
         shutil.copytree(cache, index_dir / "cache", dirs_exist_ok=True)
     contacts = index_dir / "contacts.yml"
-    contacts.write_text("- {name: 广东省人事考试局, phone: '020-83371000', note: 工作日, citations: []}\n",
+    contacts.write_text("- {name: 广东省人事考试局, phone: '020-83371000', when: 工作日, citations: []}\n",
                         encoding="utf-8")
     return {**os.environ, "BOT_ENTRIES_DIR": str(FIXTURE), "BOT_INDEX_DIR": str(index_dir),
             "BOT_CONTACTS": str(contacts), "PYTHONIOENCODING": "utf-8"}
@@ -63,8 +64,8 @@ def test_traditional_question_gets_traditional_reply(built):
 def test_off_topic_gets_fallback_with_contacts(built):
     result = run(built, "ask", "今天天气怎么样")
     assert result.returncode == 0
-    assert MESSAGES["fallback"].splitlines()[0] in result.stdout
-    assert "广东省人事考试局：020-83371000（工作日）" in result.stdout
+    assert REPLIES["fallback"].splitlines()[0] in result.stdout
+    assert "广东省人事考试局：020-83371000" in result.stdout
 
 
 def test_search_lists_hits_with_citations(built):
@@ -84,7 +85,7 @@ def test_bad_input_is_one_line_and_exit_2(built, text, key):
     assert "Traceback" not in result.stderr + result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].split("（")[0].split("：")[0] in MESSAGES[key]
+    assert lines[0].split("（")[0].split("：")[0] in REPLIES[key]
 
 
 def test_missing_index_is_a_clear_error(env, tmp_path):

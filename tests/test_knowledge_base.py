@@ -5,7 +5,7 @@ import yaml
 
 from bot import PROJECT_ROOT
 from bot.knowledge.entries import (
-    MIN_PARAPHRASES, TOPICS, KnowledgeBaseError, load_contacts, load_knowledge_base,
+    MIN_PARAPHRASES, TOPICS, KnowledgeBaseError, load_knowledge_base,
 )
 
 FIXTURE = PROJECT_ROOT / "tests" / "data" / "kb_fixture" / "entries"
@@ -92,11 +92,3 @@ def test_repeated_paraphrase_is_a_warning_not_an_error(tmp_path):
 def test_real_entries_validate():
     kb = load_knowledge_base(REAL_ENTRIES, SOURCES)
     assert kb.entries
-
-
-def test_contacts(tmp_path):
-    assert load_contacts(tmp_path / "missing.yml") == []
-    path = tmp_path / "contacts.yml"
-    path.write_text("contacts:\n  - {name: 客服, phone: '123', citations: [x]}\n  - {note: 无名}\n",
-                    encoding="utf-8")
-    assert [c["name"] for c in load_contacts(path)] == ["客服"]

@@ -1,6 +1,7 @@
 import pytest
 
 from bot.lang.regions import applies_to, find_place, province_of
+from bot.lang.text import normalise
 
 
 @pytest.mark.parametrize(("text", "name", "province", "covered"), [
@@ -11,7 +12,7 @@ from bot.lang.regions import applies_to, find_place, province_of
     ("那深圳呢", "深圳", "广东省", True),
 ])
 def test_find_place(text, name, province, covered):
-    place = find_place(text)
+    place = find_place(normalise(text))
     assert (place.name, place.province, place.covered) == (name, province, covered)
 
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.quality.regression import (CaseFileError, Case, CaseResult, case_yaml, check_reply,
-                            expect_from_reply, known_entry_ids, known_procedures, load_case_file,
-                            load_cases, logged_case_id, pinned_today, received_label, results_json,
-                            run_case)
+from bot.knowledge.cases import (Case, CaseFileError, case_yaml, expect_from_reply,
+                                 known_entry_ids, known_procedures, load_case_file, load_cases,
+                                 logged_case_id, pinned_today, received_label)
+from bot.quality.regression import CaseResult, check_reply, results_json, run_case
 
 try:
     CASES, LOAD_ERROR = load_cases(), None

@@ -118,7 +118,7 @@ def test_query_vectors_are_embedded_once_in_one_batch_and_the_cache_is_bounded(e
     assert BatchCounting.calls == 1  # served from the cache, same decision as uncached
     engine.query_cache.clear()
     assert engine.answer("证书邮费多少钱") == first and BatchCounting.calls == 2
-    engine.prefetch(["那邮费呢？", "😀", "证书邮费多少钱"])  # one batch, the emoji skipped
+    engine.prefetch(["那邮费呢?", "😀", "证书邮费多少钱"])  # one batch (queries), the emoji skipped
     assert BatchCounting.calls == 3 and counting.texts[-1:] == ["那邮费呢?"]
     engine.query_vectors(["甲证书", "乙证书", "丙证书", "丁证书"])
     assert len(engine.query_cache) == 3 and "甲证书" not in engine.query_cache

@@ -438,7 +438,7 @@ def test_regression_case_export_requires_login(anonymous: TestClient, conversati
 
 def test_regression_case_export_of_an_answered_question(staff: TestClient, conversations: Chatted,
                                                         tmp_path: Path) -> None:
-    from bot.quality.regression import load_case_file
+    from bot.knowledge.cases import load_case_file
 
     answered = conversations.reply(conversations.alice, FAQ_QUESTION)
     assert answered["kind"] == "faq_answer"

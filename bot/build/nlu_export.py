@@ -12,15 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, datafiles
+from bot.datafiles import question_groups
 from bot.knowledge.corpus import dump_yaml
+from bot.knowledge.entries import Entry, load_entries
 from bot.lang.regions import all_place_names
 from bot.lang.text import to_simplified, to_traditional
 
-ENTRIES_DIR = PROJECT_ROOT / "data" / "faq" / "entries"
-OUT_OF_SCOPE_FILE = PROJECT_ROOT / "data" / "faq" / "out_of_scope.yml"
 HAND_WRITTEN_DIR = PROJECT_ROOT / "data" / "nlu"
 GENERATED_DIR = PROJECT_ROOT / "data" / "nlu" / "generated"
 _MARKUP = str.maketrans({"[": "「", "]": "」", "{": "（", "}": "）"})
@@ -31,50 +29,59 @@ def _example(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().translate(_MARKUP)
 
 
-def entry_examples(entry: dict) -> list[str]:
+def entry_examples(entry: Entry) -> list[str]:
     """Training texts of one entry: its question in both scripts, every paraphrase
     and its simplified form (may repeat; callers deduplicate)."""
-    texts = [entry["question"], to_traditional(entry["question"])]
-    for paraphrase in entry["paraphrases"]:
+    texts = [entry.question, to_traditional(entry.question)]
+    for paraphrase in entry.paraphrases:
         texts += [paraphrase, to_simplified(paraphrase)]
     return [text for text in map(_example, texts) if text]
 
 
-def topic_examples(entries_dir: Path = ENTRIES_DIR) -> dict[str, list[str]]:
+def topic_examples(entries_dir: Path | None = None) -> dict[str, list[str]]:
     """Examples per topic intent: every question and paraphrase, plus the other
     script of canonical questions, each example kept in one intent only."""
     seen: set[str] = set()
     by_topic: dict[str, list[str]] = {}
-    for path in sorted(entries_dir.glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        examples = by_topic.setdefault(data["topic"], [])
-        for entry in data["entries"]:
-            for text in entry_examples(entry):
-                if text not in seen:
-                    seen.add(text)
-                    examples.append(text)
+    for entry in load_entries(entries_dir):
+        examples = by_topic.setdefault(entry.topic, [])
+        for text in entry_examples(entry):
+            if text not in seen:
+                seen.add(text)
+                examples.append(text)
     return by_topic
+
+
+def hand_written_intents(nlu_dir: Path = HAND_WRITTEN_DIR) -> dict[str, list[str]]:
+    """The examples of each block of the hand-written NLU files (without entity markup),
+    in file order: intents by name, other blocks as ``lookup:<name>``, ``synonym:<name>``
+    and ``regex:<name>``."""
+    intents: dict[str, list[str]] = {}
+    for path in sorted(Path(nlu_dir).glob("*.yml")):
+        data = datafiles.read_yaml(path) or {}
+        for block in data.get("nlu") or []:
+            kind = next((k for k in ("intent", "lookup", "synonym", "regex") if k in block), None)
+            if kind is None:
+                continue
+            name = str(block[kind]) if kind == "intent" else f"{kind}:{block[kind]}"
+            examples = intents.setdefault(name, [])
+            for line in str(block.get("examples") or "").splitlines():
+                text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line.strip().removeprefix("- "))
+                if text:
+                    examples.append(text)
+    return intents
 
 
 def hand_written_examples(nlu_dir: Path = HAND_WRITTEN_DIR) -> set[str]:
     """Examples already in the hand-written NLU files (without entity markup)."""
-    seen: set[str] = set()
-    for path in sorted(Path(nlu_dir).glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for block in data.get("nlu") or []:
-            for line in str(block.get("examples") or "").splitlines():
-                text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line.strip().removeprefix("- "))
-                if text:
-                    seen.add(text)
-    return seen
+    return {text for examples in hand_written_intents(nlu_dir).values() for text in examples}
 
 
-def out_of_scope_examples(path: Path = OUT_OF_SCOPE_FILE, skip: set[str] = frozenset()) -> list[str]:
+def out_of_scope_examples(path: Path | None = None, skip: set[str] = frozenset()) -> list[str]:
     """The out-of-scope questions (as written) not already an example elsewhere."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out: list[str] = []
-    for questions in (data.get("questions") or {}).values():
-        for text in map(_example, map(str, questions or [])):
+    for questions in question_groups(path or datafiles.paths().out_of_scope).values():
+        for text in map(_example, map(str, questions)):
             if text and text not in skip and text not in out:
                 out.append(text)
     return out
@@ -84,8 +91,8 @@ def _block(lines: list[str]) -> str:
     return "".join(f"- {line}\n" for line in lines)
 
 
-def export(out_dir: Path = GENERATED_DIR, entries_dir: Path = ENTRIES_DIR,
-           out_of_scope: Path = OUT_OF_SCOPE_FILE) -> Path:
+def export(out_dir: Path = GENERATED_DIR, entries_dir: Path | None = None,
+           out_of_scope: Path | None = None) -> Path:
     """Write ``faq.yml`` (topic intents, more out_of_scope examples and the place
     lookup) and return its path."""
     by_topic = topic_examples(entries_dir)

@@ -1,29 +1,24 @@
-"""Personalised deadline calculations from the source documents (no Rasa).
+"""Personalised deadline rules from the source documents (no Rasa), and which rule a
+message asks about.
 
 One pure function per rule; each returns a :class:`DeadlineResult` carrying the
 dates, the structured counting steps, the sources and the interpretation notes.
-``render`` turns a result into the reply text with the templates in
+``bot.dialogue.deadline_replies`` turns a result into the reply with the templates in
 ``data/deadlines.yml`` (all user-facing Chinese lives there).  ``today`` is always a
-parameter; only :func:`reply_for`, the outermost entry point, defaults it to the
-real date.
+parameter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-import yaml
-
-from bot import PROJECT_ROOT
+from bot import datafiles
 from bot.lang import workdays
-from bot.lang.dates import ParsedDate, parse_date
+from bot.lang.regions import rule_region_named, within
 from bot.lang.workdays import Period, Step
-
-DATA_FILE = PROJECT_ROOT / "data" / "deadlines.yml"
 
 # Rule constants, named after the documents' wording.
 DIRECT_MAIL_WORKDAYS = 12            # 公示之日起12个工作日内
@@ -67,21 +62,24 @@ class DeadlineResult:
 
 @dataclass(frozen=True)
 class Procedure:
-    """A registered rule: where it applies, where it comes from, what date it needs.
-    The display name and the date's label are in data/deadlines.yml."""
+    """A registered rule: where it comes from and what date it needs. Where it applies,
+    its display name and the date's label are in data/deadlines.yml."""
 
     id: str
-    region: str
     sources: tuple[str, ...]
     needs: str                      # English description of the input date
     needs_past: bool                # the input date must already have happened
     compute: Callable[..., DeadlineResult]
 
+    @property
+    def region(self) -> str:
+        """The rule region the procedure applies to."""
+        return str(load_texts()["procedures"][self.id]["region"])
 
-@lru_cache(maxsize=1)
+
 def load_texts() -> dict:
-    """The templates, labels and keyword lists of data/deadlines.yml (read once)."""
-    return yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    """The templates, labels and keyword lists of data/deadlines.yml."""
+    return datafiles.deadline_texts()
 
 
 def _result(procedure_id: str, input_date: date, today: date, period: Period | None, *,
@@ -223,27 +221,27 @@ def ecert_download_estimate(results: date, *, today: date) -> DeadlineResult:
 PROCEDURES: dict[str, Procedure] = {
     p.id: p
     for p in (
-        Procedure("gd_direct_mail", "guangdong",
+        Procedure("gd_direct_mail",
                   ("gz-mail-faq-2025/p05", "gz-mail-faq-2024/p04"),
                   "day the list of successful candidates was publicised", True,
                   direct_mail_deadline),
-        Procedure("gz_paper_mail_dispatch", "guangzhou", ("gz-mail-faq-2024/p09",),
+        Procedure("gz_paper_mail_dispatch", ("gz-mail-faq-2024/p09",),
                   "day the mailing application was reviewed", True, paper_mail_dispatch),
-        Procedure("henan_check_report", "henan",
+        Procedure("henan_check_report",
                   ("henan-check-issuance-2024/p05", "henan-check-issuance-2024/p06"),
                   "score release day", True, henan_check_report_deadline),
-        Procedure("henan_supplementary_check", "henan", ("henan-check-issuance-2024/p06",),
+        Procedure("henan_supplementary_check", ("henan-check-issuance-2024/p06",),
                   "score release day", True, henan_supplementary_deadline),
-        Procedure("henan_mail_booking", "henan", ("henan-check-issuance-2024/p08",),
+        Procedure("henan_mail_booking", ("henan-check-issuance-2024/p08",),
                   "day the check results were published", True, henan_booking_deadline),
-        Procedure("henan_storage", "henan", ("henan-check-issuance-2024/p09",),
+        Procedure("henan_storage", ("henan-check-issuance-2024/p09",),
                   "last day of the exam", True, henan_storage_end),
-        Procedure("henan_publicity", "henan", ("henan-check-issuance-2024/p05",),
+        Procedure("henan_publicity", ("henan-check-issuance-2024/p05",),
                   "first day of the results publicity", True, henan_publicity_end),
-        Procedure("ecert_annotation", "national",
+        Procedure("ecert_annotation",
                   ("cpta-ecert-faq-2023/p09", "cpta-ecert-faq-2023/p16"),
                   "day of the annotation application", False, annotation_window),
-        Procedure("ecert_download_estimate", "national", ("cpta-ecert-faq-2023/p01",),
+        Procedure("ecert_download_estimate", ("cpta-ecert-faq-2023/p01",),
                   "day the results were published", True, ecert_download_estimate),
     )
 }
@@ -274,184 +272,29 @@ def date_label(procedure_id: str | None) -> str:
     return texts["default_date_label"]
 
 
-def region_label(region: str) -> str:
-    """Display name of a region id (``guangdong`` → 广东省)."""
-    return load_texts()["regions"].get(region, region)
-
-
 def error_prompt(error: str, procedure_id: str | None = None) -> str:
     """The re-entry prompt for a bot.lang.dates error id (or ``unknown_procedure``)."""
     return load_texts()["errors"][error].format(label=date_label(procedure_id))
 
 
-def format_date(day: date) -> str:
-    """``2024年10月18日（星期五）``."""
-    texts = load_texts()
-    return texts["date_format"].format(year=day.year, month=day.month, day=day.day,
-                                       weekday=texts["weekdays"][day.weekday()])
-
-
 # ---------------------------------------------------------------- guessing
 
-def _normalised(text: str) -> str:
-    from bot.lang.text import normalise  # lazy: OpenCC loads on first use
-
-    return normalise(text) if isinstance(text, str) else ""
-
-
-def guess_region(text: str) -> str | None:
-    """The region a message talks about, from keyword lists in the data file."""
-    norm = _normalised(text)
-    for region, keywords in load_texts()["region_keywords"].items():
-        if any(keyword in norm for keyword in keywords):
-            return region
-    return None
-
-
-def _region_fits(procedure_region: str, region: str | None) -> bool:
-    if region is None:
-        return False
-    # Guangzhou is part of Guangdong: Guangdong-wide rules fit a Guangzhou question.
-    return procedure_region == region or (procedure_region, region) == ("guangdong", "guangzhou")
-
-
-def guess_procedure(text: str) -> str | None:
-    """The procedure a message asks about, or None.  Score = total length of the
+def guess_procedure(normalised: str) -> str | None:
+    """The procedure normalised text asks about, or None.  Score = total length of the
     matched keywords (longer keywords are more specific); a procedure of the region
-    the message names wins a tie; remaining ties go to the earlier entry in the file."""
-    norm = _normalised(text)
-    region = guess_region(text)
+    the text names wins a tie; remaining ties go to the earlier entry in the file."""
+    region = rule_region_named(normalised)
     best, best_score = None, 0.0
     for procedure_id, keywords in load_texts()["procedure_keywords"].items():
-        score = float(sum(len(k) for k in keywords if k in norm))
-        if score and _region_fits(PROCEDURES[procedure_id].region, region):
+        score = float(sum(len(k) for k in keywords if k in normalised))
+        if score and region is not None and within(region, PROCEDURES[procedure_id].region):
             score += 0.5
         if score > best_score:
             best, best_score = procedure_id, score
     return best
 
 
-# ---------------------------------------------------------------- rendering
-
-@lru_cache(maxsize=1)
-def _documents() -> dict:
-    from bot.knowledge.corpus import load_documents  # lazy: reads every source file
-
-    return load_documents()
-
-
-def _step_line(step: Step, texts: dict) -> str:
-    holiday_names = texts["holiday_names"]
-    names = texts["name_separator"].join(holiday_names.get(n, n) for n in step.names)
-    if step.kind == workdays.STEP_ART203_SHIFT and not names:
-        names = texts["weekend_rest_day"]
-    kind = step.kind
-    first_year = workdays.first_covered_year()
-    if kind == workdays.STEP_UNCOVERED and first_year and step.year and step.year < first_year:
-        kind = "uncovered_year_before"
-    fields = {
-        "first_year": first_year,
-        "date": format_date(step.date),
-        "end": format_date(step.end) if step.end else "",
-        "original": format_date(step.original) if step.original else "",
-        "names": names, "count": step.count, "year": step.year,
-        "unit": texts["units"].get(step.unit, "") if step.unit else "",
-    }
-    return texts["steps"][kind].format(**fields)
-
-
-def source_documents(result: DeadlineResult) -> list[tuple[Any, str]]:
-    """The documents a result cites, in citation order (newest edition first), each
-    with its first cited passage id: ``[(bot.knowledge.corpus.Document, passage_id), ...]``."""
-    documents = _documents()
-    cited: dict[str, str] = {}
-    for passage_id in result.sources:
-        cited.setdefault(passage_id.split("/")[0], passage_id)
-    return [(documents[d], p) for d, p in cited.items() if d in documents]
-
-
-def _citations(result: DeadlineResult, texts: dict) -> str:
-    cites = [document.citation() for document, _ in source_documents(result)]
-    return texts["reply"]["source"].format(
-        region=region_label(result.region),
-        citations=texts["reply"]["citation_separator"].join(cites),
-        passages=texts["reply"]["list_separator"].join(result.sources),
-    )
-
-
-def _headline(result: DeadlineResult, texts: dict) -> str:
-    spec = texts["procedures"][result.procedure_id]
-    fields = {"input": format_date(result.input_date),
-              "deadline": format_date(result.deadline) if result.deadline else ""}
-    if result.window:
-        fields["window_start"] = format_date(result.window[0])
-        fields["window_end"] = format_date(result.window[1])
-    if result.procedure_id == "ecert_annotation":
-        d = result.details
-        fields.update(ready_by=format_date(d["ready_by"]), valid_until=format_date(d["valid_until"]),
-                      next_slot=format_date(d["next_slot"]))
-        return spec["headline_allowed" if d["allowed"] else "headline_blocked"].format(**fields)
-    return spec["headline"].format(**fields)
-
-
-def _status(result: DeadlineResult, texts: dict) -> str | None:
-    reply = texts["reply"]
-    if result.procedure_id == "ecert_annotation" or result.deadline is None:
-        return None
-    target = result.window[0] if result.window else result.deadline
-    days = (target - result.today).days
-    if days > 0:
-        return reply["status_future"].format(days=days)
-    if days == 0:
-        return reply["status_today"]
-    return reply["status_past"].format(days=-days)
-
-
-def render(result: DeadlineResult, *, parsed: ParsedDate | None = None) -> str:
-    """The reply text for a result: title, headline with the date(s) as
-    ``YYYY年M月D日（星期X）``, how it was counted, the interpretation notes, the
-    status relative to today, the source (region + document) and the next step.
-    Pass ``parsed`` to mention an inferred year."""
-    texts = load_texts()
-    reply = texts["reply"]
-    lines = [reply["title"].format(name=procedure_name(result.procedure_id))]
-    if result.estimate:
-        lines.append(reply["estimate_banner"])
-    if parsed is not None and parsed.year_inferred:
-        lines.append(reply["year_inferred"].format(input=format_date(result.input_date)))
-    lines.append(_headline(result, texts))
-    if result.procedure_id == "ecert_annotation":
-        d = result.details
-        if d["counted"]:
-            lines.append(reply["annotation_counted"].format(
-                dates=reply["list_separator"].join(format_date(x) for x in d["counted"])))
-        if d["remaining"]:
-            lines.append(reply["annotation_slots"].format(count=d["active_count"],
-                                                          remaining=d["remaining"]))
-        elif d["allowed"]:
-            lines.append(reply["annotation_full"].format(next_slot=format_date(d["next_slot"])))
-    status = _status(result, texts)
-    if status:
-        lines.append(status)
-    if result.steps:
-        lines.append(reply["counting_header"])
-        lines.extend(f"- {_step_line(step, texts)}" for step in result.steps)
-    if result.notes:
-        lines.append(reply["notes_header"])
-        lines.extend(f"- {texts['notes'][note]}" for note in result.notes)
-    lines.append(_citations(result, texts))
-    lines.append(reply["next_step"].format(next_step=texts["procedures"][result.procedure_id]["next_step"]))
-    return "\n".join(lines)
-
-
-def reply_for(text: str, *, today: date | None = None, procedure_id: str | None = None) -> str:
-    """Outermost entry point: guess the procedure (unless given), read the date and
-    answer, or return the re-entry prompt.  ``today`` defaults to the real date."""
-    today = today or date.today()
-    procedure_id = procedure_id or guess_procedure(text)
-    if procedure_id is None:
-        return error_prompt("unknown_procedure")
-    parsed = parse_date(text, today, require_past=PROCEDURES[procedure_id].needs_past)
-    if not parsed.ok:
-        return error_prompt(parsed.error, procedure_id)
-    return render(compute(procedure_id, parsed.value, today=today), parsed=parsed)
+def entry_procedure(entry_id: str | None) -> str | None:
+    """The deadline procedure whose rule the FAQ entry explains (data/deadlines.yml
+    ``entry_procedures``), if any."""
+    return (load_texts().get("entry_procedures") or {}).get(entry_id)

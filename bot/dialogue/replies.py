@@ -1,35 +1,33 @@
-"""Turn a retrieval decision into the reply every channel shows.
+"""The one renderer: every reply every channel shows (Rasa actions, web, CLI, staff).
 
-One place decides the wording (templates in ``data/faq/replies.yml``), the source
-line, the region note, the quick replies and the script (traditional in,
-traditional out). The result follows the message contract in ``docs/CONTRACTS.md``.
+Wording comes from ``data/faq/replies.yml``; this module decides what a reply holds (the
+answer, its sources, the region note, quick replies) and shapes it as the message
+contract of ``docs/CONTRACTS.md``. Citations and dates are formatted here and nowhere
+else. Replies are built in simplified script; :meth:`Reply.in_script` puts a finished
+reply into the candidate's script, once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-import yaml
+from bot import datafiles
+from bot.knowledge.corpus import Citation
+from bot.lang.regions import Place, applies_to, nationwide
+from bot.lang.text import has_words, strip_control, to_traditional
 
-from bot import PROJECT_ROOT
-from bot.lang.regions import NATIONWIDE, Place, applies_to
-from bot.retrieval.settings import load_settings
-from bot.lang.text import has_words, in_script_of, strip_control
-
-REPLIES_FILE = PROJECT_ROOT / "data" / "faq" / "replies.yml"
-CONTACTS_FILE = PROJECT_ROOT / "data" / "faq" / "contacts.yml"
 MAX_BUTTONS = 3
 MAX_FALLBACK_CONTACTS = 5
 # Among hits this close to the best one (in confidence), a hit for the candidate's own
 # province wins.
 REGION_PREFERENCE_MARGIN = 0.2
+# The parts of ``custom`` that are text for the candidate (converted with the reply).
+SCRIPTED_CUSTOM_KEYS = ("answer", "region_note")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reply:
     """What the assistant says: text for any channel, quick replies, structured data."""
 
@@ -37,48 +35,70 @@ class Reply:
     buttons: list[dict[str, str]] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
 
-
-@lru_cache(maxsize=1)
-def templates(path: Path = REPLIES_FILE) -> dict[str, str]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=1)
-def contacts(path: Path = CONTACTS_FILE) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return data.get("contacts", []) if isinstance(data, dict) else data
+    def in_script(self, traditional: bool) -> Reply:
+        """This reply in traditional script when the candidate writes traditional (text,
+        quick replies and the texts of ``custom``); unchanged otherwise."""
+        if not traditional:
+            return self
+        custom = {key: to_traditional(value) if key in SCRIPTED_CUSTOM_KEYS and value else value
+                  for key, value in self.custom.items()}
+        buttons = [{"title": to_traditional(b["title"]), "payload": to_traditional(b["payload"])}
+                   for b in self.buttons]
+        return replace(self, text=to_traditional(self.text), buttons=buttons, custom=custom)
 
 
-def _how(contact: dict[str, Any]) -> str:
-    """Phone, web address or WeChat account, whichever the document gives."""
-    if contact.get("phone"):
-        return str(contact["phone"])
-    if contact.get("url"):
-        return str(contact["url"])
-    return templates()["wechat_item"].format(account=contact["wechat"])
+def texts() -> dict[str, Any]:
+    """The reply wording (``data/faq/replies.yml``)."""
+    return datafiles.reply_texts()
 
 
-def reachable_contacts() -> list[dict[str, Any]]:
-    """Contacts the documents give a phone, address or WeChat account for."""
-    return [c for c in contacts() if c.get("phone") or c.get("url") or c.get("wechat")]
+# ---------------------------------------------------------------- dates and citations
+
+def format_date(day: date | None, weekday: bool = False) -> str:
+    """``2024年10月18日``, with ``weekday`` ``2024年10月18日（星期五）``; the "undated" text
+    for a document without a date."""
+    t = texts()
+    if day is None:
+        return t["undated"]
+    text = t["date"].format(year=day.year, month=day.month, day=day.day)
+    return t["date_with_weekday"].format(date=text, weekday=t["weekdays"][day.weekday()]) \
+        if weekday else text
 
 
-@lru_cache(maxsize=1)
-def _input_limit() -> int:
-    """One length limit for CLI, actions and web (``max_input_chars`` in retrieval.yml)."""
-    return load_settings().max_input_chars
+def sources_of(citations: Iterable[Citation], region: str) -> list[dict[str, Any]]:
+    """One source per document, in citation order (newest edition first), each with its
+    first cited passage: the ``sources`` of the message contract."""
+    seen: set[str] = set()
+    sources = []
+    for citation in citations:
+        if citation.document_id in seen:
+            continue
+        seen.add(citation.document_id)
+        sources.append({"title": citation.title, "issuer": citation.issuer,
+                        "date": format_date(citation.published), "region": region,
+                        "passage_id": citation.passage_id, "url": citation.source_url})
+    return sources
 
 
-def check_question(text: str | None) -> Reply | None:
-    """A reply for input that is not a question (empty, symbols only, too long),
-    or None when the text can go to retrieval."""
-    t = templates()
+def citation_text(source: dict[str, Any]) -> str:
+    """One source as candidates read it: 《title》（issuer，date）."""
+    return texts()["source_item"].format(**source)
+
+
+def cited_documents(sources: Iterable[dict[str, Any]]) -> str:
+    """The sources' citations joined into one line's worth of text."""
+    return texts()["source_separator"].join(citation_text(source) for source in sources)
+
+
+# ---------------------------------------------------------------- input
+
+def check_question(text: str | None, limit: int) -> Reply | None:
+    """A reply for input that is not a question (empty, symbols only, longer than
+    ``limit``), or None when the text can go to retrieval."""
+    t = texts()
     cleaned = strip_control(text or "").strip()
     if not cleaned:
         return Reply(t["empty_input"], custom={"kind": "invalid_input", "reason": "empty"})
-    limit = _input_limit()
     if len(cleaned) > limit:
         return Reply(t["too_long"].format(length=len(cleaned), limit=limit),
                      custom={"kind": "invalid_input", "reason": "too_long"})
@@ -87,24 +107,7 @@ def check_question(text: str | None) -> Reply | None:
     return None
 
 
-def format_date(value: date | None) -> str:
-    return f"{value.year}年{value.month}月{value.day}日" if value else templates()["undated"]
-
-
-def _sources(hit: Any) -> list[dict[str, Any]]:
-    """One source per document, in citation order (newest edition first)."""
-    seen, sources = set(), []
-    for citation in hit.citations:
-        if citation.document_id in seen:
-            continue
-        seen.add(citation.document_id)
-        sources.append({
-            "title": citation.title, "issuer": citation.issuer,
-            "date": format_date(citation.published), "region": hit.region,
-            "passage_id": citation.passage_id, "url": citation.source_url,
-        })
-    return sources
-
+# ---------------------------------------------------------------- answers
 
 def choose_hit(hits: list[Any], province: str | None) -> Any:
     """The best hit, or a nearly-as-good one that applies to the candidate's province."""
@@ -114,7 +117,7 @@ def choose_hit(hits: list[Any], province: str | None) -> Any:
     for hit in hits[1:]:
         if best.score - hit.score > REGION_PREFERENCE_MARGIN:
             break
-        if hit.region != NATIONWIDE and applies_to(hit.region, province):
+        if hit.region != nationwide() and applies_to(hit.region, province):
             return hit
     return best
 
@@ -124,82 +127,99 @@ def region_note(rule_region: str, place: Place | None) -> str | None:
     if place is None or applies_to(rule_region, place.province):
         return None
     key = "region_note_other" if not place.covered else "region_note_missing"
-    return templates()[key].format(place=place.name, region=rule_region)
+    return texts()[key].format(place=place.name, region=rule_region)
 
 
 def _buttons(questions: list[str]) -> list[dict[str, str]]:
     return [{"title": q, "payload": q} for q in questions[:MAX_BUTTONS]]
 
 
-def answer_reply(hit: Any, related_questions: list[str], place: Place | None,
-                 user_text: str) -> Reply:
+def answer_reply(hit: Any, related_questions: list[str], place: Place | None) -> Reply:
     """The answer, its source line and region, and follow-up quick replies."""
-    t = templates()
-    sources = _sources(hit)
+    t = texts()
+    sources = sources_of(hit.citations, hit.region)
     note = region_note(hit.region, place)
-    source_text = t["source_line"].format(sources="；".join(
-        t["source_item"].format(**s) for s in sources))
-    lines = [hit.answer.strip(), "", source_text, t["applies_line"].format(region=hit.region)]
+    lines = [hit.answer.strip(), "", t["source_line"].format(sources=cited_documents(sources)),
+             t["applies_line"].format(region=hit.region)]
     if note:
         lines += ["", note]
     custom = {
         "kind": "faq_answer", "entry_id": hit.id, "score": round(float(hit.score), 4),
-        "topic": hit.topic, "answer": in_script_of(user_text, hit.answer.strip()),
-        "sources": sources, "region": hit.region,
-        "region_note": in_script_of(user_text, note) if note else None,
+        "topic": hit.topic, "answer": hit.answer.strip(), "sources": sources,
+        "region": hit.region, "region_note": note,
     }
-    text = in_script_of(user_text, "\n".join(lines))
-    return Reply(text, _buttons([in_script_of(user_text, q) for q in related_questions]), custom)
+    return Reply("\n".join(lines), _buttons(related_questions), custom)
 
 
-def did_you_mean_reply(hits: list[Any], user_text: str) -> Reply:
+def did_you_mean_reply(hits: list[Any]) -> Reply:
     """Close candidates as quick replies when no entry is a confident match."""
-    t = templates()
-    questions = [in_script_of(user_text, h.question) for h in hits[:MAX_BUTTONS]]
+    t = texts()
+    questions = [h.question for h in hits[:MAX_BUTTONS]]
     lines = [t["did_you_mean"]] + [f"{i}. {q}" for i, q in enumerate(questions, 1)]
     lines.append(t["did_you_mean_hint"])
     custom = {"kind": "did_you_mean", "entry_id": None,
               "score": round(float(hits[0].score), 4) if hits else None,
               "topic": hits[0].topic if hits else None,
               "candidates": [h.id for h in hits[:MAX_BUTTONS]], "sources": []}
-    return Reply(in_script_of(user_text, "\n".join(lines)), _buttons(questions), custom)
+    return Reply("\n".join(lines), _buttons(questions), custom)
 
 
-def fallback_reply(user_text: str, best_score: float | None = None) -> Reply:
+def reachable_contacts() -> list[dict[str, Any]]:
+    """Contacts the documents give a phone, address or WeChat account for."""
+    return [c for c in datafiles.contacts() if c.get("phone") or c.get("url") or c.get("wechat")]
+
+
+def contact_line(contact: dict[str, Any], with_when: bool = False) -> str:
+    """``· name：phone`` (or web address, or WeChat account), optionally with when to use it."""
+    t = texts()
+    if contact.get("phone"):
+        how = str(contact["phone"])
+    elif contact.get("url"):
+        how = str(contact["url"])
+    else:
+        how = t["wechat_item"].format(account=contact["wechat"])
+    line = t["contact_item"].format(name=contact["name"], how=how)
+    when = contact.get("when")
+    return t["contact_when"].format(line=line, when=when) if with_when and when else line
+
+
+def fallback_reply(best_score: float | None = None) -> Reply:
     """The honest fallback: what the assistant covers and where to get help."""
-    t = templates()
+    t = texts()
     lines = [t["fallback"].strip()]
     people = reachable_contacts()[:MAX_FALLBACK_CONTACTS]
     if people:
         lines.append(t["fallback_contacts_heading"])
-        lines += [t["contact_item"].format(name=c["name"], how=_how(c)) for c in people]
+        lines += [contact_line(c) for c in people]
     custom = {"kind": "fallback", "entry_id": None,
               "score": round(float(best_score), 4) if best_score is not None else None,
               "topic": None, "sources": []}
-    return Reply(in_script_of(user_text, "\n".join(lines)), [], custom)
+    return Reply("\n".join(lines), [], custom)
 
 
-def decision_reply(decision: Any, user_text: str, place: Place | None,
-                   related: dict[str, str]) -> Reply:
+def decision_reply(decision: Any, place: Place | None, related: dict[str, str]) -> Reply:
     """Reply for a retrieval decision; ``related`` maps entry id → question."""
     if decision.kind == "answer":
         hit = choose_hit(decision.hits, place.province if place else None)
         questions = [related[i] for i in hit.related if i in related]
-        questions += [h.question for h in decision.hits if h.id != hit.id and h.question not in questions]
-        return answer_reply(hit, questions, place, user_text)
+        questions += [h.question for h in decision.hits
+                      if h.id != hit.id and h.question not in questions]
+        return answer_reply(hit, questions, place)
     if decision.kind == "did_you_mean":
-        return did_you_mean_reply(decision.hits, user_text)
+        return did_you_mean_reply(decision.hits)
     best = decision.hits[0].score if decision.hits else None
-    return fallback_reply(user_text, best)
+    return fallback_reply(best)
 
 
-def contacts_reply(user_text: str) -> Reply:
+def contacts_reply() -> Reply:
     """Who to contact, for "转人工" and similar."""
-    t = templates()
+    t = texts()
     lines = [t["fallback_contacts_heading"]]
-    for contact in reachable_contacts():
-        line = t["contact_item"].format(name=contact["name"], how=_how(contact))
-        when = contact.get("when")
-        lines.append(t["contact_when"].format(line=line, when=when) if when else line)
+    lines += [contact_line(contact, with_when=True) for contact in reachable_contacts()]
     lines.append(t["contacts_footer"])
-    return Reply(in_script_of(user_text, "\n".join(lines)), [], {"kind": "contacts", "sources": []})
+    return Reply("\n".join(lines), [], {"kind": "contacts", "sources": []})
+
+
+def clarify_reply(text: str) -> Reply:
+    """A question back to the candidate (which question a region follow-up is about)."""
+    return Reply(text, [], {"kind": "clarify", "sources": []})

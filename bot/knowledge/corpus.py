@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 
 import yaml
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, datafiles
 from bot.knowledge.cleaning import CleaningRules, clean_lines, split_passages
 from bot.lang.text import is_traditional, to_simplified
 
@@ -45,11 +46,35 @@ class Document:
     script: str
     passages: tuple[Passage, ...]
 
-    def citation(self) -> str:
-        """One line naming the document: title, issuer and date."""
-        from bot.dialogue.replies import format_date  # replies imports corpus-free modules only
 
-        return f"《{self.title}》，{self.issuer}，{format_date(self.published)}"
+@dataclass(frozen=True)
+class Citation:
+    """A cited passage with what a reply says of its document (title, issuer, date)."""
+
+    passage_id: str
+    document_id: str
+    title: str
+    issuer: str
+    published: date | None
+    region: str
+    source_url: str | None
+
+
+def citations(passage_ids, documents: dict[str, Document],
+              passages: dict[str, Passage] | None = None) -> list[Citation]:
+    """The citations of passage ids, in the order given; unknown ids are skipped."""
+    passages = passages if passages is not None else {
+        p.id: p for d in documents.values() for p in d.passages}
+    out = []
+    for passage_id in passage_ids:
+        passage = passages.get(passage_id)
+        if passage is None:
+            continue
+        doc = documents[passage.document_id]
+        out.append(Citation(passage_id=passage_id, document_id=doc.id, title=doc.title,
+                            issuer=doc.issuer, published=doc.published, region=doc.region,
+                            source_url=doc.source_url))
+    return out
 
 
 def _rules(spec: dict, noise: list[str]) -> CleaningRules:
@@ -124,11 +149,21 @@ def dump_yaml(data: object) -> str:
     return yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=1000)
 
 
-def load_documents(sources_dir: Path = SOURCES_DIR) -> dict[str, Document]:
-    """All cleaned documents by id."""
+def load_documents(sources_dir: Path | None = None) -> dict[str, Document]:
+    """All cleaned documents by id (``data/faq/sources`` unless told otherwise), built once
+    per process and again only when a source file changes; the knowledge base and the
+    deadline replies share them."""
+    sources_dir = Path(sources_dir or datafiles.paths().sources_dir).resolve()
+    files = sorted(sources_dir.glob("*.yml"))
+    stamps = tuple((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+    return _documents(sources_dir, stamps)
+
+
+@lru_cache(maxsize=4)
+def _documents(sources_dir: Path, stamps: tuple) -> dict[str, Document]:
     documents = {}
-    for path in sorted(sources_dir.glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for name, _, _ in stamps:
+        data = datafiles.read_yaml(sources_dir / name)
         passages = tuple(
             Passage(p["id"], data["id"], p["heading"], p["text"], p["text_simplified"])
             for p in data["passages"]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from bot import datafiles
 from bot.knowledge.corpus import Document, load_documents
+from bot.lang.regions import rule_regions
 from bot.lang.text import is_traditional, normalise
 
 TOPICS = (
@@ -23,7 +25,6 @@ TOPICS = (
     "ask_certificate_storage", "ask_ecert_basics", "ask_ecert_download", "ask_annotation",
     "ask_blank_page", "ask_rare_character", "ask_certificate_status", "ask_verification_scope",
 )
-REGIONS = ("全国", "广东省", "广东省广州市", "河南省")
 MIN_PARAPHRASES = 8
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENTRY_KEYS = {"id", "region", "question", "paraphrases", "answer", "citations", "related"}
@@ -94,7 +95,7 @@ def _text_list(value, file: str, entry_id: str, name: str, errors: list[Issue]) 
 def _parse_file(path: Path, errors: list[Issue]) -> list[Entry]:
     file = path.name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = datafiles.read_yaml(path)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         errors.append(Issue(file, None, f"cannot be read as YAML: {exc}".replace("\n", " ")))
         return []
@@ -129,8 +130,9 @@ def _parse_file(path: Path, errors: list[Issue]) -> list[Entry]:
                 errors.append(Issue(file, label, f"'{name}' is missing or empty"))
                 value = ""
             scalars[name] = value.strip()
-        if scalars["region"] and scalars["region"] not in REGIONS:
-            errors.append(Issue(file, label, f"region {scalars['region']!r} is not one of {', '.join(REGIONS)}"))
+        regions = rule_regions()
+        if scalars["region"] and scalars["region"] not in regions:
+            errors.append(Issue(file, label, f"region {scalars['region']!r} is not one of {', '.join(regions)}"))
         paraphrases = _text_list(raw.get("paraphrases"), file, label, "paraphrases", errors)
         if len(paraphrases) < MIN_PARAPHRASES:
             errors.append(Issue(file, label, f"needs >= {MIN_PARAPHRASES} paraphrases, has {len(paraphrases)}"))
@@ -198,12 +200,9 @@ def load_knowledge_base(entries_dir: Path | None = None, sources_dir: Path | Non
                         documents: dict[str, Document] | None = None) -> KnowledgeBase:
     """Load and validate every ``*.yml`` in ``entries_dir``; raise one
     :class:`KnowledgeBaseError` listing all problems."""
-    from bot.retrieval.settings import load_settings
-
-    if entries_dir is None or (sources_dir is None and documents is None):
-        settings = load_settings()
-        entries_dir = entries_dir or settings.entries_dir
-        sources_dir = sources_dir or settings.sources_dir
+    files = datafiles.paths()
+    entries_dir = entries_dir or files.entries_dir
+    sources_dir = sources_dir or files.sources_dir
     if documents is None:
         documents = load_documents(sources_dir)
     errors: list[Issue] = []
@@ -223,18 +222,3 @@ def load_knowledge_base(entries_dir: Path | None = None, sources_dir: Path | Non
 def load_entries(entries_dir: Path | None = None, sources_dir: Path | None = None) -> list[Entry]:
     """The validated entries only."""
     return load_knowledge_base(entries_dir, sources_dir).entries
-
-
-def load_contacts(path: Path | None = None) -> list[dict]:
-    """Help contacts for the fallback (``data/faq/contacts.yml``); [] when absent.
-
-    Accepts either a list or a mapping with a ``contacts`` list."""
-    if path is None:
-        from bot.retrieval.settings import load_settings
-        path = load_settings().contacts_file
-    if not Path(path).exists():
-        return []
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-    if isinstance(data, dict):
-        data = data.get("contacts") or []
-    return [c for c in data if isinstance(c, dict) and c.get("name")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -185,7 +186,12 @@ def parse_date(text: str, today: date, *, require_past: bool = False) -> ParsedD
     publicity day, a score release); a later date gives ``future_date``.
     Today counts as past.
     """
-    mentions = extract_dates(text, today)
+    return first_date(extract_dates(text, today), today, require_past=require_past)
+
+
+def first_date(mentions: Sequence[DateMention], today: date, *,
+               require_past: bool = False) -> ParsedDate:
+    """:func:`parse_date` for mentions already extracted (a message is read once)."""
     if not mentions:
         return ParsedDate(None, NO_DATE)
     first = mentions[0]

@@ -27,6 +27,8 @@ import functools
 import logging
 import re
 
+from bot import datafiles
+
 _DIGIT = "[0-9\uff10-\uff19]"
 _X = "[Xx\uff38\uff58]"
 _SEP = "[ \u3000-]?"
@@ -62,9 +64,7 @@ def published_numbers() -> frozenset[str]:
     """Digits of the mobile-style numbers published as help lines (``phone`` in
     ``data/faq/contacts.yml``); empty when the file cannot be read."""
     try:
-        from bot.knowledge.entries import load_contacts  # lazy: keeps this module light
-
-        contacts = load_contacts()
+        contacts = datafiles.contacts()
     except Exception as error:  # noqa: BLE001 - masking must keep working: mask everything
         logger.warning("published contact numbers unavailable, masking all numbers: %s", error)
         return frozenset()

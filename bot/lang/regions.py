@@ -1,22 +1,16 @@
 """Which province a candidate is talking about, and whether a rule applies there.
 
-The documents cover Guangdong (with Guangzhou specifics), Henan and national rules;
-every other province gets an honest note naming where the rule comes from.
+The documents cover Guangdong (with Guangzhou specifics), Henan and national rules
+(the rule regions of ``data/faq/regions.yml``); every other province gets an honest note
+naming where the rule comes from. Place names are matched on normalised text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
-import yaml
-
-from bot import PROJECT_ROOT
-from bot.lang.text import normalise
-
-REGIONS_FILE = PROJECT_ROOT / "data" / "faq" / "regions.yml"
-NATIONWIDE = "全国"
+from bot import datafiles
 
 
 @dataclass(frozen=True)
@@ -28,40 +22,70 @@ class Place:
     covered: bool
 
 
-@lru_cache(maxsize=1)
-def _table(path: Path = REGIONS_FILE) -> tuple[dict[str, str], list[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+def _data() -> dict[str, Any]:
+    return datafiles.region_data()
+
+
+def nationwide() -> str:
+    """The region name of rules that apply everywhere (全国)."""
+    return str(_data()["nationwide"])
+
+
+def rule_regions() -> tuple[str, ...]:
+    """The regions the documents' rules are written for."""
+    return tuple(_data()["rule_regions"])
+
+
+def _aliases() -> dict[str, str]:
+    """Every place name → its province (covered provinces first, then the others)."""
+    data = _data()
     alias_to_province: dict[str, str] = {}
     for province, aliases in data["covered"].items():
         for alias in aliases:
             alias_to_province[alias] = province
-    others = [p for p in data["other_provinces"]]
-    for other in others:
+    for other in data["other_provinces"]:
         alias_to_province.setdefault(other, other)
-    return alias_to_province, sorted(data["covered"])
+    return alias_to_province
 
 
 def covered_provinces() -> list[str]:
     """Provinces the documents have rules for."""
-    return _table()[1]
+    return sorted(_data()["covered"])
 
 
 def all_place_names() -> list[str]:
     """Every place name we recognise (for Rasa's lookup table)."""
-    return sorted(_table()[0], key=lambda name: (-len(name), name))
+    return sorted(_aliases(), key=lambda name: (-len(name), name))
 
 
-def find_place(text: str) -> Place | None:
-    """The first place named in the text, longest name first (广州市 before 广州)."""
-    normalised = normalise(text)
-    alias_to_province, covered = _table()
+def find_place(normalised: str) -> Place | None:
+    """The first place named in normalised text, longest name first (广州市 before 广州);
+    one-character abbreviations (粤, 豫) are too ambiguous to count."""
+    alias_to_province = _aliases()
     hits = [(normalised.find(name), -len(name), name) for name in alias_to_province
             if len(name) > 1 and name in normalised]
     if not hits:
         return None
     _, _, name = min(hits)
     province = alias_to_province[name]
-    return Place(name=name, province=province, covered=province in covered)
+    return Place(name=name, province=province, covered=province in _data()["covered"])
+
+
+def rule_region_named(normalised: str) -> str | None:
+    """The rule region normalised text names, for choosing between deadline rules: a
+    city with rules of its own (广州, 穗) wins, then the first covered province named
+    (abbreviations such as 豫 count here), then the nationwide words; else None."""
+    data = _data()
+    for city, aliases in (data.get("cities") or {}).items():
+        if any(alias in normalised for alias in aliases):
+            return city
+    mentions = [(normalised.find(alias), province) for province, aliases in data["covered"].items()
+                for alias in aliases if alias in normalised]
+    if mentions:
+        return min(mentions)[1]
+    if any(word in normalised for word in data.get("nationwide_words") or []):
+        return nationwide()
+    return None
 
 
 def province_of(name: str | None) -> str | None:
@@ -76,6 +100,11 @@ def applies_to(rule_region: str, province: str | None) -> bool:
     """True when a rule written for ``rule_region`` covers ``province`` (or no
     province was named). ``广东省广州市`` rules apply within 广东省 only to Guangzhou,
     which the reply's source line states."""
-    if province is None or rule_region == NATIONWIDE:
+    if province is None or rule_region == nationwide():
         return True
     return rule_region.startswith(province)
+
+
+def within(region: str, rule_region: str) -> bool:
+    """True when ``region`` is ``rule_region`` or part of it (广东省广州市 within 广东省)."""
+    return region == rule_region or (rule_region != nationwide() and region.startswith(rule_region))

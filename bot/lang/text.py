@@ -58,11 +58,6 @@ def is_traditional(text: str) -> bool:
     return changed_to_simplified > changed_to_traditional
 
 
-def in_script_of(reference: str, text: str) -> str:
-    """Return ``text`` in the script (traditional or simplified) ``reference`` uses."""
-    return to_traditional(text) if is_traditional(reference) else text
-
-
 def has_words(text: str) -> bool:
     """True when the text has at least one letter, digit or Chinese character
     (emoji, punctuation and symbols alone do not count)."""

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from bot.knowledge.corpus import Document
+from bot.knowledge.corpus import Citation, citations
 from bot.retrieval.embedding import EmbeddingCache, Encoder, get_encoder, unpack_embedding
 from bot.retrieval.index import LoadedIndex, load_index
 from bot.knowledge.entries import TOPICS, KnowledgeBase, load_knowledge_base
@@ -27,17 +26,6 @@ from bot.lang.text import has_words, normalise
 
 KINDS = ("entry", "passage")
 QUERY_CACHE_SIZE = 2048  # distinct query embeddings kept per engine (1.5 kB each)
-
-
-@dataclass(frozen=True)
-class Citation:
-    passage_id: str
-    document_id: str
-    title: str
-    issuer: str
-    published: date | None
-    region: str
-    source_url: str | None
 
 
 @dataclass(frozen=True)
@@ -112,15 +100,7 @@ class Engine:
         return normalise(text or "")[: self.settings.max_query_chars]
 
     def citations(self, passage_ids) -> list[Citation]:
-        out = []
-        for pid in passage_ids:
-            passage = self.kb.passages.get(pid)
-            if passage is None:
-                continue
-            doc: Document = self.kb.documents[passage.document_id]
-            out.append(Citation(passage_id=pid, document_id=doc.id, title=doc.title, issuer=doc.issuer,
-                                published=doc.published, region=doc.region, source_url=doc.source_url))
-        return out
+        return citations(passage_ids, self.kb.documents, self.kb.passages)
 
     def _entry_hit(self, entry_id: str, confidence: float, cosines: np.ndarray) -> Hit:
         e = self.kb.entry(entry_id)
@@ -153,10 +133,12 @@ class Engine:
         self.query_cache.put({text: vector})
         return True
 
-    def prefetch(self, texts: list[str]) -> None:
-        """Embed the texts that answering may ask for next, in one batch (a follow-up is
-        read alone and in context); texts without words are skipped, as ``answer`` does."""
-        queries = [q for q in (self.prepare(t) for t in texts) if has_words(q)]
+    def prefetch(self, queries: list[str]) -> None:
+        """Embed the queries (in matching form) that answering may ask for next, in one
+        batch (a follow-up is read alone and in context); queries without words are
+        skipped, as ``answer_query`` does."""
+        queries = [q[: self.settings.max_query_chars] for q in queries]
+        queries = [q for q in queries if has_words(q)]
         if queries:
             self.query_vectors(queries)
 
@@ -173,9 +155,14 @@ class Engine:
     # -- public API --------------------------------------------------------
     def search(self, text: str, k: int = 5, topic: str | None = None,
                kinds: tuple[str, ...] = KINDS) -> list[Hit]:
-        """Top ``k`` entries, then top ``k`` passages (each best first). Empty for
-        input without words."""
-        query = self.prepare(text)
+        """Top ``k`` entries, then top ``k`` passages (each best first) for raw text.
+        Empty for input without words."""
+        return self.search_query(normalise(text or ""), k, topic, kinds)
+
+    def search_query(self, query: str, k: int = 5, topic: str | None = None,
+                     kinds: tuple[str, ...] = KINDS) -> list[Hit]:
+        """:meth:`search` for text already in matching form (``bot.lang.text.normalise``)."""
+        query = query[: self.settings.max_query_chars]
         if not has_words(query) or k <= 0:
             return []
         return self._search_prepared(query, k, topic, kinds)
@@ -198,12 +185,18 @@ class Engine:
         return hits
 
     def answer(self, text: str, topic: str | None = None, exclude: str | None = None) -> Decision:
+        """The decision for raw text: :meth:`answer_query` on its matching form."""
+        return self.answer_query(normalise(text or ""), topic, exclude)
+
+    def answer_query(self, query: str, topic: str | None = None,
+                     exclude: str | None = None) -> Decision:
         """Answer when the best entry's confidence reaches ``answer_threshold``; offer
         it and the next likely entries (confidence >= ``suggestion_min``) as "did you
         mean" from ``floor``; below that, no answer (the hits are kept for logging).
-        ``exclude``: an entry id the question is known NOT to ask for (a follow-up to
-        it); confidences are then conditional on "not that entry"."""
-        query = self.prepare(text)
+        ``query`` is in matching form (``bot.lang.text.normalise``). ``exclude``: an
+        entry id the question is known NOT to ask for (a follow-up to it); confidences
+        are then conditional on "not that entry"."""
+        query = query[: self.settings.max_query_chars]
         if not has_words(query):
             return Decision("no_answer", [], query)
         s = self.settings

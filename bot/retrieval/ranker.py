@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.datafiles import question_groups
+from bot.lang.text import normalise
+
 NONE = "__none__"
 MODEL_FILE = "classifier.pkl"
 
@@ -124,17 +127,9 @@ def train(texts: list[str], labels: list[str], vectors: np.ndarray,
 def read_out_of_scope(path: Path) -> list[str]:
     """The normalised, distinct questions of ``out_of_scope.yml`` (``questions``: a
     mapping of group → list of questions)."""
-    import yaml
-
-    from bot.lang.text import normalise
-
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    groups = data.get("questions") or {}
-    if not isinstance(groups, dict):
-        raise ValueError(f"{path}: 'questions' must map group names to lists of questions")
     out: list[str] = []
-    for group, questions in groups.items():
-        for question in questions or []:
+    for group, questions in question_groups(path).items():
+        for question in questions:
             if not isinstance(question, str):
                 raise ValueError(f"{path}: group {group}: {question!r} is not text (quote it)")
             text = normalise(question)

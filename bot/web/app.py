@@ -46,11 +46,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.lang.privacy import mask_sensitive
-from bot.quality.regression import case_yaml, expect_from_reply, logged_case_id, received_label
+from bot.knowledge.cases import case_yaml, expect_from_reply, logged_case_id, received_label
 from bot.web.auth import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner, password_matches
-from bot.web.messages import normalise_rest_messages
-from bot.web.messages import bubbles_from_tracker_events
-from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
+from bot.rasa_client import AsyncRasaClient, RasaBadResponse, RasaUnavailable
+from bot.web.messages import bubbles_from_reply, bubbles_from_tracker_events
 from bot.web.settings import WebSettings
 from bot.web.tracker_log import TrackerLog, TrackerLogUnavailable, to_csv
 
@@ -334,9 +333,9 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
                 413, api_texts["message_too_long"].format(limit=settings.max_message_chars), "too_long"
             )
         masked_message = mask_sensitive(message)  # before Rasa: never stored unmasked
-        rasa: RasaClient = request.app.state.rasa_client
+        rasa: AsyncRasaClient = request.app.state.rasa_client
         try:
-            replies = await rasa.send_message(session_id, masked_message)
+            reply = await rasa.send(session_id, masked_message)
         except RasaUnavailable as error:
             logger.warning("Rasa unavailable: %s", error)
             return error_response(503, api_texts["rasa_unavailable"], "rasa_unavailable")
@@ -347,7 +346,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             {
                 "user_text": masked_message,
                 "masked": masked_message != message,
-                "messages": normalise_rest_messages(replies, timestamp=time.time()),
+                "messages": bubbles_from_reply(reply, timestamp=time.time()),
             }
         )
 
@@ -355,9 +354,10 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         session_id = valid_session_id(request.query_params.get("session_id"))
         if session_id is None:
             return error_response(400, api_texts["bad_session_id"], "bad_session_id")
-        rasa: RasaClient = request.app.state.rasa_client
+        rasa: AsyncRasaClient = request.app.state.rasa_client
         try:
-            events = await rasa.fetch_tracker_events(session_id)
+            tracker = await rasa.tracker(session_id)
+            events = tracker.get("events") if isinstance(tracker.get("events"), list) else []
         except RasaUnavailable as error:
             logger.warning("Rasa unavailable: %s", error)
             return error_response(503, api_texts["rasa_unavailable"], "rasa_unavailable")
@@ -669,7 +669,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.state.settings = settings
-    app.state.rasa_client = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
+    app.state.rasa_client = AsyncRasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
     app.state.retrieval = retrieval
     app.state.tracker_log = tracker_log
     app.state.login_rate_limiter = rate_limiter

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from bot.lang.privacy import mask_sensitive
+from bot.rasa_client import RestReply
 
 
 def _clean_buttons(raw_buttons: Any) -> list[dict[str, str]]:
@@ -58,33 +59,10 @@ def user_bubble(text: str, timestamp: float | None = None) -> dict[str, Any]:
     return {"role": "user", "text": mask_sensitive(text), "buttons": [], "custom": None, "timestamp": timestamp}
 
 
-def normalise_rest_messages(raw_messages: Any, timestamp: float | None = None) -> list[dict[str, Any]]:
-    """Rasa REST reply list → bubbles, pairing each ``custom`` item with the text before it.
-
-    A ``custom`` with no preceding text bubble becomes its own bubble whose text is
-    ``custom.answer`` (or empty); ``image`` items are ignored (the widget shows text only).
-    """
-    bubbles: list[dict[str, Any]] = []
-    if not isinstance(raw_messages, list):
-        return bubbles
-    for item in raw_messages:
-        if not isinstance(item, dict):
-            continue
-        has_text = isinstance(item.get("text"), str)
-        custom = item.get("custom")
-        if has_text:
-            bubbles.append(bot_bubble(item["text"], item.get("buttons"), custom, timestamp))
-        elif custom is not None:
-            if bubbles and bubbles[-1]["custom"] is None:
-                bubbles[-1]["custom"] = _clean_custom(custom)
-                if item.get("buttons") and not bubbles[-1]["buttons"]:
-                    bubbles[-1]["buttons"] = _clean_buttons(item.get("buttons"))
-            else:
-                answer = custom.get("answer") if isinstance(custom, dict) else None
-                bubbles.append(bot_bubble(answer or "", item.get("buttons"), custom, timestamp))
-        elif item.get("buttons"):
-            bubbles.append(bot_bubble("", item.get("buttons"), None, timestamp))
-    return bubbles
+def bubbles_from_reply(reply: RestReply, timestamp: float | None = None) -> list[dict[str, Any]]:
+    """A REST reply (read by :func:`bot.rasa_client.parse_rest_reply`) → bubbles."""
+    return [bot_bubble(message.text, list(message.buttons), message.custom, timestamp)
+            for message in reply.messages]
 
 
 def bubbles_from_tracker_events(events: Iterable[Any]) -> list[dict[str, Any]]:

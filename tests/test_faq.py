@@ -4,8 +4,16 @@ the guards that keep context from overriding what the candidate actually said.""
 
 import pytest
 
-from bot.dialogue.faq import answer_turn
+from bot.dialogue import faq
+from bot.dialogue.message import read_message
+from bot.dialogue.state import DialogueState
 from bot.retrieval.engine import load_engine
+
+
+def answer_turn(text, intent, confidence, place_slot=None, **slots):
+    """One turn as the answer action takes it: the message read once, the slots."""
+    return faq.answer_turn(read_message(text, intent, confidence),
+                           DialogueState(place=place_slot, **slots))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,187 @@
+"""Personal deadlines in a conversation: answered in one turn when a message gives the
+procedure and a usable date, otherwise collected by Rasa's deadline form, whose slot
+helpers are here.
+
+Every function takes the turn's :class:`~bot.dialogue.message.Message` (read once) and
+the :class:`~bot.dialogue.state.DialogueState`; replies are put into the candidate's
+script at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from bot.dialogue.deadline_replies import deadline_reply as result_reply
+from bot.dialogue.deadlines import PROCEDURES, compute, date_label, error_prompt, load_texts
+from bot.dialogue.message import Message, today
+from bot.dialogue.replies import Reply
+from bot.dialogue.state import DialogueState, Turn
+from bot.knowledge.entries import TOPICS
+from bot.lang.dates import first_date, parse_date
+
+DATE_ANSWER = "inform_date"
+# Intents with rules of their own that may interrupt the deadline form.
+CONVERSATION_INTENTS = ("greet", "goodbye", "thanks", "bot_challenge", "ask_human")
+CANCEL = "stop"
+DEADLINE_FORM = "deadline_form"
+_MONTH_WITHOUT_DAY = re.compile(r"\d{1,4}\s*年\s*\d{1,2}\s*月(?!\s*\d)")
+
+
+def deadline_turn(message: Message, state: DialogueState) -> Turn | None:
+    """The deadline part of a turn outside the form, or None when the message is not
+    about a personal deadline.
+
+    A message naming a procedure and a usable date ("名单2024年9月27日公示，直邮最晚
+    哪天申请？") is answered in one turn. One naming a procedure with a wrong date
+    (2025年2月30日, a publicity date still to come) hands over to the deadline form,
+    which reads the same message again and asks only for what is missing or wrong; so
+    does a message Rasa reads as giving a date (intent ``inform_date``) when the
+    procedure or a readable date is missing ("2024年9月27日", "名单2025年9月公示的，
+    直邮最晚哪天"). Anything else without a date is a question for the knowledge base.
+
+    A date sent after an answer that explained a deadline rule (slot
+    ``deadline_procedure``), naming no procedure ("名单是9月1日公示的" after "直邮最晚什么
+    时候申请"), is that procedure's start date."""
+    has_date = bool(message.dates)
+    procedure = message.procedure or remembered_procedure(message, state.deadline_procedure)
+    if procedure is None or not has_date:
+        gives_date = (message.intent == DATE_ANSWER and (has_date or procedure is not None)
+                      and not _other_question_with_a_date(message, procedure))
+        personal = procedure is not None and _asks_for_own_date(message)
+        return Turn(None, followup=DEADLINE_FORM) if gives_date or personal else None
+    parsed = first_date(message.dates, message.today,
+                        require_past=PROCEDURES[procedure].needs_past)
+    if not parsed.ok:
+        return Turn(None, followup=DEADLINE_FORM)
+    result = compute(procedure, parsed.value, today=message.today)
+    return Turn(result_reply(result, parsed).in_script(message.traditional))
+
+
+def remembered_procedure(message: Message, remembered: str | None) -> str | None:
+    """``remembered`` when the message gives a date (Rasa reads it as ``inform_date``
+    and it has one) and names no procedure of its own; else None."""
+    if remembered not in PROCEDURES or message.intent != DATE_ANSWER or message.procedure:
+        return None
+    return remembered if message.dates else None
+
+
+def _other_question_with_a_date(message: Message, procedure: str | None) -> bool:
+    """"今天上证指数收盘多少": a question with a date in it that names no procedure and no
+    deadline is not a date given for the deadline form, whatever intent Rasa gives."""
+    deadline_words = load_texts().get("deadline_words") or []
+    return (procedure is None and message.is_question
+            and not any(word in message.normalised for word in deadline_words))
+
+
+def _asks_for_own_date(message: Message) -> bool:
+    """"我的直邮截止日是哪天", "名单2025年9月公示的，直邮最晚哪天": about the candidate's own
+    date, which the message does not (fully) give."""
+    texts, text = load_texts(), message.normalised
+    if any(cue in text for cue in texts.get("personal_cues") or []):
+        return True
+    own = texts.get("own_cue")
+    if own and own in text and any(word in text for word in texts.get("deadline_words") or []):
+        return True
+    return bool(_MONTH_WITHOUT_DAY.search(text))
+
+
+def _date_mention(message: Message) -> str | None:
+    """The first date mention of a form answer, as typed (validated separately)."""
+    return message.dates[0].text if message.dates else None
+
+
+def form_digression(message: Message, state: DialogueState) -> bool:
+    """While the form asks for the date, a message without one that greets, thanks,
+    asks for a human or asks a knowledge-base question ("在哪里看公示日期？") is left
+    to its own rule; the form asks again afterwards. When the form asks for the
+    procedure, a message naming one answers it even as a question ("广州逾期证书什么
+    时候寄出"), and one naming none fills nothing, so it is a digression anyway; at
+    activation every message is read ("我的直邮申请截止日是哪天")."""
+    if state.requested_slot != "start_date" or message.dates:
+        return False
+    return (message.intent in CONVERSATION_INTENTS
+            or (message.intent in TOPICS and message.is_question))
+
+
+def procedure_answer(message: Message, state: DialogueState) -> str | None:
+    """The procedure a form message names, unless it is a digression. At activation a
+    date naming none ("名单是2025年2月30日公示的", handed over by :func:`deadline_turn`)
+    is for the procedure the last answer explained (``deadline_procedure``)."""
+    if form_digression(message, state):
+        return None
+    if message.procedure is None and state.requested_slot is None:
+        return remembered_procedure(message, state.deadline_procedure)
+    return message.procedure
+
+
+def start_date_answer(message: Message, state: DialogueState) -> str | None:
+    """What a form message offers as the start date: its first date mention; when the
+    form is asking for the date, otherwise the whole message (so that "还没公示" gets
+    a request to re-enter) -- except a cancellation ("算了"), a bare change of
+    procedure ("不对，是河南的预约邮寄") and a digression, which are not attempts at
+    a date."""
+    mention = _date_mention(message)
+    if mention is not None:
+        return mention
+    if (state.requested_slot != "start_date" or not message.text.strip()
+            or message.intent == CANCEL or message.procedure
+            or form_digression(message, state)):
+        return None
+    return message.text
+
+
+def start_date_problem(value: str, procedure: str | None, on: date | None = None
+                       ) -> tuple[str | None, str | None]:
+    """(ISO date, None) when ``value`` (a slot's text) is a usable start date for
+    ``procedure``, else (None, a bot.lang.dates error id). Before the procedure is known
+    only the date itself is checked; :func:`form_slots_for_procedure` checks it again
+    once it is."""
+    needs_past = PROCEDURES[procedure].needs_past if procedure in PROCEDURES else False
+    parsed = parse_date(value, on or today(), require_past=needs_past)
+    if not parsed.ok:
+        return None, parsed.error
+    return parsed.value.isoformat(), None
+
+
+def form_slots_for_date(value: str, procedure: str | None, on: date | None = None
+                        ) -> dict[str, Any]:
+    """The form slots after the candidate typed ``value`` as the start date: the ISO
+    date, or none and the problem the next question must explain."""
+    iso, problem = start_date_problem(value, procedure, on)
+    return {"start_date": iso, "date_problem": problem}
+
+
+def form_slots_for_procedure(procedure: str | None, start_date: str | None,
+                             on: date | None = None) -> dict[str, Any]:
+    """The form slots after the candidate named ``procedure``: a date given before
+    (or for another procedure) is checked again against this one."""
+    if procedure not in PROCEDURES:
+        return {"procedure": None}
+    slots: dict[str, Any] = {"procedure": procedure}
+    if start_date:
+        slots.update(form_slots_for_date(start_date, procedure, on))
+    return slots
+
+
+def start_date_prompt(message: Message, state: DialogueState) -> Reply:
+    """Ask for the date the chosen procedure counts from; after a wrong date, the
+    request to re-enter says what was wrong with it."""
+    if state.date_problem:
+        prompt = error_prompt(state.date_problem, state.procedure)
+    else:
+        prompt = load_texts()["ask_start_date"].format(label=date_label(state.procedure))
+    return Reply(prompt, [], {"kind": "form_prompt", "sources": []}).in_script(message.traditional)
+
+
+def deadline_reply(message: Message, state: DialogueState) -> Reply:
+    """The computed deadline for a completed form. The message is the last answer: its
+    script is kept, and when it was the date without a year, the reply says which year
+    was assumed."""
+    start = date.fromisoformat(state.start_date)
+    result = compute(state.procedure, start, today=message.today)
+    parsed = first_date(message.dates, message.today)
+    if not (parsed.ok and parsed.value == start):
+        parsed = None
+    return result_reply(result, parsed).in_script(message.traditional)
