@@ -1,6 +1,6 @@
-"""Speed fixes for Rasa 3.6.21, applied in the server process before Rasa starts.
+"""Fixes for Rasa 3.6.21, applied in the server process before Rasa starts.
 
-Each fix keeps Rasa's behaviour and replaces only how it is computed.
+Speed: each of these keeps Rasa's behaviour and replaces only how it is computed.
 
 ``RemoteAction._validate_action_result`` checks every action server response with the
 one-shot ``jsonschema.validate``, which first re-checks the (constant) response schema
@@ -16,11 +16,39 @@ to the log, synced at checkpoints: a crash of the server loses nothing, a power 
 lose the last turns. Readers (the staff console) no longer wait for writers either.
 SQLAlchemy 1.4 opens a new SQLite connection for every session (``NullPool``), twice per
 turn; connections to a SQLite file are now pooled, as SQLAlchemy 2.0 does by default.
+
+Resilience and a flat cost per turn (each built on Rasa's own mechanisms):
+
+* a custom action that fails (the action server is down, too slow past
+  ``ACTION_TIMEOUT_SECONDS`` or answers an error) utters the assistant's "briefly
+  unavailable" reply instead of nothing (Rasa logs the error and loses the events);
+* a user message that no action answered gets the honest fallback, so every message
+  has a reply on every channel;
+* the message's embedding (``text_embedding``, docs/CONTRACTS.md) travels to the action
+  server with the latest message but is not stored with the event, nor is the intent
+  ranking beyond its top entries; the action server gets the current turn's events
+  (what rasa_sdk's forms read), not the whole session;
+* a session also ends after ``MAX_SESSION_EVENTS`` events (outside a form), so a long
+  conversation does not cost more per turn: Rasa starts a new session and carries the
+  slots over (``session_config`` in domain.yml), each slot's value once.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# How long Rasa waits for a custom action (Rasa's default is five minutes); ours answer in
+# tens of milliseconds, so a longer wait means the action server is stuck.
+ACTION_TIMEOUT_SECONDS = float(os.environ.get("ACTION_TIMEOUT_SECONDS", "5"))
+# A session longer than this starts afresh (slots carried over): about twenty turns.
+MAX_SESSION_EVENTS = int(os.environ.get("MAX_SESSION_EVENTS", "150"))
+# How much of the intent ranking a stored user event keeps.
+STORED_INTENT_RANKING = 5
+TEXT_EMBEDDING_KEY = "text_embedding"  # bot.retrieval.embedding.TEXT_EMBEDDING_KEY
 
 
 def compiled_action_response_validator() -> Any:
@@ -95,7 +123,216 @@ def pool_sqlite_connections() -> None:
     sqlalchemy.create_engine = create_engine_pooling_sqlite
 
 
+def _bot_utterance(reply: Any, tracker: Any) -> Any:
+    """A reply of the one renderer (bot.dialogue.replies) as Rasa's bot event, in the
+    script of the candidate's latest message."""
+    from rasa.core.actions.action import create_bot_utterance
+
+    from bot.lang.text import is_traditional
+
+    message = tracker.latest_message.text if tracker.latest_message else ""
+    reply = reply.in_script(is_traditional(message or ""))
+    return create_bot_utterance({"text": reply.text, "custom": reply.custom})
+
+
+def _this_turn(tracker: Any) -> list[Any]:
+    """The events since the latest user message, that message included."""
+    from rasa.shared.core.events import UserUttered
+
+    turn = []
+    for event in reversed(tracker.events):
+        turn.append(event)
+        if isinstance(event, UserUttered):
+            break
+    return turn[::-1]
+
+
+def answer_when_the_action_server_fails() -> None:
+    """A failed custom action utters the "briefly unavailable" reply (once per turn)."""
+    from rasa.core.actions import action as actions_module
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import BotUttered
+
+    if getattr(RemoteAction.run, "answers_failures", False):
+        return
+    actions_module.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS
+    rasa_run = RemoteAction.run
+
+    async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any,
+                  domain: Any) -> list[Any]:
+        try:
+            return await rasa_run(self, output_channel, nlg, tracker, domain)
+        except actions_module.ActionExecutionRejection:
+            raise  # a form's way of saying "not me": Rasa handles it
+        except Exception as error:  # noqa: BLE001 - refused, timed out, 5xx, invalid answer
+            logger.error("custom action %s failed, answering 'unavailable': %s", self.name(), error)
+            said = [e for e in _this_turn(tracker) if isinstance(e, BotUttered)
+                    and (e.data or {}).get("custom", {}).get("kind") == "unavailable"]
+            if said:
+                return []
+            from bot.dialogue.replies import unavailable_reply
+
+            return [_bot_utterance(unavailable_reply(), tracker)]
+
+    run.answers_failures = True  # type: ignore[attr-defined]
+    RemoteAction.run = run
+
+
+def never_silent() -> None:
+    """A user message that no action answered gets the honest fallback."""
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    if getattr(MessageProcessor._run_prediction_loop, "never_silent", False):
+        return
+    rasa_loop = MessageProcessor._run_prediction_loop
+
+    async def _run_prediction_loop(self: MessageProcessor, output_channel: Any,
+                                   tracker: Any) -> None:
+        await rasa_loop(self, output_channel, tracker)
+        turn = _this_turn(tracker)
+        if (turn and isinstance(turn[0], UserUttered) and (turn[0].text or "").strip()
+                and not any(isinstance(e, BotUttered) for e in turn)):
+            from bot.dialogue.replies import fallback_reply
+
+            event = _bot_utterance(fallback_reply(), tracker)
+            tracker.update(event)
+            await self._send_bot_messages([event], tracker, output_channel)
+
+    _run_prediction_loop.never_silent = True  # type: ignore[attr-defined]
+    MessageProcessor._run_prediction_loop = _run_prediction_loop
+
+
+def store_events_without_embeddings() -> None:
+    """A user event as stored (and as sent in an event list) has no embedding and only
+    the top of its intent ranking; ``latest_message`` keeps both for the action server."""
+    from rasa.shared.core.events import UserUttered
+
+    if getattr(UserUttered.as_dict, "trimmed", False):
+        return
+    rasa_as_dict = UserUttered.as_dict
+
+    def as_dict(self: UserUttered) -> dict[str, Any]:
+        data = rasa_as_dict(self)
+        parse_data = data.get("parse_data")
+        if isinstance(parse_data, dict):
+            parse_data = {k: v for k, v in parse_data.items() if k != TEXT_EMBEDDING_KEY}
+            ranking = parse_data.get("intent_ranking")
+            if isinstance(ranking, list):
+                parse_data["intent_ranking"] = ranking[:STORED_INTENT_RANKING]
+            data["parse_data"] = parse_data
+        return data
+
+    as_dict.trimmed = True  # type: ignore[attr-defined]
+    UserUttered.as_dict = as_dict
+
+
+def send_the_action_server_the_turn() -> None:
+    """The action server gets the tracker's state with the current turn's events only
+    (rasa_sdk reads the latest message, the slots and the turn's slot events)."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import EventVerbosity
+
+    if getattr(RemoteAction._action_call_format, "sends_the_turn", False):
+        return
+    rasa_format = RemoteAction._action_call_format
+
+    def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
+        body = rasa_format(self, _StateOfTheTurn(tracker, EventVerbosity), domain)
+        return body
+
+    _action_call_format.sends_the_turn = True  # type: ignore[attr-defined]
+    RemoteAction._action_call_format = _action_call_format
+
+
+class _StateOfTheTurn:
+    """A tracker whose ``current_state`` lists only the current turn's events."""
+
+    def __init__(self, tracker: Any, verbosity: Any) -> None:
+        self._tracker = tracker
+        self._verbosity = verbosity
+
+    def current_state(self, event_verbosity: Any = None) -> dict[str, Any]:
+        state = self._tracker.current_state(self._verbosity.NONE)
+        state["events"] = [event.as_dict() for event in _this_turn(self._tracker)]
+        return state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tracker, name)
+
+
+def bounded_sessions() -> None:
+    """A session with more than ``MAX_SESSION_EVENTS`` events has expired (unless a form
+    is active), so Rasa starts a new one and carries the slots over."""
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(MessageProcessor._has_session_expired, "bounded", False):
+        return
+    rasa_expired = MessageProcessor._has_session_expired
+
+    def _has_session_expired(self: MessageProcessor, tracker: Any) -> bool:
+        if rasa_expired(self, tracker):
+            return True
+        too_long = (len(tracker.events) > MAX_SESSION_EVENTS and not tracker.active_loop_name
+                    and self.domain.session_config.are_sessions_enabled())
+        if too_long:
+            logger.debug("session of %s ends after %d events", tracker.sender_id,
+                         len(tracker.events))
+        return too_long
+
+    _has_session_expired.bounded = True  # type: ignore[attr-defined]
+    MessageProcessor._has_session_expired = _has_session_expired
+
+
+def carry_over_slot_values() -> None:
+    """A new session carries over each slot's value once. Rasa 3.6 copies every SlotSet
+    event of the old session, so a session starts with all the slot events of the ones
+    before it and grows with the conversation."""
+    from rasa.core.actions.action import ActionSessionStart
+    from rasa.shared.core.events import SlotSet
+
+    if getattr(ActionSessionStart._slot_set_events_from_tracker, "values_only", False):
+        return
+
+    def _slot_set_events_from_tracker(tracker: Any) -> list[Any]:
+        latest: dict[str, Any] = {}
+        for event in tracker.applied_events():
+            if isinstance(event, SlotSet):
+                latest[event.key] = event  # the last value of each slot wins, as when applied
+        return [SlotSet(key=e.key, value=e.value, metadata=e.metadata) for e in latest.values()]
+
+    _slot_set_events_from_tracker.values_only = True  # type: ignore[attr-defined]
+    ActionSessionStart._slot_set_events_from_tracker = staticmethod(_slot_set_events_from_tracker)
+
+
+class _CompactJson:
+    """``json`` as the SQL tracker store writes events: UTF-8 text instead of ``\\uXXXX``
+    escapes (half the bytes for Chinese) and no padding; reads as before."""
+
+    loads = staticmethod(__import__("json").loads)
+
+    @staticmethod
+    def dumps(value: Any, **kwargs: Any) -> str:
+        import json
+
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), **kwargs)
+
+
+def store_compact_json() -> None:
+    """The SQL tracker store writes each event as compact UTF-8 JSON."""
+    from rasa.core import tracker_store
+
+    tracker_store.json = _CompactJson  # type: ignore[assignment]
+
+
 def apply_all() -> None:
     reuse_action_response_validator()
     sqlite_write_ahead_log()
     pool_sqlite_connections()
+    answer_when_the_action_server_fails()
+    never_silent()
+    store_events_without_embeddings()
+    send_the_action_server_the_turn()
+    bounded_sessions()
+    carry_over_slot_values()
+    store_compact_json()

@@ -1,10 +1,10 @@
 """Shared fixtures. The server fixtures start the REAL action server, Rasa server and
-web front (on free ports, with a throw-away SQLite tracker store), once per session."""
+web front under supervisord (on free ports, with a throw-away var/ directory and SQLite
+tracker store), once per session."""
 
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.servers import RASA_MODEL, Ports, start_all, stop_processes
+from bot.servers import RASA_MODEL, Ports, Supervisor, free_port  # noqa: F401 - tests import it
 
 INDEX_MANIFEST = PROJECT_ROOT / "models" / "index" / "manifest.json"
 TEST_STAFF_PASSWORD = "test-staff-password-1234"
@@ -22,17 +22,15 @@ TEST_STAFF_PASSWORD = "test-staff-password-1234"
 SERVERS_TODAY = "2026-11-22"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class RunningServers:
-    ports: Ports
+    supervisor: Supervisor
     tracker_db: Path
     staff_password: str = TEST_STAFF_PASSWORD
+
+    @property
+    def ports(self) -> Ports:
+        return self.supervisor.ports
 
     @property
     def rasa_url(self) -> str:
@@ -63,22 +61,29 @@ def post_json(url: str, payload: object, timeout: float = 30) -> tuple[int, obje
         return status, body
 
 
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory) -> RunningServers:
-    """Action server + Rasa + web front, started for real. Needs `make index train`."""
+def supervised_servers(directory: Path) -> RunningServers:
+    """A set of the real servers under supervisord in ``directory`` (its var/), with
+    the test staff password and the pinned "today"."""
     for needed, command in ((RASA_MODEL, "make train"), (INDEX_MANIFEST, "make index")):
         if not needed.exists():
             pytest.fail(f"{needed} is missing: run `{command}` (make test does it)")
-    ports = Ports(actions=free_port(), rasa=free_port(), web=free_port())
-    running = RunningServers(ports, tmp_path_factory.mktemp("tracker") / "tracker.db")
-    with pytest.MonkeyPatch.context() as environment:  # the servers' environment only
-        environment.setenv("STAFF_PASSWORD", running.staff_password)
-        environment.setenv("SECRET_KEY", "test-secret-key-not-for-production")
-        environment.setenv("WEB_ENV_FILE", str(running.tracker_db.parent / "absent.env"))  # ignore ./.env
-        processes = start_all(ports, run_dir=None, tracker_db_url=running.tracker_db_url,
-                              extra_env={"ASSISTANT_TODAY": SERVERS_TODAY})
+    tracker_db = directory / "tracker.db"
+    supervisor = Supervisor(
+        Ports.free(), var_dir=directory, tracker_db_url=f"sqlite:///{tracker_db}",
+        extra_env={"STAFF_PASSWORD": TEST_STAFF_PASSWORD,
+                   "SECRET_KEY": "test-secret-key-not-for-production",
+                   "WEB_ENV_FILE": str(directory / "absent.env"),  # ignore ./.env
+                   "ASSISTANT_TODAY": SERVERS_TODAY})
+    supervisor.start()
+    return RunningServers(supervisor, tracker_db)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> RunningServers:
+    """Action server + Rasa + web front, started for real. Needs `make index train`."""
+    running = supervised_servers(tmp_path_factory.mktemp("servers"))
     yield running
-    stop_processes(processes.values())
+    running.supervisor.stop()
 
 
 @pytest.fixture(scope="session")

@@ -76,3 +76,49 @@ def test_patched_rasa_validates_action_responses_as_before_and_pools_sqlite_in_w
         assert "Failed to validate Action server response" in result["patched"][name]
     assert result["sqlite"] == ["wal", 1]  # 1 = NORMAL
     assert result["pools"] == ["QueuePool", "SingletonThreadPool"]  # in-memory ones untouched
+
+
+# ------------------------------------------------------------------ against the real servers
+
+@pytest.mark.servers
+def test_stored_user_events_carry_no_embedding_and_a_short_ranking(servers):
+    import sqlite3
+
+    from bot.rasa_client import RasaClient
+
+    with RasaClient(servers.rasa_url) as rasa:
+        reply = rasa.send("stored-events", "电子证书在哪下载")
+    assert reply.custom["entry_id"] == "ecert_where_download"
+    with sqlite3.connect(servers.tracker_db) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = 'stored-events' "
+                          "AND type_name = 'user'").fetchall()
+    [(data,)] = rows
+    parse_data = json.loads(data)["parse_data"]
+    assert "text_embedding" not in parse_data and parse_data["intent"]["name"]
+    assert 1 <= len(parse_data["intent_ranking"]) <= 5
+    assert "电子证书" in data                       # stored as UTF-8, not \\uXXXX escapes
+
+
+@pytest.mark.servers
+def test_a_long_conversation_goes_on_in_new_sessions_with_its_slots(servers):
+    from bot.rasa_client import RasaClient
+
+    sender = "long-conversation"
+    questions = ["证书直邮怎么申请？", "电子证书在哪下载", "证书邮寄要多少钱", "加注是什么"]
+    with RasaClient(servers.rasa_url) as rasa:
+        first = rasa.send(sender, "河南的证书没领会保管多久")
+        for n in range(24):  # 24 turns of about 9 events: more than one session's worth
+            assert not rasa.send(sender, questions[n % len(questions)]).empty
+        tracker = rasa.tracker(sender)
+    assert first.custom["entry_id"] == "henan_storage_period"
+    events = tracker["events"]
+    starts = [i for i, e in enumerate(events) if e["event"] == "session_started"]
+    assert len(starts) >= 2                                   # a new session began ...
+    opening = []
+    for event in events[starts[-1]:]:
+        if event["event"] == "user":
+            break
+        opening.append(event)
+    names = [e["name"] for e in opening if e["event"] == "slot"]
+    assert "place" in names and len(names) == len(set(names))  # each slot carried over once
+    assert tracker["slots"]["place"] == "河南"

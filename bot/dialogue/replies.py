@@ -197,6 +197,15 @@ def fallback_reply(best_score: float | None = None) -> Reply:
     return Reply("\n".join(lines), [], custom)
 
 
+def unavailable_reply() -> Reply:
+    """The polite reply when the assistant cannot answer right now (a server is down or
+    too slow): what happened, what to do, and the help contacts."""
+    t = texts()
+    lines = [t["unavailable"].strip(), t["fallback_contacts_heading"]]
+    lines += [contact_line(c) for c in reachable_contacts()[:MAX_FALLBACK_CONTACTS]]
+    return Reply("\n".join(lines), [], {"kind": "unavailable", "retry": True, "sources": []})
+
+
 def decision_reply(decision: Any, place: Place | None, related: dict[str, str]) -> Reply:
     """Reply for a retrieval decision; ``related`` maps entry id → question."""
     if decision.kind == "answer":

@@ -1,0 +1,30 @@
+"""``python -m actions.server --port N``: rasa_sdk's action server in one process.
+
+rasa_sdk's own command runs Sanic's worker manager with the server in a child process; a
+worker killed there is neither restarted nor reported (the manager keeps the port and
+every call hangs). In one process the process that serves is the one the process manager
+(supervisord, ops/supervisord.conf) watches and restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from rasa_sdk.endpoint import create_app_for_serve
+from rasa_sdk.executor import ActionExecutor
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m actions.server")
+    parser.add_argument("--port", type=int, default=5055)
+    args = parser.parse_args(argv)
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    app = create_app_for_serve(executor, cors_origins=None)
+    app.run(host=os.environ.get("SANIC_HOST", "127.0.0.1"), port=args.port, single_process=True,
+            access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()
