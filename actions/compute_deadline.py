@@ -21,6 +21,8 @@ class ActionComputeDeadline(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[EventType]:
-        reply = deadline_reply(latest_message(tracker), state_of(tracker))
-        dispatcher.utter_message(text=reply.text, buttons=reply.buttons, json_message=reply.custom)
-        return [SlotSet(name, None) for name in DEADLINE_FORM_SLOTS]
+        turn = deadline_reply(latest_message(tracker), state_of(tracker))
+        dispatcher.utter_message(text=turn.reply.text, buttons=turn.reply.buttons,
+                                 json_message=turn.reply.custom)
+        return ([SlotSet(name, None) for name in DEADLINE_FORM_SLOTS]
+                + [SlotSet(name, value) for name, value in turn.slots.items()])

@@ -16,6 +16,7 @@ nothing else of ``bot``.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ class DataPaths:
     regions: Path               # places and the regions rules are written for
     replies: Path               # reply wording for every channel
     deadlines: Path             # deadline rules' wording and keywords
+    vocabulary: Path            # candidates' words and noise → the documents' words
     cli_texts: Path             # the command line's own texts
     ui_texts: Path              # the web pages' texts
 
@@ -65,6 +67,7 @@ def paths() -> DataPaths:
         regions=FAQ_DIR / "regions.yml",
         replies=FAQ_DIR / "replies.yml",
         deadlines=DATA_DIR / "deadlines.yml",
+        vocabulary=FAQ_DIR / "vocabulary.yml",
         cli_texts=_path("BOT_MESSAGES", FAQ_DIR / "messages.yml"),
         ui_texts=DATA_DIR / "web" / "ui.yml",
     )
@@ -109,6 +112,11 @@ def deadline_texts() -> dict[str, Any]:
 def region_data() -> dict[str, Any]:
     """``data/faq/regions.yml``: places, the provinces they belong to, rule regions."""
     return _mapping(paths().regions)
+
+
+def vocabulary() -> dict[str, Any]:
+    """``data/faq/vocabulary.yml``: candidates' words and the noise around a question."""
+    return _mapping(paths().vocabulary)
 
 
 def cli_texts() -> dict[str, Any]:
@@ -162,6 +170,28 @@ def out_of_scope_questions() -> list[str]:
             if question not in out:
                 out.append(question)
     return out
+
+
+def nlu_examples(nlu_dir: Path | None = None) -> dict[str, list[str]]:
+    """The hand-written Rasa NLU files (``data/nlu/*.yml``): the examples of each block
+    without entity markup, in file order; intents by name, other blocks as
+    ``lookup:<name>``, ``synonym:<name>`` and ``regex:<name>``."""
+    blocks: dict[str, list[str]] = {}
+    for path in sorted(Path(nlu_dir or DATA_DIR / "nlu").glob("*.yml")):
+        for block in (read_yaml(path) or {}).get("nlu") or []:
+            kind = next((k for k in ("intent", "lookup", "synonym", "regex") if k in block), None)
+            if kind is None:
+                continue
+            name = str(block[kind]) if kind == "intent" else f"{kind}:{block[kind]}"
+            examples = blocks.setdefault(name, [])
+            for line in str(block.get("examples") or "").splitlines():
+                text = _ENTITY_MARKUP.sub(r"\1", line.strip().removeprefix("- "))
+                if text:
+                    examples.append(text)
+    return blocks
+
+
+_ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 
 
 def calibration_offtopic() -> list[dict[str, Any]]:

@@ -50,10 +50,9 @@ def test_answer_faq_answers_with_source_buttons_and_slots(dispatcher):
     assert "来源：" in message["text"] and "适用地区：全国" in message["text"]
     assert 1 <= len(message["buttons"]) <= 3
     assert events == [SlotSet("last_topic", "ask_ecert_download"),
-                      SlotSet("last_question", message["custom"] and events[1]["value"]),
+                      SlotSet("last_entry", "ecert_where_download"),
                       SlotSet("last_asked", "电子证书在哪下载"),
                       SlotSet("deadline_procedure", None)]
-    assert events[1]["value"].endswith("？")
 
 
 def test_answer_faq_takes_the_embedding_rasa_passed_with_the_message(dispatcher):
@@ -90,16 +89,17 @@ def test_answer_faq_counts_a_later_date_for_the_remembered_rule(dispatcher):
         "2024年9月27日", "inform_date", deadline_procedure="gd_direct_mail"), DOMAIN)
     assert dispatcher.messages[0]["custom"]["procedure"] == "gd_direct_mail"
     assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
-    assert events == []
+    assert events == [SlotSet("deadline_procedure", "gd_direct_mail"),   # for a correction
+                      SlotSet("deadline_date", "2024-09-27")]
 
 
 def test_answer_faq_region_follow_up_re_asks_the_last_question(dispatcher):
     events = ActionAnswerFaq().run(dispatcher, tracker(
         "河南的呢？", "inform_region", last_topic="ask_fees",
-        last_question="广州考区纸质证书邮寄怎么收费？"), DOMAIN)
+        last_entry="gz_paper_mail_fee"), DOMAIN)
     assert dispatcher.messages[0]["custom"]["entry_id"] == "henan_mail_fee"
     assert events == [SlotSet("last_topic", "ask_fees"),
-                      SlotSet("last_question", "河南证书邮寄费用谁承担？"),
+                      SlotSet("last_entry", "henan_mail_fee"),
                       SlotSet("last_asked", None), SlotSet("deadline_procedure", None),
                       SlotSet("place", "河南")]
 
@@ -119,7 +119,8 @@ def test_answer_faq_rejects_empty_input(dispatcher):
 def test_answer_faq_one_turn_deadline(dispatcher):
     events = ActionAnswerFaq().run(dispatcher, tracker("名单2024年9月27日公示，直邮最晚哪天申请"), DOMAIN)
     assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
-    assert events == []
+    assert events == [SlotSet("deadline_procedure", "gd_direct_mail"),
+                      SlotSet("deadline_date", "2024-09-27")]
 
 
 def test_show_contacts(dispatcher):
@@ -144,7 +145,9 @@ def test_compute_deadline_replies_and_clears_the_form_slots(dispatcher):
     events = ActionComputeDeadline().run(
         dispatcher, tracker("2024年9月27日", procedure="gd_direct_mail", start_date="2024-09-27"), DOMAIN)
     assert "2024年10月18日（星期五）" in dispatcher.messages[0]["text"]
-    assert events == [SlotSet("procedure", None), SlotSet("start_date", None), SlotSet("date_problem", None)]
+    assert events == [SlotSet("procedure", None), SlotSet("start_date", None), SlotSet("date_problem", None),
+                      SlotSet("deadline_procedure", "gd_direct_mail"),
+                      SlotSet("deadline_date", "2024-09-27")]
 
 
 def test_validate_form_extracts_and_checks(dispatcher):
@@ -160,11 +163,11 @@ def test_validate_form_extracts_and_checks(dispatcher):
     assert good == {"start_date": "2024-09-27", "date_problem": None}
     assert form.validate_procedure("henan_storage", dispatcher, tracker("x"), DOMAIN) == {
         "procedure": "henan_storage"}
-    # A future publicity date given before the procedure is refused once it is known,
-    # and the emptied slot validated again keeps the reason.
+    # A date given before the procedure is checked again once it is (a date ahead is
+    # fine: candidates ask ahead), and the emptied slot validated again keeps the reason.
     assert form.validate_procedure("gd_direct_mail", dispatcher, tracker("x", start_date="2099-01-01"),
-                                   DOMAIN) == {"procedure": "gd_direct_mail", "start_date": None,
-                                               "date_problem": "future_date"}
+                                   DOMAIN) == {"procedure": "gd_direct_mail", "start_date": "2099-01-01",
+                                               "date_problem": None}
     assert form.validate_start_date(None, dispatcher, tracker("x", procedure="gd_direct_mail"),
                                     DOMAIN) == {"start_date": None}
 

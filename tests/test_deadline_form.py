@@ -53,7 +53,7 @@ class dialogue:  # noqa: N801 - reads like the module the cases were written aga
     @staticmethod
     def deadline_reply(procedure, start_iso, user_text="", on=TODAY):
         return form.deadline_reply(read_message(user_text, on=on),
-                                   DialogueState(procedure=procedure, start_date=start_iso))
+                                   DialogueState(procedure=procedure, start_date=start_iso)).reply
 
 
 # ------------------------------------------------------------------ one turn
@@ -81,7 +81,6 @@ def test_one_turn_answer_says_which_year_it_assumed():
 
 @pytest.mark.parametrize("text", [
     "直邮，名单2025年2月30日公示的，最晚哪天申请",     # no such day
-    "直邮，名单2025年12月1日公示，最晚哪天申请",        # still to come
     "河南补充核查，成绩13月5日发布",                     # no 13th month
 ])
 def test_wrong_date_with_a_procedure_hands_over_to_the_form(text):
@@ -209,11 +208,11 @@ def test_procedure_answer(text, intent, asked, expected):
     ("2025-04-01", "henan_mail_booking", {"start_date": "2025-04-01", "date_problem": None}),
     ("9月27号", "gd_direct_mail", {"start_date": "2025-09-27", "date_problem": None}),
     ("2025年2月30日", "gd_direct_mail", {"start_date": None, "date_problem": "invalid_date"}),
-    ("明天", "gd_direct_mail", {"start_date": None, "date_problem": "future_date"}),
+    ("明天", "gd_direct_mail", {"start_date": "2025-10-21", "date_problem": None}),  # ahead
     ("还没公示呢", "gd_direct_mail", {"start_date": None, "date_problem": "no_date"}),
-    # An annotation can be planned: a future day is fine.
+    # An annotation can be planned: a future day is fine (so is any rule's, asked ahead).
     ("2025年11月3日", "ecert_annotation", {"start_date": "2025-11-03", "date_problem": None}),
-    # Before the procedure is known only the date itself is checked ...
+    # Before the procedure is known the date is checked too ...
     ("2025年11月3日", None, {"start_date": "2025-11-03", "date_problem": None}),
 ])
 def test_form_slots_for_date(value, procedure, expected):
@@ -221,9 +220,11 @@ def test_form_slots_for_date(value, procedure, expected):
 
 
 def test_form_slots_for_procedure_checks_an_earlier_date_again():
-    # ... and again once it is: a publicity date cannot be in the future.
+    # ... and again once it is: a date ahead is fine for every rule (candidates ask ahead)
     assert dialogue.form_slots_for_procedure("gd_direct_mail", "2025-11-03", on=TODAY) == {
-        "procedure": "gd_direct_mail", "start_date": None, "date_problem": "future_date"}
+        "procedure": "gd_direct_mail", "start_date": "2025-11-03", "date_problem": None}
+    assert dialogue.form_slots_for_procedure("gd_direct_mail", "2025-02-30", on=TODAY) == {
+        "procedure": "gd_direct_mail", "start_date": None, "date_problem": "invalid_date"}
     assert dialogue.form_slots_for_procedure("ecert_annotation", "2025-11-03", on=TODAY) == {
         "procedure": "ecert_annotation", "start_date": "2025-11-03", "date_problem": None}
     assert dialogue.form_slots_for_procedure("henan_storage", None, on=TODAY) == {
@@ -248,3 +249,26 @@ def test_deadline_reply_mentions_an_assumed_year_only_when_the_answer_had_none()
     [source] = without.custom["sources"]
     assert source["passage_id"] == "henan-check-issuance-2024/p08" and source["region"] == "河南省"
     assert "豫人社函〔2024〕25号" in source["title"] and source["date"] == "2024年1月24日"
+
+
+def test_a_date_ahead_is_answered_in_one_turn_and_a_year_without_calendar_is_provisional():
+    # 2026-12-15 (Tue) is 22 days ahead of 2026-11-23: computed, not refused. 12 working
+    # days end in 2026 (12-31); 2027 has no official calendar yet in the data.
+    ahead = dialogue.deadline_turn("广东2026年12月15日公示，直邮截止哪天", on=date(2026, 11, 23))
+    assert ahead.reply.custom["procedure"] == "gd_direct_mail"
+    assert "2026年12月31日（星期四）" in ahead.reply.text and "还有" in ahead.reply.text
+    later = dialogue.deadline_turn("广东2026年12月25日公示，直邮截止哪天", on=date(2026, 11, 23))
+    assert "估计" in later.reply.text and "2027" in later.reply.text   # provisional, says why
+
+
+def test_a_correction_counts_the_remembered_rule_again():
+    first = dialogue.deadline_turn("广东名单2025年5月8日公示，直邮最晚哪天", on=TODAY)
+    assert first.slots == {"deadline_procedure": "gd_direct_mail", "deadline_date": "2025-05-08"}
+    corrected = form.deadline_turn(read_message("说错了，公示日期是2025年5月9日", "ask_deadline", on=TODAY),
+                                   DialogueState(**first.slots))
+    assert corrected.reply.custom["procedure"] == "gd_direct_mail"
+    assert corrected.slots["deadline_date"] == "2025-05-09"
+    other = form.deadline_turn(read_message("不对，是河南的预约邮寄", "inform_procedure", on=TODAY),
+                               DialogueState(**first.slots))
+    assert other.reply.custom["procedure"] == "henan_mail_booking"
+    assert other.slots["deadline_date"] == "2025-05-08"

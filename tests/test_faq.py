@@ -33,7 +33,7 @@ def entry_answered(turn):
     ("那显示有效呢", "status_revoked", "status_valid"),
 ])
 def test_a_short_follow_up_is_read_after_the_last_question(question_of, text, last, expected):
-    assert entry_answered(answer_turn(text, None, 0.0, last_question=question_of[last])) == expected
+    assert entry_answered(answer_turn(text, None, 0.0, last_entry=last)) == expected
 
 
 def test_a_follow_up_is_read_after_the_candidates_own_words_too(question_of):
@@ -43,18 +43,18 @@ def test_a_follow_up_is_read_after_the_candidates_own_words_too(question_of):
     assert entry_answered(first) == "annotation_what"
     assert first.slots["last_asked"] == "电子证书加注是啥"
     follow_up = answer_turn("总共几次", "ask_annotation", 0.95, last_topic=first.slots["last_topic"],
-                            last_question=first.slots["last_question"],
+                            last_entry=first.slots["last_entry"],
                             last_asked=first.slots["last_asked"])
     assert entry_answered(follow_up) == "annotation_limits"
     without = answer_turn("总共几次", "ask_annotation", 0.95,
-                          last_question=question_of["annotation_what"])
+                          last_entry="annotation_what")
     assert entry_answered(without) != "annotation_limits"
     # Read in context, "总共几次" says too little to be the context of the next one.
     assert follow_up.slots["last_asked"] is None
 
 
 def test_a_short_question_rasa_gives_a_topic_is_read_after_the_last_question(question_of):
-    turn = answer_turn("邮费多少", "ask_fees", 0.9, last_question=question_of["gz_paper_how_apply"])
+    turn = answer_turn("邮费多少", "ask_fees", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "gz_paper_mail_fee"
 
 
@@ -62,27 +62,27 @@ def test_a_short_question_rasa_gives_a_topic_is_read_after_the_last_question(que
                                                  ("要交钱吗", "direct_mail_how", "direct_mail_fee")])
 def test_a_question_rasa_calls_a_follow_up_is_read_after_the_last_question(question_of, text, last,
                                                                           expected):
-    assert entry_answered(answer_turn(text, "ask_follow_up", 0.8, last_question=question_of[last])) == expected
+    assert entry_answered(answer_turn(text, "ask_follow_up", 0.8, last_entry=last)) == expected
     # one Rasa confidently calls off-topic is read alone (and says too little)
-    assert entry_answered(answer_turn(text, "out_of_scope", 0.9, last_question=question_of[last])) == "fallback"
+    assert entry_answered(answer_turn(text, "out_of_scope", 0.9, last_entry=last)) == "fallback"
 
 
 def test_an_unsure_off_topic_guess_that_retrieval_finds_in_domain_is_read_in_context(question_of):
-    last = question_of["henan_supplementary_check"]
+    last = "henan_supplementary_check"
     alone = answer_turn("不去参加会怎样", None, 0.0)
     assert alone.reply.custom["kind"] == "did_you_mean"   # in the domain, but unclear alone
-    turn = answer_turn("不去参加会怎样", "out_of_scope", 0.55, last_question=last)
+    turn = answer_turn("不去参加会怎样", "out_of_scope", 0.55, last_entry=last)
     assert entry_answered(turn) == "henan_missed_supplementary"
-    assert entry_answered(answer_turn("不去参加会怎样", "out_of_scope", 0.9, last_question=last)) == "fallback"
+    assert entry_answered(answer_turn("不去参加会怎样", "out_of_scope", 0.9, last_entry=last)) == "fallback"
 
 
 def test_context_does_not_override_what_the_message_says(question_of):
-    turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_question=question_of["gz_paper_how_apply"])
+    turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "direct_mail_tracking"
 
 
 def test_the_follow_up_reading_never_repeats_the_last_answer(question_of):
-    turn = answer_turn("那怎么申请", "inform_region", 0.71, last_question=question_of["direct_mail_what"])
+    turn = answer_turn("那怎么申请", "inform_region", 0.71, last_entry="direct_mail_what")
     assert entry_answered(turn) == "direct_mail_how"   # names no place: not a region follow-up
 
 
@@ -100,6 +100,6 @@ def test_a_province_said_earlier_does_not_displace_a_confident_nationwide_answer
                                           ("那社保怎么转移", "out_of_scope")])
 def test_off_topic_stays_off_topic_in_any_context(question_of, text, intent):
     turn = answer_turn(text, intent, 0.9 if intent else 0.3, place_slot="河南",
-                       last_question=question_of["henan_paper_booking"])
+                       last_entry="henan_paper_booking")
     assert entry_answered(turn) == "fallback"
 

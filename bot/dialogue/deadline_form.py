@@ -19,7 +19,8 @@ from bot.dialogue.message import Message, today
 from bot.dialogue.replies import Reply
 from bot.dialogue.state import DialogueState, Turn
 from bot.knowledge.entries import TOPICS
-from bot.lang.dates import first_date, parse_date
+from bot import datafiles
+from bot.lang.dates import ParsedDate, first_date, parse_date
 
 DATE_ANSWER = "inform_date"
 # Intents with rules of their own that may interrupt the deadline form.
@@ -34,37 +35,57 @@ def deadline_turn(message: Message, state: DialogueState) -> Turn | None:
     about a personal deadline.
 
     A message naming a procedure and a usable date ("名单2024年9月27日公示，直邮最晚
-    哪天申请？") is answered in one turn. One naming a procedure with a wrong date
-    (2025年2月30日, a publicity date still to come) hands over to the deadline form,
-    which reads the same message again and asks only for what is missing or wrong; so
-    does a message Rasa reads as giving a date (intent ``inform_date``) when the
-    procedure or a readable date is missing ("2024年9月27日", "名单2025年9月公示的，
+    哪天申请？", or a date still to come: candidates ask ahead) is answered in one turn.
+    One naming a procedure with an impossible date (2025年2月30日) hands over to the
+    deadline form, which reads the same message again and asks only for what is missing
+    or wrong; so does a message Rasa reads as giving a date (intent ``inform_date``) when
+    the procedure or a readable date is missing ("2024年9月27日", "名单2025年9月公示的，
     直邮最晚哪天"). Anything else without a date is a question for the knowledge base.
 
-    A date sent after an answer that explained a deadline rule (slot
-    ``deadline_procedure``), naming no procedure ("名单是9月1日公示的" after "直邮最晚什么
-    时候申请"), is that procedure's start date."""
-    has_date = bool(message.dates)
+    After a deadline answer, or an FAQ answer explaining a deadline rule, the rule and the
+    date are remembered (``deadline_procedure``, ``deadline_date``): a date given then, or
+    a correction ("说错了，公示日期是2025年5月9日", "不对，是河南的预约邮寄"), is counted
+    for the remembered rule, or from the remembered date."""
     procedure = message.procedure or remembered_procedure(message, state.deadline_procedure)
-    if procedure is None or not has_date:
-        gives_date = (message.intent == DATE_ANSWER and (has_date or procedure is not None)
+    mentions = message.dates
+    if procedure and not mentions and state.deadline_date and is_correction(message):
+        return _answer(procedure, date.fromisoformat(state.deadline_date), None, message)
+    if procedure is None or not mentions:
+        gives_date = (message.intent == DATE_ANSWER and (bool(mentions) or procedure is not None)
                       and not _other_question_with_a_date(message, procedure))
         personal = procedure is not None and _asks_for_own_date(message)
         return Turn(None, followup=DEADLINE_FORM) if gives_date or personal else None
-    parsed = first_date(message.dates, message.today,
-                        require_past=PROCEDURES[procedure].needs_past)
+    parsed = first_date(mentions, message.today)
     if not parsed.ok:
         return Turn(None, followup=DEADLINE_FORM)
-    result = compute(procedure, parsed.value, today=message.today)
-    return Turn(result_reply(result, parsed).in_script(message.traditional))
+    return _answer(procedure, parsed.value, parsed, message)
+
+
+def _answer(procedure: str, start: date, parsed: ParsedDate | None, message: Message) -> Turn:
+    """The computed deadline, remembered for a correction in the next message."""
+    result = compute(procedure, start, today=message.today)
+    return Turn(result_reply(result, parsed).in_script(message.traditional),
+                remembered_deadline(procedure, start))
+
+
+def remembered_deadline(procedure: str, start: date) -> dict[str, Any]:
+    """The slots a deadline answer leaves: its rule and its date."""
+    return {"deadline_procedure": procedure, "deadline_date": start.isoformat()}
+
+
+def is_correction(message: Message) -> bool:
+    """"不对", "说错了", "改成…": the candidate changes what they said before
+    (data/faq/vocabulary.yml ``correction_cues``)."""
+    cues = datafiles.vocabulary().get("correction_cues") or ()
+    return any(cue in message.normalised for cue in cues)
 
 
 def remembered_procedure(message: Message, remembered: str | None) -> str | None:
-    """``remembered`` when the message gives a date (Rasa reads it as ``inform_date``
-    and it has one) and names no procedure of its own; else None."""
-    if remembered not in PROCEDURES or message.intent != DATE_ANSWER or message.procedure:
+    """``remembered`` when the message gives a date and names no procedure of its own,
+    as a date (Rasa reads it as ``inform_date``) or as a correction; else None."""
+    if remembered not in PROCEDURES or message.procedure or not message.dates:
         return None
-    return remembered if message.dates else None
+    return remembered if message.intent == DATE_ANSWER or is_correction(message) else None
 
 
 def _other_question_with_a_date(message: Message, procedure: str | None) -> bool:
@@ -134,12 +155,10 @@ def start_date_answer(message: Message, state: DialogueState) -> str | None:
 
 def start_date_problem(value: str, procedure: str | None, on: date | None = None
                        ) -> tuple[str | None, str | None]:
-    """(ISO date, None) when ``value`` (a slot's text) is a usable start date for
-    ``procedure``, else (None, a bot.lang.dates error id). Before the procedure is known
-    only the date itself is checked; :func:`form_slots_for_procedure` checks it again
-    once it is."""
-    needs_past = PROCEDURES[procedure].needs_past if procedure in PROCEDURES else False
-    parsed = parse_date(value, on or today(), require_past=needs_past)
+    """(ISO date, None) when ``value`` (a slot's text) is a usable start date, else
+    (None, a bot.lang.dates error id). A date still to come is usable: candidates ask
+    ahead, and a year without an official calendar yet is answered as provisional."""
+    parsed = parse_date(value, on or today())
     if not parsed.ok:
         return None, parsed.error
     return parsed.value.isoformat(), None
@@ -175,13 +194,11 @@ def start_date_prompt(message: Message, state: DialogueState) -> Reply:
     return Reply(prompt, [], {"kind": "form_prompt", "sources": []}).in_script(message.traditional)
 
 
-def deadline_reply(message: Message, state: DialogueState) -> Reply:
-    """The computed deadline for a completed form. The message is the last answer: its
-    script is kept, and when it was the date without a year, the reply says which year
-    was assumed."""
+def deadline_reply(message: Message, state: DialogueState) -> Turn:
+    """The computed deadline for a completed form, and the rule and date remembered.
+    The message is the last answer: its script is kept, and when it was the date without
+    a year, the reply says which year was assumed."""
     start = date.fromisoformat(state.start_date)
-    result = compute(state.procedure, start, today=message.today)
     parsed = first_date(message.dates, message.today)
-    if not (parsed.ok and parsed.value == start):
-        parsed = None
-    return result_reply(result, parsed).in_script(message.traditional)
+    return _answer(state.procedure, start, parsed if parsed.ok and parsed.value == start
+                   else None, message)

@@ -45,10 +45,9 @@ def result_sources(result: DeadlineResult) -> list[dict[str, Any]]:
 
 
 def _source_line(result: DeadlineResult, sources: list[dict[str, Any]], texts: dict) -> str:
-    return texts["reply"]["source"].format(
-        region=result.region, citations=cited_documents(sources),
-        passages=texts["reply"]["list_separator"].join(result.sources),
-    )
+    """One line naming the documents (passage ids stay in ``custom.sources``, for staff)."""
+    return texts["reply"]["source"].format(region=result.region,
+                                           citations=cited_documents(sources))
 
 
 def _headline(result: DeadlineResult, texts: dict) -> str:
@@ -93,40 +92,57 @@ def _annotation_lines(result: DeadlineResult, reply: dict) -> list[str]:
     return lines
 
 
-def render(result: DeadlineResult, *, parsed: ParsedDate | None = None,
-           sources: list[dict[str, Any]] | None = None) -> str:
-    """The reply text for a result: title, headline with the date(s) as
-    ``YYYY年M月D日（星期X）``, how it was counted, the interpretation notes, the
-    status relative to today, the source (region + document) and the next step.
-    Pass ``parsed`` to mention an inferred year."""
+def lead(result: DeadlineResult, parsed: ParsedDate | None = None) -> list[str]:
+    """The answer first, sized for a phone: the date (or dates), how far away, whether
+    it is an estimate and which year was assumed, and what to do next."""
     texts = load_texts()
     reply = texts["reply"]
-    lines = [reply["title"].format(name=procedure_name(result.procedure_id))]
-    if result.estimate:
-        lines.append(reply["estimate_banner"])
-    if parsed is not None and parsed.year_inferred:
-        lines.append(reply["year_inferred"].format(input=_day(result.input_date)))
-    lines.append(_headline(result, texts))
+    lines = [_headline(result, texts)]
     if result.procedure_id == "ecert_annotation":
         lines += _annotation_lines(result, reply)
     status = _status(result, texts)
     if status:
         lines.append(status)
+    if result.estimate:
+        lines.append(reply["estimate_banner"])
+    if parsed is not None and parsed.year_inferred:
+        lines.append(reply["year_inferred"].format(input=_day(result.input_date)))
+    next_step = texts["procedures"][result.procedure_id]["next_step"]
+    lines.append(reply["next_step"].format(next_step=next_step))
+    return lines
+
+
+def details(result: DeadlineResult) -> list[str]:
+    """One tap away: the rule's name, how the date was counted and the notes."""
+    texts = load_texts()
+    reply = texts["reply"]
+    lines = [reply["title"].format(name=procedure_name(result.procedure_id))]
     if result.steps:
         lines.append(reply["counting_header"])
         lines.extend(f"- {_step_line(step, texts)}" for step in result.steps)
     if result.notes:
         lines.append(reply["notes_header"])
         lines.extend(f"- {texts['notes'][note]}" for note in result.notes)
-    lines.append(_source_line(result, sources if sources is not None else result_sources(result),
-                              texts))
-    next_step = texts["procedures"][result.procedure_id]["next_step"]
-    lines.append(reply["next_step"].format(next_step=next_step))
-    return "\n".join(lines)
+    return lines
+
+
+def render(result: DeadlineResult, *, parsed: ParsedDate | None = None,
+           sources: list[dict[str, Any]] | None = None) -> str:
+    """The reply text for channels without a folded section: the lead, the details and
+    the source line (region + documents)."""
+    sources = sources if sources is not None else result_sources(result)
+    return "\n".join([*lead(result, parsed), *details(result),
+                      _source_line(result, sources, load_texts())])
 
 
 def deadline_reply(result: DeadlineResult, parsed: ParsedDate | None = None) -> Reply:
-    """The whole deadline reply: text and ``custom`` (kind, procedure, sources)."""
+    """The whole deadline reply: the text for every channel, and in ``custom`` the lead
+    (``answer``), the folded ``details`` and the sources, which the chat page shows once,
+    under the bubble."""
     sources = result_sources(result)
+    summary = load_texts()["reply"]["details_summary"]
     return Reply(render(result, parsed=parsed, sources=sources), [],
-                 {"kind": "deadline", "procedure": result.procedure_id, "sources": sources})
+                 {"kind": "deadline", "procedure": result.procedure_id,
+                  "answer": "\n".join(lead(result, parsed)),
+                  "details": {"summary": summary, "lines": details(result)},
+                  "sources": sources, "region": result.region})

@@ -68,7 +68,6 @@ class Procedure:
     id: str
     sources: tuple[str, ...]
     needs: str                      # English description of the input date
-    needs_past: bool                # the input date must already have happened
     compute: Callable[..., DeadlineResult]
 
     @property
@@ -223,26 +222,25 @@ PROCEDURES: dict[str, Procedure] = {
     for p in (
         Procedure("gd_direct_mail",
                   ("gz-mail-faq-2025/p05", "gz-mail-faq-2024/p04"),
-                  "day the list of successful candidates was publicised", True,
-                  direct_mail_deadline),
+                  "day the list of successful candidates was publicised", direct_mail_deadline),
         Procedure("gz_paper_mail_dispatch", ("gz-mail-faq-2024/p09",),
-                  "day the mailing application was reviewed", True, paper_mail_dispatch),
+                  "day the mailing application was reviewed", paper_mail_dispatch),
         Procedure("henan_check_report",
                   ("henan-check-issuance-2024/p05", "henan-check-issuance-2024/p06"),
-                  "score release day", True, henan_check_report_deadline),
+                  "score release day", henan_check_report_deadline),
         Procedure("henan_supplementary_check", ("henan-check-issuance-2024/p06",),
-                  "score release day", True, henan_supplementary_deadline),
+                  "score release day", henan_supplementary_deadline),
         Procedure("henan_mail_booking", ("henan-check-issuance-2024/p08",),
-                  "day the check results were published", True, henan_booking_deadline),
+                  "day the check results were published", henan_booking_deadline),
         Procedure("henan_storage", ("henan-check-issuance-2024/p09",),
-                  "last day of the exam", True, henan_storage_end),
+                  "last day of the exam", henan_storage_end),
         Procedure("henan_publicity", ("henan-check-issuance-2024/p05",),
-                  "first day of the results publicity", True, henan_publicity_end),
+                  "first day of the results publicity", henan_publicity_end),
         Procedure("ecert_annotation",
                   ("cpta-ecert-faq-2023/p09", "cpta-ecert-faq-2023/p16"),
-                  "day of the annotation application", False, annotation_window),
+                  "day of the annotation application", annotation_window),
         Procedure("ecert_download_estimate", ("cpta-ecert-faq-2023/p01",),
-                  "day the results were published", True, ecert_download_estimate),
+                  "day the results were published", ecert_download_estimate),
     )
 }
 

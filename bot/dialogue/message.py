@@ -1,9 +1,10 @@
 """A candidate's message, read once per turn.
 
-:func:`read_message` normalises the text, detects its script, finds the place, the
-dates and the deadline procedure it names, and keeps what Rasa said of it (intent,
-confidence, the embedding its NLU computed). Everything downstream takes this one value
-and never reads the raw text again.
+:func:`read_message` takes the noise off the text (``bot.lang.noise``), normalises it,
+puts it in the documents' words for retrieval (``bot.lang.vocabulary``), detects its
+script, finds the place, the dates and the deadline procedure it names, and keeps what
+Rasa said of it (intent, confidence, the embedding its NLU computed). Everything
+downstream takes this one value and never reads the raw text again.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from bot import datafiles
 from bot.dialogue.deadlines import guess_procedure
 from bot.knowledge.entries import TOPICS
 from bot.lang.dates import DateMention, extract_dates
+from bot.lang.noise import core_of
 from bot.lang.privacy import mask_sensitive
 from bot.lang.regions import Place, find_place
 from bot.lang.text import has_words, is_traditional, normalise
+from bot.lang.vocabulary import canonical
 
 # Below this NLU confidence the intent is not trusted as a topic hint.
 TOPIC_HINT_MIN_CONFIDENCE = 0.8
@@ -37,7 +40,9 @@ class Message:
     """One candidate message and everything read from it."""
 
     text: str                       # as received (the web front masked it already)
-    normalised: str                 # matching form: NFKC, simplified, lower-case
+    core: str                       # without greetings, emoji, markup, stray numbers
+    normalised: str                 # the core: NFKC, simplified, lower-case
+    query: str                      # what retrieval matches: normalised, documents' words
     traditional: bool               # written in traditional script: so is the reply
     masked: str                     # with ID and mobile numbers masked, for logs
     has_words: bool
@@ -66,14 +71,16 @@ def read_message(text: Any, intent: str | None = None, confidence: float = 0.0,
                  embedding: Any = None, on: date | None = None) -> Message:
     """Read a message once (``on``: the day it is read against, default :func:`today`)."""
     text = text if isinstance(text, str) else ""
-    normalised = normalise(text)
+    core = core_of(text)
+    normalised = normalise(core)
     on = on or today()
     markers = datafiles.deadline_texts()["question_markers"]
     return Message(
-        text=text, normalised=normalised, traditional=is_traditional(text),
+        text=text, core=core, normalised=normalised, query=canonical(normalised),
+        traditional=is_traditional(text),
         masked=mask_sensitive(text), has_words=has_words(normalised),
         is_question=any(marker in normalised for marker in markers),
-        place=find_place(normalised), dates=tuple(extract_dates(text, on)),
-        procedure=guess_procedure(normalised), today=on, intent=intent,
+        place=find_place(normalised), dates=tuple(extract_dates(core, on)),
+        procedure=guess_procedure(canonical(normalised)), today=on, intent=intent,
         confidence=float(confidence or 0.0), embedding=embedding,
     )

@@ -24,7 +24,7 @@ MAX_FALLBACK_CONTACTS = 5
 # province wins.
 REGION_PREFERENCE_MARGIN = 0.2
 # The parts of ``custom`` that are text for the candidate (converted with the reply).
-SCRIPTED_CUSTOM_KEYS = ("answer", "region_note")
+SCRIPTED_CUSTOM_KEYS = ("answer", "region_note", "details")
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,22 @@ class Reply:
         quick replies and the texts of ``custom``); unchanged otherwise."""
         if not traditional:
             return self
-        custom = {key: to_traditional(value) if key in SCRIPTED_CUSTOM_KEYS and value else value
+        custom = {key: _traditional(value) if key in SCRIPTED_CUSTOM_KEYS and value else value
                   for key, value in self.custom.items()}
         buttons = [{"title": to_traditional(b["title"]), "payload": to_traditional(b["payload"])}
                    for b in self.buttons]
         return replace(self, text=to_traditional(self.text), buttons=buttons, custom=custom)
+
+
+def _traditional(value: Any) -> Any:
+    """Text, or the texts inside a list or mapping, in traditional script."""
+    if isinstance(value, str):
+        return to_traditional(value)
+    if isinstance(value, list):
+        return [_traditional(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _traditional(v) for k, v in value.items()}
+    return value
 
 
 def texts() -> dict[str, Any]:
@@ -227,6 +238,17 @@ def contacts_reply() -> Reply:
     lines += [contact_line(contact, with_when=True) for contact in reachable_contacts()]
     lines.append(t["contacts_footer"])
     return Reply("\n".join(lines), [], {"kind": "contacts", "sources": []})
+
+
+def clarify_options_reply(topic: str, options: Iterable[Any]) -> Reply:
+    """Ask back which point of the last answer's topic the candidate means, with the
+    likely entries as quick replies ("您是想问生僻字的哪一点？")."""
+    t = texts()
+    hits = list(options)
+    name = t["topic_names"].get(topic, "")
+    text = t["clarify_topic"].format(topic=name) if name else t["clarify_any"]
+    custom = {"kind": "clarify", "topic": topic, "candidates": [h.id for h in hits], "sources": []}
+    return Reply(text, _buttons([h.question for h in hits]), custom)
 
 
 def clarify_reply(text: str) -> Reply:

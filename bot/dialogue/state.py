@@ -21,9 +21,10 @@ class DialogueState:
 
     place: str | None = None                # the province or city said earlier
     last_topic: str | None = None           # the last answered entry's topic
-    last_question: str | None = None        # … and its canonical question
+    last_entry: str | None = None           # … and its id
     last_asked: str | None = None           # the candidate's own words for it
-    deadline_procedure: str | None = None   # the deadline rule that answer explained
+    deadline_procedure: str | None = None   # the deadline rule that answer computed or explained
+    deadline_date: str | None = None        # the date it counted from (ISO)
     requested_slot: str | None = None       # what the deadline form is asking for
     procedure: str | None = None            # the deadline form's slots
     start_date: str | None = None

@@ -6,8 +6,11 @@ Supported forms (full-width digits and punctuation too, folded with NFKC):
 明天 后天``, and weeks: ``上周五 本周一 这周三 上个星期五 下周一 上上周日``
 (weeks start on Monday, as in Chinese usage).
 
-A date without a year resolves to the most recent date on or before ``today``
-(today itself counts as past) and is flagged ``year_inferred``.
+A date without a year resolves to the most recent such date on or before ``today``,
+unless it comes within the next month ("12月15日" on 3 December is this month:
+candidates ask ahead about dates just coming, not about ones a year away), and is
+flagged ``year_inferred``. ``月底`` / ``月初`` (this month's, or next
+month's with ``下个``) are relative dates.
 
 Errors are values, never exceptions: ``no_date``, ``invalid_date`` (2025年2月30日,
 13月1日, a year outside 1990–2100) and ``future_date`` (only when the caller says the
@@ -32,6 +35,8 @@ ERRORS = (NO_DATE, INVALID_DATE, FUTURE_DATE)
 MIN_YEAR, MAX_YEAR = 1990, 2100
 # How far back a missing year may go: far enough to reach the last 29 February.
 _MAX_YEARS_BACK = 8
+# A date without a year this close ahead is taken as coming, not as last year's.
+AHEAD_DAYS = 31
 
 _DAY_SUFFIX = r"(?:\s*[日号號])?"
 _FULL_CJK = re.compile(
@@ -47,6 +52,7 @@ _SHORT = re.compile(
     r"(?<![\d.\-/:])(?P<m>\d{1,2})(?P<sep>[./])(?P<d>\d{1,2})(?P<suffix>[日号號])?"
     r"(?![\d%‰]|[.\-/:]\d)(?!\s*(?:万|元|倍|分|米|个|個|岁|歲|小时|小時|天|年|月|版|寸|斤|公斤|公里|克|kg|g\b|m\b))"
 )
+_MONTH_EDGE = re.compile(r"(?P<next>下个?|下一个)?(?:本|这个?|当)?月(?P<edge>底|末|初)")
 _RELATIVE_DAY = re.compile(r"大前天|前天|昨天|昨日|今天|今日|明天|明日|后天|後天")
 _RELATIVE_OFFSETS = {
     "大前天": -3, "前天": -2, "昨天": -1, "昨日": -1, "今天": 0, "今日": 0,
@@ -115,7 +121,12 @@ def _make(year: int, month: int, day: int) -> date | None:
 
 
 def _infer_year(month: int, day: int, today: date) -> date | None:
-    """Most recent date with this month and day on or before ``today``."""
+    """The coming date with this month and day within ``AHEAD_DAYS``, else the most
+    recent one on or before ``today``."""
+    for ahead in (today.year, today.year + 1):
+        candidate = _make(ahead, month, day)
+        if candidate is not None and 0 < (candidate - today).days <= AHEAD_DAYS:
+            return candidate
     for back in range(_MAX_YEARS_BACK + 1):
         candidate = _make(today.year - back, month, day)
         if candidate is not None and candidate <= today:
@@ -153,6 +164,12 @@ def _candidates(folded: str, original: str, today: date) -> list[tuple[int, int,
             continue
         value = _infer_year(month, day, today)
         add(match, value, inferred=value is not None)
+    for match in _MONTH_EDGE.finditer(folded):
+        first = date(today.year, today.month, 1)
+        if match["next"]:
+            first = (first + timedelta(days=32)).replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        add(match, first if match["edge"] == "初" else last, relative=True)
     for match in _RELATIVE_DAY.finditer(folded):
         add(match, today + timedelta(days=_RELATIVE_OFFSETS[match.group()]), relative=True)
     for match in _WEEK.finditer(folded):

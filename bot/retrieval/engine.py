@@ -22,7 +22,8 @@ from bot.retrieval.embedding import EmbeddingCache, Encoder, get_encoder, unpack
 from bot.retrieval.index import LoadedIndex, load_index
 from bot.knowledge.entries import TOPICS, KnowledgeBase, load_knowledge_base
 from bot.retrieval.settings import Settings, load_settings
-from bot.lang.text import has_words, normalise
+from bot.lang.text import has_words
+from bot.lang.vocabulary import matching_form
 
 KINDS = ("entry", "passage")
 QUERY_CACHE_SIZE = 2048  # distinct query embeddings kept per engine (1.5 kB each)
@@ -97,7 +98,7 @@ class Engine:
     # -- helpers -----------------------------------------------------------
     def prepare(self, text: str) -> str:
         """Normalised, truncated query text."""
-        return normalise(text or "")[: self.settings.max_query_chars]
+        return matching_form(text or "")[: self.settings.max_query_chars]
 
     def citations(self, passage_ids) -> list[Citation]:
         return citations(passage_ids, self.kb.documents, self.kb.passages)
@@ -157,11 +158,11 @@ class Engine:
                kinds: tuple[str, ...] = KINDS) -> list[Hit]:
         """Top ``k`` entries, then top ``k`` passages (each best first) for raw text.
         Empty for input without words."""
-        return self.search_query(normalise(text or ""), k, topic, kinds)
+        return self.search_query(matching_form(text or ""), k, topic, kinds)
 
     def search_query(self, query: str, k: int = 5, topic: str | None = None,
                      kinds: tuple[str, ...] = KINDS) -> list[Hit]:
-        """:meth:`search` for text already in matching form (``bot.lang.text.normalise``)."""
+        """:meth:`search` for text already in matching form (``bot.lang.vocabulary.matching_form``)."""
         query = query[: self.settings.max_query_chars]
         if not has_words(query) or k <= 0:
             return []
@@ -186,14 +187,14 @@ class Engine:
 
     def answer(self, text: str, topic: str | None = None, exclude: str | None = None) -> Decision:
         """The decision for raw text: :meth:`answer_query` on its matching form."""
-        return self.answer_query(normalise(text or ""), topic, exclude)
+        return self.answer_query(matching_form(text or ""), topic, exclude)
 
     def answer_query(self, query: str, topic: str | None = None,
                      exclude: str | None = None) -> Decision:
         """Answer when the best entry's confidence reaches ``answer_threshold``; offer
         it and the next likely entries (confidence >= ``suggestion_min``) as "did you
         mean" from ``floor``; below that, no answer (the hits are kept for logging).
-        ``query`` is in matching form (``bot.lang.text.normalise``). ``exclude``: an
+        ``query`` is in matching form (``bot.lang.vocabulary.matching_form``). ``exclude``: an
         entry id the question is known NOT to ask for (a follow-up to it); confidences
         are then conditional on "not that entry"."""
         query = query[: self.settings.max_query_chars]

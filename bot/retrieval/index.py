@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bot import datafiles
 from bot.retrieval.embedding import Encoder, encoder_config, encoder_config_json
 from bot.knowledge.entries import KnowledgeBase, load_knowledge_base
 from bot.retrieval import ranker
 from bot.lang.text import normalise
+from bot.lang.vocabulary import canonical, matching_form
 
-INDEX_FORMAT = 3  # 3: the classifier pickle names bot.retrieval.ranker
+INDEX_FORMAT = 4  # 4: texts in matching form (noise removed, candidates' words replaced)
 VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "rows.json"
 MANIFEST_FILE = "manifest.json"
@@ -94,7 +96,7 @@ class BuildReport:
 
 def passage_text(heading: str, text: str) -> str:
     """What is embedded for a passage: heading + text, simplified and normalised."""
-    return normalise(f"{heading}\n{text}")
+    return canonical(normalise(f"{heading}\n{text}"))
 
 
 def collect_rows(kb: KnowledgeBase) -> list[Row]:
@@ -102,11 +104,11 @@ def collect_rows(kb: KnowledgeBase) -> list[Row]:
     then every passage."""
     rows: list[Row] = []
     for entry in kb.entries:
-        question = normalise(entry.question)
+        question = matching_form(entry.question)
         rows.append(Row("question", entry.id, entry.topic, question))
         seen = {question}
         for p in entry.paraphrases:
-            text = normalise(p)
+            text = matching_form(p)
             if text and text not in seen:
                 seen.add(text)
                 rows.append(Row("paraphrase", entry.id, entry.topic, text))
@@ -146,6 +148,10 @@ def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | st
     digest.update(f"index-format:{INDEX_FORMAT}\n".encode())
     digest.update(f"encoder:{enc}\n".encode())
     digest.update(f"classifier:{json.dumps(classifier.as_dict(), sort_keys=True)}\n".encode())
+    # the matching form of every text depends on the vocabulary's synonyms (not on its
+    # politeness or correction words)
+    synonyms = datafiles.vocabulary().get("synonyms") if datafiles.paths().vocabulary.exists() else {}
+    digest.update(f"synonyms:{json.dumps(synonyms, sort_keys=True, ensure_ascii=False)}\n".encode())
     for name, path in _data_files(entries_dir, sources_dir, out_of_scope):
         content = path.read_bytes()
         digest.update(f"{name}:{len(content)}\n".encode())

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.datafiles import question_groups
-from bot.lang.text import normalise
+from bot.lang.vocabulary import matching_form
 
 NONE = "__none__"
 MODEL_FILE = "classifier.pkl"
@@ -132,7 +132,7 @@ def read_out_of_scope(path: Path) -> list[str]:
         for question in questions:
             if not isinstance(question, str):
                 raise ValueError(f"{path}: group {group}: {question!r} is not text (quote it)")
-            text = normalise(question)
+            text = matching_form(question)
             if text and text not in out:
                 out.append(text)
     return out

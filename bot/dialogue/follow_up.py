@@ -1,0 +1,149 @@
+"""A message read in the context of the conversation's last answer.
+
+After an answer the assistant remembers the entry (slot ``last_entry``) and the
+candidate's own words for it (``last_asked``). The next message is read alone and after
+each of those contexts, both as asking for any entry and as asking for an entry other
+than the last one; the decision between these readings has two margins chosen on the
+development pairs of ``tests/data/follow_up_dev.yml`` (``follow_up`` in
+``data/faq/retrieval.yml``, written by ``python -m bot.build.follow_up_margins``), not a
+length limit or marker words. A message still unclear in context, whose readings point
+into the last answer's topic, gets a clarifying question with that topic's entries as
+quick replies instead of the generic fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from bot import datafiles
+from bot.dialogue.message import Message
+from bot.dialogue.state import DialogueState
+from bot.lang.vocabulary import matching_form
+from bot.retrieval.engine import Decision, Engine, Hit
+
+# A message answered by itself at least this confidently is not re-read in context: over
+# 870 short messages after an answered question, no reading in context changed such an
+# answer, and each costs an embedding.
+SURE_ALONE = 0.8
+MAX_CLARIFY_OPTIONS = 3
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How much more confident a reading in context must be than the message alone
+    (``over_alone``), and how confident a reading that answers with the last entry again
+    must be (``same_entry``, added to the answer threshold)."""
+
+    over_alone: float = 0.0
+    same_entry: float = 0.1
+    in_topic: float = 1.01        # a reading in the last topic this confident answers
+    clarify_floor: float = 0.1    # a topic entry this likely in context: worth asking about
+
+
+def margins() -> Margins:
+    """The margins of ``data/faq/retrieval.yml`` (``follow_up``), defaults without them."""
+    values = datafiles.retrieval_config().get("follow_up") or {}
+    return Margins(**{k: float(v) for k, v in values.items() if k in Margins.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the message means in context: a decision to answer with, or a request to ask
+    back with candidate entries (``clarify``)."""
+
+    decision: Decision
+    clarify: tuple[Hit, ...] = ()
+    in_context: bool = False
+
+
+def contexts(state: DialogueState, engine: Engine) -> list[str]:
+    """The matching forms the message is read after: the candidate's words for the last
+    answer, then the last entry's question."""
+    entry = engine.kb.by_id.get(state.last_entry or "")
+    texts = [state.last_asked, entry.question if entry else None]
+    return list(dict.fromkeys(matching_form(t) for t in texts if t and t.strip()))
+
+
+def read_in_context(engine: Engine, alone: Decision, message: Message, state: DialogueState,
+                    topic: str | None, limits: Margins | None = None) -> Reading:
+    """The best reading of the message with the conversation's last answer, or the
+    message alone; a clarifying question when it stays unclear in context."""
+    limits = limits or margins()
+    last = engine.kb.by_id.get(state.last_entry or "")
+    sure = alone.kind == "answer" and alone.hits[0].score >= SURE_ALONE
+    if last is None or sure:
+        return Reading(alone)
+    # words only off-topic questions use ("天气"): a message that retrieval rejects by
+    # itself is then about something else and does not lean on the last answer
+    elliptical = not off_topic_words(message.query, engine)
+    if alone.kind == "no_answer" and not elliptical:
+        return Reading(alone)
+    queries = [f"{context}{message.query}" for context in contexts(state, engine)]
+    engine.prefetch(queries)  # every reading embedded in one batch
+    settings = engine.settings
+    candidates = []
+    for query in queries:
+        for exclude in (None, last.id):
+            reading = engine.answer_query(query, topic=topic or last.topic, exclude=exclude)
+            if not reading.hits:
+                continue
+            best = reading.hits[0]
+            needed = settings.answer_threshold
+            if best.id == last.id:
+                needed += limits.same_entry          # the same answer again needs more
+            elif best.topic == last.topic and elliptical:
+                needed = min(needed, limits.in_topic)  # another point of the same topic
+            if best.score >= needed:
+                candidates.append(replace(reading, kind="answer"))
+    best = max(candidates, key=lambda r: r.hits[0].score, default=None)
+    if best is not None and (alone.kind != "answer"
+                             or best.hits[0].score > alone.hits[0].score + limits.over_alone):
+        return Reading(best, in_context=True)
+    if alone.kind != "no_answer" or not elliptical:
+        return Reading(alone)
+    return Reading(alone, clarify=_clarify_options(engine, queries, last.topic, limits))
+
+
+def off_topic_words(query: str, engine: Engine) -> list[str]:
+    """The words of a query (jieba) that only off-topic questions use: in
+    data/faq/out_of_scope.yml or Rasa's out_of_scope examples, in no FAQ entry and no other
+    NLU example. "天气" in "今天天气怎么样" says the message is about something else;
+    "多少钱" and "具体点" say nothing against leaning on the last answer."""
+    in_scope, off_topic = _vocabularies(id(engine.kb), tuple(engine.kb.entries))
+    return [w for w in _cut(query) if w in off_topic and w not in in_scope]
+
+
+def _cut(text: str) -> list[str]:
+    import jieba  # lazy: its dictionary loads on first use
+
+    return [w for w in jieba.lcut(text) if len(w.strip()) > 1]
+
+
+@lru_cache(maxsize=2)
+def _vocabularies(kb_id: int, entries: tuple) -> tuple[frozenset[str], frozenset[str]]:
+    """(words of in-scope texts, words of off-topic texts), both in matching form."""
+    def words(texts) -> set[str]:
+        return {w for text in texts for w in _cut(matching_form(text))}
+
+    examples = datafiles.nlu_examples()
+    off_topic = [*datafiles.out_of_scope_questions(), *examples.get("out_of_scope", [])]
+    in_scope = [text for entry in entries for text in (entry.question, *entry.paraphrases,
+                                                      entry.answer)]
+    in_scope += [t for name, texts in examples.items() if name != "out_of_scope" for t in texts]
+    return frozenset(words(in_scope)), frozenset(words(off_topic))
+
+
+def _clarify_options(engine: Engine, queries: list[str], topic: str,
+                     limits: Margins) -> tuple[Hit, ...]:
+    """The last topic's entries the message most likely means in context, when any is
+    likely enough to ask about; empty otherwise."""
+    hits: dict[str, Hit] = {}
+    for query in queries:
+        for hit in engine.search_query(query, k=len(engine.kb.entries), topic=topic,
+                                       kinds=("entry",)):
+            if hit.topic == topic and hit.score >= limits.clarify_floor:
+                if hit.id not in hits or hit.score > hits[hit.id].score:
+                    hits[hit.id] = hit
+    ranked = sorted(hits.values(), key=lambda h: -h.score)
+    return tuple(ranked[:MAX_CLARIFY_OPTIONS])
