@@ -37,8 +37,8 @@ def test_a_short_follow_up_is_read_after_the_last_question(question_of, text, la
 
 
 def test_a_follow_up_is_read_after_the_candidates_own_words_too(question_of):
-    # The entry's long question ("什么是电子证书加注？为什么要加注？") drowns "总共几次";
-    # the candidate's shorter "电子证书加注是啥" does not.
+    # The candidate's own words ("电子证书加注是啥") are context as well as the entry's
+    # long question ("什么是电子证书加注？为什么要加注？").
     first = answer_turn("电子证书加注是啥", "ask_annotation", 0.95)
     assert entry_answered(first) == "annotation_what"
     assert first.slots["last_asked"] == "电子证书加注是啥"
@@ -46,9 +46,10 @@ def test_a_follow_up_is_read_after_the_candidates_own_words_too(question_of):
                             last_entry=first.slots["last_entry"],
                             last_asked=first.slots["last_asked"])
     assert entry_answered(follow_up) == "annotation_limits"
-    without = answer_turn("总共几次", "ask_annotation", 0.95,
-                          last_entry="annotation_what")
-    assert entry_answered(without) != "annotation_limits"
+    # After the entry alone, another point of its topic is accepted at a lower
+    # confidence (follow_up margins: in_topic), so the long question no longer drowns it.
+    without = answer_turn("总共几次", "ask_annotation", 0.95, last_entry="annotation_what")
+    assert entry_answered(without) == "annotation_limits"
     # Read in context, "总共几次" says too little to be the context of the next one.
     assert follow_up.slots["last_asked"] is None
 

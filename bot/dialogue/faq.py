@@ -19,7 +19,7 @@ from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
                                   decision_reply, fallback_reply, texts)
 from bot.dialogue.state import DialogueState, Turn
-from bot.lang.regions import Place, applies_to, find_place, nationwide
+from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
 from bot.lang.vocabulary import matching_form
 from bot.retrieval.engine import Decision, Engine, load_engine
@@ -38,7 +38,9 @@ def _prefer_province(engine: Engine, decision: Decision, query: str, topic: str 
                 and applies_to(h.region, place.province) and (topic is None or h.topic == topic)]
     if not regional:
         return decision
-    best = regional[0]
+    # the place's own rules first (广州's over Guangdong's), then by confidence
+    own = rule_region_of(place)
+    best = min(regional, key=lambda h: (h.region != own, -h.score))
     return replace(decision, hits=[best] + [h for h in decision.hits if h.id != best.id])
 
 

@@ -88,6 +88,15 @@ def rule_region_named(normalised: str) -> str | None:
     return None
 
 
+def rule_region_of(place: Place) -> str:
+    """The most specific rule region a place has: its city's (广州 → 广东省广州市) when the
+    documents have rules for that city, else its province."""
+    for city, aliases in (_data().get("cities") or {}).items():
+        if place.name in aliases:
+            return city
+    return place.province
+
+
 def province_of(name: str | None) -> str | None:
     """Province for a place name (entity value or slot), or None if unknown."""
     if not name:

@@ -29,9 +29,10 @@ from bot.retrieval.embedding import Encoder, encoder_config, encoder_config_json
 from bot.knowledge.entries import KnowledgeBase, load_knowledge_base
 from bot.retrieval import ranker
 from bot.lang.text import normalise
-from bot.lang.vocabulary import canonical, matching_form
+from bot.lang.noise import core_of
+from bot.lang.vocabulary import canonical
 
-INDEX_FORMAT = 4  # 4: texts in matching form (noise removed, candidates' words replaced)
+INDEX_FORMAT = 5  # 5: entry texts in matching form and as written
 VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "rows.json"
 MANIFEST_FILE = "manifest.json"
@@ -99,16 +100,23 @@ def passage_text(heading: str, text: str) -> str:
     return canonical(normalise(f"{heading}\n{text}"))
 
 
+def entry_texts(text: str) -> list[str]:
+    """What an entry's question or paraphrase is indexed as: its matching form, and its
+    words as written too when the vocabulary changed some (a query in words the
+    vocabulary does not list still meets the entry's own: "重新办" and "补办")."""
+    written = normalise(core_of(text))
+    return list(dict.fromkeys([canonical(written), written]))
+
+
 def collect_rows(kb: KnowledgeBase) -> list[Row]:
-    """Rows in a stable order: per entry its question then its distinct paraphrases,
-    then every passage."""
+    """Rows in a stable order: per entry its question then its distinct paraphrases (each
+    in matching form, then as written if that differs), then every passage."""
     rows: list[Row] = []
     for entry in kb.entries:
-        question = matching_form(entry.question)
+        question, *written = entry_texts(entry.question)
         rows.append(Row("question", entry.id, entry.topic, question))
         seen = {question}
-        for p in entry.paraphrases:
-            text = matching_form(p)
+        for text in [*written, *(t for p in entry.paraphrases for t in entry_texts(p))]:
             if text and text not in seen:
                 seen.add(text)
                 rows.append(Row("paraphrase", entry.id, entry.topic, text))
