@@ -17,7 +17,8 @@ from bot.dialogue.deadlines import entry_procedure
 from bot.dialogue.follow_up import Margins, Reading, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
-                                  decision_reply, fallback_reply, texts)
+                                  decision_reply, fallback_reply, regional_hits, regional_reply,
+                                  texts)
 from bot.dialogue.state import DialogueState, Turn
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
@@ -117,8 +118,9 @@ def answer_turn(message: Message, state: DialogueState, engine: Engine | None = 
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
+    regional = regional_hits(decision, engine.settings.answer_threshold) if place is None else []
     related = {entry.id: entry.question for entry in engine.kb.entries}
-    reply = decision_reply(decision, place, related)
+    reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
     return Turn(reply.in_script(message.traditional), _remembered(reply, alone, message, place,
                                                                  engine))
 

@@ -175,6 +175,45 @@ def did_you_mean_reply(hits: list[Any]) -> Reply:
     return Reply("\n".join(lines), _buttons(questions), custom)
 
 
+def regional_hits(decision: Any, answer_threshold: float) -> list[Any]:
+    """When no entry is a confident match only because the documents answer the same
+    question per region ("寄证书收费不": Guangdong's direct mail, Guangzhou, Henan), those
+    entries, one per region, best first; else []."""
+    if decision.kind != "did_you_mean" or not decision.hits:
+        return []
+    topic = decision.hits[0].topic
+    regional: dict[str, Any] = {}
+    for hit in decision.hits:
+        if hit.topic == topic and hit.region != nationwide() and hit.region not in regional:
+            regional[hit.region] = hit
+    hits = list(regional.values())
+    return hits if len(hits) > 1 and sum(h.score for h in hits) >= answer_threshold else []
+
+
+def regional_reply(hits: list[Any]) -> Reply:
+    """The same question answered for each region, each in the first sentence of its
+    entry's answer, with every source; quick replies open each region's full answer."""
+    t = texts()
+    lines = [t["regional_heading"]]
+    lines += [t["regional_item"].format(region=h.region, answer=_first_sentence(h.answer))
+              for h in hits]
+    lines.append(t["regional_hint"])
+    sources = [source for h in hits for source in sources_of(h.citations, h.region)]
+    body = "\n".join(lines)
+    custom = {"kind": "faq_answer", "entry_id": hits[0].id, "entries": [h.id for h in hits],
+              "score": round(float(hits[0].score), 4), "topic": hits[0].topic, "answer": body,
+              "sources": sources, "region": t["regional_region"]}
+    text = "\n".join([body, "", t["source_line"].format(sources=cited_documents(sources))])
+    return Reply(text, _buttons([h.question for h in hits]), custom)
+
+
+def _first_sentence(answer: str) -> str:
+    """An answer's first sentence (up to its first 。), which states the rule."""
+    first = answer.strip().split("\n")[0]
+    end = first.find("。")
+    return first[: end + 1] if end >= 0 else first
+
+
 def reachable_contacts() -> list[dict[str, Any]]:
     """Contacts the documents give a phone, address or WeChat account for."""
     return [c for c in datafiles.contacts() if c.get("phone") or c.get("url") or c.get("wechat")]
