@@ -39,14 +39,27 @@ function citedSources(custom) {
 }
 
 /** The bubble text of a bot message. An answer that cites sources carries its text
- *  without the source and region lines in custom.answer (docs/CONTRACTS.md); that is
- *  shown, and <Sources> lays the sources out below, so they are not shown twice. */
+ *  without the source and region lines (and a deadline without its counting) in
+ *  custom.answer (docs/CONTRACTS.md); that is shown, <Details> folds the rest and
+ *  <Sources> lays the sources out below, so nothing is shown twice. */
 function botText(message) {
   const custom = message.custom;
   if (custom && typeof custom.answer === "string" && custom.answer.trim() && citedSources(custom).length) {
     return custom.answer;
   }
   return message.text;
+}
+
+/** The counting method and notes of a deadline answer, one tap away. */
+function Details({ custom }) {
+  const details = custom && custom.details;
+  if (!details || !Array.isArray(details.lines) || !details.lines.length) return null;
+  return (
+    <details className="msg-details">
+      <summary>{String(details.summary || "")}</summary>
+      <FormattedText text={details.lines.map(String).join("\n")} />
+    </details>
+  );
 }
 
 function Sources({ custom, texts }) {
@@ -77,7 +90,7 @@ function Sources({ custom, texts }) {
   );
 }
 
-function MessageRow({ message, texts }) {
+function MessageRow({ message, texts, onRetry }) {
   if (message.role === "system") {
     return (
       <div className="chat-system" role="status">
@@ -93,7 +106,11 @@ function MessageRow({ message, texts }) {
       <div className="chat-bubble-column">
         <Bubble type="text" className={`Bubble text ${isUser ? "bubble-user" : "bubble-bot"}`}>
           {isUser ? <div className="msg-text"><p className="msg-line">{message.text}</p></div> : <FormattedText text={botText(message)} />}
+          {!isUser ? <Details custom={message.custom} /> : null}
           {!isUser ? <Sources custom={message.custom} texts={texts} /> : null}
+          {!isUser && onRetry ? (
+            <button type="button" className="msg-retry" onClick={onRetry}>{texts.retry}</button>
+          ) : null}
         </Bubble>
       </div>
     </div>
@@ -184,7 +201,10 @@ function App({ config }) {
           return [...updated, ...notice, ...replies];
         });
       } catch (error) {
-        setMessages((list) => [...list, { id: localId(), role: "system", text: error.message || texts.network_error }]);
+        // the web front itself is unreachable: a bubble like the server's own outage reply
+        const failed = { id: localId(), role: "bot", text: error.message || texts.network_error,
+          custom: { kind: "unavailable", retry: true, sources: [] }, timestamp: nowSeconds(), local: true };
+        setMessages((list) => [...list, failed]);
       } finally {
         setPending(false);
       }
@@ -219,9 +239,17 @@ function App({ config }) {
       ? lastBot.buttons.map((button) => ({ name: String(button.title), code: String(button.payload) }))
       : [];
 
+  // an outage reply offers to send the candidate's message again (the last one before it)
+  const retryFor = (index) => {
+    const message = messages[index];
+    if (pending || !message.custom || !message.custom.retry || index !== messages.length - 1) return null;
+    const asked = [...messages.slice(0, index)].reverse().find((m) => m.role === "user");
+    return asked ? () => send(asked.text) : null;
+  };
+
   let previousTimestamp = null;
   const rows = [];
-  messages.forEach((message) => {
+  messages.forEach((message, index) => {
     if (message.timestamp && (previousTimestamp === null || message.timestamp - previousTimestamp > TIME_GAP_SECONDS)) {
       rows.push(
         <div className="chat-time" key={`t-${message.id}`}>
@@ -230,7 +258,7 @@ function App({ config }) {
       );
     }
     if (message.timestamp) previousTimestamp = message.timestamp;
-    rows.push(<MessageRow key={message.id} message={message} texts={texts} />);
+    rows.push(<MessageRow key={message.id} message={message} texts={texts} onRetry={retryFor(index)} />);
   });
 
   const remaining = maxChars - draft.length;
