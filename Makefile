@@ -6,7 +6,12 @@ PY311 ?= $(firstword $(wildcard /root/.pyenv/versions/3.11.7/bin/python) $(shell
 BOT := .venv/bin/python
 RASA := .venv-rasa/bin/rasa
 export RASA_TELEMETRY_ENABLED := false
+# endpoints.yml's variables for Rasa commands run here (the servers get theirs from bot/servers.py)
 export TRACKER_DB_URL ?= sqlite:///var/tracker.db
+export TRACKER_DIALECT ?= sqlite
+export LOCK_STORE_TYPE ?= in_memory
+export REDIS_HOST ?= 127.0.0.1
+export REDIS_PORT ?= 6379
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.yml)
 RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/lang/text.py bot/retrieval/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')

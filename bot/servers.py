@@ -1,41 +1,56 @@
-"""The three servers as supervised processes: action server, Rasa, web front.
+"""The servers as supervised processes, in two profiles.
 
-What runs, with which environment, restart policy and log files is configuration
-(``ops/supervisord.conf``, read by supervisord from PyPI's ``supervisor``); this module
-only fills in what differs between runs (ports, the var/ directory, the tracker store
-URL, extra environment such as ``ASSISTANT_TODAY`` for tests), starts supervisord, waits
-until every server answers, and shuts it down. ``make run`` / ``make stop`` call
-``python -m bot.servers start|stop``; the test fixtures start their own set on free
-ports under a temporary directory. Every server binds to 127.0.0.1.
+The single profile (``make run``): action server, Rasa and web front on one machine with
+a SQLite tracker store. The cluster profile (``make run-cluster``): PostgreSQL and Redis
+from Debian's packages, two action servers and two Rasa instances behind haproxy, and
+the web front. What runs, with which environment, restart policy and log files is
+configuration (``ops/supervisord.conf``, ``ops/supervisord-cluster.conf``,
+``ops/haproxy.cfg``, read by supervisord from PyPI's ``supervisor``); this module only
+fills in what differs between runs (ports, the var/ directory, the tracker store URL,
+extra environment such as ``ASSISTANT_TODAY`` for tests), prepares PostgreSQL's data
+directory once, starts supervisord, waits until every server answers, and shuts it down.
+The test fixtures start their own sets on free ports under temporary directories. Every
+server binds to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bot import PROJECT_ROOT
 
 HOST = "127.0.0.1"
 CONFIG = PROJECT_ROOT / "ops" / "supervisord.conf"
+CLUSTER_CONFIG = PROJECT_ROOT / "ops" / "supervisord-cluster.conf"
 VAR_DIR = PROJECT_ROOT / "var"
 SUPERVISORD = PROJECT_ROOT / ".venv" / "bin" / "supervisord"
 SUPERVISORCTL = PROJECT_ROOT / ".venv" / "bin" / "supervisorctl"
 RASA_MODEL = PROJECT_ROOT / "models" / "rasa" / "model.tar.gz"
 PROGRAMS = ("actions", "rasa", "web")
+CLUSTER_PROGRAMS = ("postgres", "redis", "haproxy", "actions1", "actions2", "rasa1", "rasa2", "web")
+POSTGRES_USER = "postgres"     # the OS user PostgreSQL runs as (it refuses root)
+TRACKER_DATABASE = "rasa"
+# A conversation's lock held by an instance that died is free again after this long
+# (Rasa's default is 60 s; a turn takes well under a second).
+LOCK_LIFETIME_SECONDS = 5
 START_TIMEOUT_SECONDS = 240
 # The encoder's OpenMP threads spin while they wait; on 2 shared cores, with Rasa busy on
 # the other, two spinning threads per query turned a 15 ms embedding into 70 ms to 1.7 s
 # of CPU under load. One passive thread per server process is faster at every load (Rasa
 # runs the encoder too, for its intent classifier).
 ONE_OMP_THREAD = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+# endpoints.yml for one Rasa process: SQLite tracker, conversation locks in memory
+SINGLE_PROCESS_STORES = {"TRACKER_DIALECT": "sqlite", "LOCK_STORE_TYPE": "in_memory",
+                         "REDIS_HOST": HOST, "REDIS_PORT": "6379"}
 
 
 def free_port() -> int:
@@ -55,14 +70,79 @@ class Ports:
     def free(cls) -> Ports:
         return cls(actions=free_port(), rasa=free_port(), web=free_port())
 
+    config = CONFIG
+    programs = PROGRAMS
+
     def health_urls(self) -> dict[str, str]:
         """Where each server says it is up (Rasa only once its model is loaded)."""
         return {"actions": f"http://{HOST}:{self.actions}/health",
                 "rasa": f"http://{HOST}:{self.rasa}/status",
                 "web": f"http://{HOST}:{self.web}/healthz"}
 
+    def environment(self, var_dir: Path) -> dict[str, str]:
+        return {"ACTIONS_PORT": str(self.actions), "RASA_PORT": str(self.rasa),
+                "WEB_PORT": str(self.web), **SINGLE_PROCESS_STORES,
+                "TRACKER_DB_URL": f"sqlite:///{var_dir}/tracker.db"}
+
+
+@dataclass(frozen=True)
+class ClusterPorts:
+    """The cluster profile: haproxy's two frontends (``actions``, ``rasa``) and the web
+    front are what clients use; the instances and the databases sit behind them."""
+
+    actions: int = 5055
+    rasa: int = 5005
+    web: int = 8000
+    actions1: int = 5056
+    actions2: int = 5057
+    rasa1: int = 5006
+    rasa2: int = 5007
+    postgres: int = 6432
+    redis: int = 6379
+
+    config = CLUSTER_CONFIG
+    programs = CLUSTER_PROGRAMS
+
+    @classmethod
+    def free(cls) -> ClusterPorts:
+        return cls(**{name: free_port() for name in asdict(cls())})
+
+    def health_urls(self) -> dict[str, str]:
+        urls = {"postgres": f"tcp://{HOST}:{self.postgres}", "redis": f"tcp://{HOST}:{self.redis}",
+                "haproxy": f"http://{HOST}:{self.rasa}/status",
+                "web": f"http://{HOST}:{self.web}/healthz"}
+        for n in (1, 2):
+            urls[f"actions{n}"] = f"http://{HOST}:{getattr(self, f'actions{n}')}/health"
+            urls[f"rasa{n}"] = f"http://{HOST}:{getattr(self, f'rasa{n}')}/status"
+        return urls
+
+    def environment(self, var_dir: Path) -> dict[str, str]:
+        cluster = var_dir / "cluster"
+        ports = {f"{name.upper()}_PORT": str(port) for name, port in asdict(self).items()}
+        return {**ports, "PG_BIN": str(postgres_bin()), "PG_DATA": str(cluster / "postgres"),
+                "PG_SOCKET_DIR": str(cluster / "postgres-socket"),
+                "TRACKER_DIALECT": "postgresql", "LOCK_STORE_TYPE": "redis",
+                "REDIS_HOST": HOST, "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME_SECONDS),
+                "TRACKER_DB_URL": f"postgresql://{TRACKER_DATABASE}@{HOST}:{self.postgres}/"
+                                  f"{TRACKER_DATABASE}"}
+
+
+def postgres_bin() -> Path:
+    """The newest PostgreSQL server of Debian's packages (/usr/lib/postgresql/<v>/bin)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if not versions:
+        raise RuntimeError("PostgreSQL is not installed: run `make install-cluster`")
+    return versions[-1].parent
+
 
 def is_up(url: str) -> bool:
+    """An HTTP health URL answers below 500, or a ``tcp://host:port`` accepts a connection."""
+    if url.startswith("tcp://"):
+        host, port = url[len("tcp://"):].rsplit(":", 1)
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            return probe.connect_ex((host, int(port))) == 0
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status < 500
@@ -72,9 +152,9 @@ def is_up(url: str) -> bool:
 
 @dataclass
 class Supervisor:
-    """One supervisord and its three programs."""
+    """One supervisord and the programs of a profile (its ports say which)."""
 
-    ports: Ports = field(default_factory=Ports)
+    ports: Ports | ClusterPorts = field(default_factory=Ports)
     var_dir: Path = VAR_DIR
     tracker_db_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -89,17 +169,21 @@ class Supervisor:
 
     def environment(self) -> dict[str, str]:
         """supervisord's environment, which its programs inherit."""
-        tracker = self.tracker_db_url or os.environ.get("TRACKER_DB_URL",
-                                                        f"sqlite:///{self.var_dir}/tracker.db")
-        return {**os.environ, **ONE_OMP_THREAD, **self.extra_env,
+        profile = self.ports.environment(self.var_dir)
+        if self.tracker_db_url:
+            profile["TRACKER_DB_URL"] = self.tracker_db_url
+        return {**os.environ, **ONE_OMP_THREAD, **profile, **self.extra_env,
                 "ASSISTANT_LOG_DIR": str(self.log_dir), "ASSISTANT_RUN_DIR": str(self.run_dir),
-                "ACTIONS_PORT": str(self.ports.actions), "RASA_PORT": str(self.ports.rasa),
-                "WEB_PORT": str(self.ports.web), "TRACKER_DB_URL": tracker,
                 "RASA_TELEMETRY_ENABLED": "false"}
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        return self.ports.programs
 
     def ctl(self, *args: str, check: bool = True) -> str:
         """``supervisorctl`` against this supervisord; its output."""
-        done = subprocess.run([str(SUPERVISORCTL), "-c", str(CONFIG), *args], cwd=PROJECT_ROOT,
+        done = subprocess.run([str(SUPERVISORCTL), "-c", str(self.ports.config), *args],
+                              cwd=PROJECT_ROOT,
                               env=self.environment(), capture_output=True, text=True, timeout=60)
         if check and done.returncode not in (0, 3):  # 3: some program is not running
             raise RuntimeError(f"supervisorctl {' '.join(args)}: {done.stdout}{done.stderr}")
@@ -110,19 +194,22 @@ class Supervisor:
         failure shut it down and raise with the failing server's log tail."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(SUPERVISORD), "-c", str(CONFIG)], cwd=PROJECT_ROOT,
+        if isinstance(self.ports, ClusterPorts):
+            prepare_postgres(self.environment())
+        subprocess.run([str(SUPERVISORD), "-c", str(self.ports.config)], cwd=PROJECT_ROOT,
                        env=self.environment(), check=True, timeout=60)
         try:
-            self.wait_until_up(PROGRAMS, timeout)
+            self.wait_until_up(self.programs, timeout)
         except Exception:
             self.stop()
             raise
 
-    def wait_until_up(self, names=PROGRAMS, timeout: float = START_TIMEOUT_SECONDS) -> float:
+    def wait_until_up(self, names: tuple[str, ...] | None = None,
+                      timeout: float = START_TIMEOUT_SECONDS) -> float:
         """Seconds until every named server answers its health URL."""
         started = time.monotonic()
         urls = self.ports.health_urls()
-        pending = list(names)
+        pending = list(names or self.programs)
         while pending:
             pending = [name for name in pending if not is_up(urls[name])]
             if not pending:
@@ -160,6 +247,37 @@ class Supervisor:
         return True
 
 
+def prepare_postgres(env: dict[str, str]) -> None:
+    """Create the cluster's PostgreSQL data directory with its ``rasa`` database, once:
+    initdb and a short-lived server as the ``postgres`` OS user (loopback only, trusted)."""
+    data, sockets = Path(env["PG_DATA"]), Path(env["PG_SOCKET_DIR"])
+    sockets.mkdir(parents=True, exist_ok=True)
+    shutil.chown(sockets, POSTGRES_USER)
+    if (data / "PG_VERSION").exists():
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    shutil.chown(data, POSTGRES_USER)
+    pg_bin, port = Path(env["PG_BIN"]), env["POSTGRES_PORT"]
+    log = Path(env["ASSISTANT_LOG_DIR"]) / "postgres-setup.log"
+
+    def as_postgres(*argv: str) -> None:
+        with open(log, "ab") as output:  # not a pipe: the server started here inherits it
+            subprocess.run(["runuser", "-u", POSTGRES_USER, "--", *argv], check=True,
+                           timeout=120, stdout=output, stderr=subprocess.STDOUT)
+
+    as_postgres(str(pg_bin / "initdb"), "-D", str(data), "--auth=trust", "--encoding=UTF8",
+                "--no-locale")
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sockets}"
+    as_postgres(str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l",
+                str(data / "setup.log"), "-w", "start")
+    try:
+        as_postgres(str(pg_bin / "createuser"), "-h", HOST, "-p", port, TRACKER_DATABASE)
+        as_postgres(str(pg_bin / "createdb"), "-h", HOST, "-p", port, "-O", TRACKER_DATABASE,
+                    TRACKER_DATABASE)
+    finally:
+        as_postgres(str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -173,8 +291,11 @@ def _alive(pid: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.servers")
     parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("--cluster", action="store_true",
+                        help="the cluster profile (PostgreSQL, Redis, two Rasa and action servers)")
     args = parser.parse_args(argv)
-    supervisor = Supervisor()
+    # both profiles keep supervisord's pid file and socket in var/run: `stop` ends either
+    supervisor = Supervisor(ClusterPorts() if args.cluster else Ports())
     if args.command == "stop":
         print("stopped" if supervisor.stop() else "nothing was running")
         return 0

@@ -1,20 +1,28 @@
-"""The REST channel the web front and the tools talk to, with every message taken as text.
+"""The REST channel the web front and the tools talk to: every message is text, and
+every message gets a reply.
 
 Rasa reads a message that starts with ``/`` as an intent with entities (``/restart``
 wipes the conversation, ``/inform{"procedure": ...}`` sets slots). A candidate who types
 ``/restart`` means the words; this channel replaces the leading slash by its full-width
 form (``／``) before Rasa sees the message, so no channel the project exposes lets text
-reach the intent shortcut. Registered in credentials.yml under Rasa's own name ``rest``
-(the webhook stays ``/webhooks/rest/webhook``).
+reach the intent shortcut. When Rasa cannot handle a message at all (the tracker store
+is down, an unexpected error) Rasa's REST channel answers an empty list; this one answers
+the "briefly unavailable" reply of the one renderer. Registered in credentials.yml under
+Rasa's own name ``rest`` (the webhook stays ``/webhooks/rest/webhook``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Text
+import logging
+from typing import Any, Awaitable, Callable, Optional, Text
 
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+from sanic import Blueprint
 from sanic.request import Request
+
+logger = logging.getLogger(__name__)
 
 FULL_WIDTH_SLASH = "\uff0f"
 
@@ -39,3 +47,26 @@ class TextOnlyRestInput(RestInput):
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         return as_text(super()._extract_message(req))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def answered(message: UserMessage) -> None:
+            try:
+                await on_new_message(message)
+            except Exception:  # noqa: BLE001 - logged; the candidate gets a reply anyway
+                logger.exception("message of %s could not be handled", message.sender_id)
+            output = message.output_channel
+            if isinstance(output, CollectingOutputChannel) and not output.messages and (
+                    message.text or "").strip():
+                await output.send_response(message.sender_id, unavailable_message(message.text))
+
+        return super().blueprint(answered)
+
+
+def unavailable_message(text: str) -> dict[str, Any]:
+    """The "briefly unavailable" reply (bot.dialogue.replies) in the script of ``text``, as
+    an output channel sends it."""
+    from bot.dialogue.replies import unavailable_reply
+    from bot.lang.text import is_traditional
+
+    reply = unavailable_reply().in_script(is_traditional(text))
+    return {"text": reply.text, "custom": reply.custom}

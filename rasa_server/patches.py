@@ -16,6 +16,8 @@ to the log, synced at checkpoints: a crash of the server loses nothing, a power 
 lose the last turns. Readers (the staff console) no longer wait for writers either.
 SQLAlchemy 1.4 opens a new SQLite connection for every session (``NullPool``), twice per
 turn; connections to a SQLite file are now pooled, as SQLAlchemy 2.0 does by default.
+PostgreSQL connections are checked before use (``pool_pre_ping``), so a database restart
+costs the turns while it is down, not a restart of Rasa.
 
 Resilience and a flat cost per turn (each built on Rasa's own mechanisms):
 
@@ -117,6 +119,10 @@ def pool_sqlite_connections() -> None:
                 and "poolclass" not in kwargs):
             kwargs["poolclass"] = QueuePool
             kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        if parsed.get_backend_name() == "postgresql":
+            # a pooled connection that died with a database restart is replaced before use,
+            # so Rasa recovers without a restart of its own
+            kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, *args, **kwargs)
 
     create_engine_pooling_sqlite.pools_sqlite = True  # type: ignore[attr-defined]
