@@ -14,6 +14,7 @@ Rasa's own name ``rest`` (the webhook stays ``/webhooks/rest/webhook``).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Awaitable, Callable, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -27,11 +28,17 @@ logger = logging.getLogger(__name__)
 FULL_WIDTH_SLASH = "\uff0f"
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def as_text(message: Any) -> Optional[Text]:
-    """The message with a leading ``/`` (after any blanks) made full-width; other
-    values unchanged (Rasa's own checks handle a missing or non-text message)."""
+    """The message as text Rasa can keep: lone surrogates (invalid Unicode that JSON can
+    carry, and that made the SQL tracker store fail and Rasa exit) removed, a leading
+    ``/`` (after any blanks) made full-width; other values unchanged (Rasa's own checks
+    handle a missing or non-text message)."""
     if not isinstance(message, str):
         return message
+    message = _SURROGATES.sub("", message)
     stripped = message.lstrip()
     if stripped.startswith(INTENT_MESSAGE_PREFIX):
         return FULL_WIDTH_SLASH + stripped[len(INTENT_MESSAGE_PREFIX):]

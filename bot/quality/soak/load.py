@@ -1,0 +1,134 @@
+"""Load with locust (headless, in its own process) and the check of every sent turn in
+the tracker store: each turn answered normally has its user event and a bot reply after
+it, in order; none lost, none duplicated."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bot import PROJECT_ROOT
+from bot.lang.privacy import mask_sensitive
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+OUTAGE_KINDS = {"unavailable"}  # the web front's polite reply when Rasa could not answer
+
+
+@dataclass
+class LoadResult:
+    users: int
+    seconds: int
+    turns: int = 0
+    failures: int = 0
+    outage_replies: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    lost: int = 0
+    duplicated: int = 0
+    unanswered_in_tracker: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Load:
+    """``locust --headless`` against the web front, in the background; every turn it
+    sends is logged in ``work_dir/turns.jsonl``."""
+
+    def __init__(self, web_url: str, users: int, seconds: int, work_dir: Path):
+        self.users, self.seconds, self.work_dir = users, seconds, work_dir
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.log = work_dir / "turns.jsonl"
+        self.log.unlink(missing_ok=True)
+        self.csv_prefix = work_dir / "locust"
+        env = {**os.environ, "SOAK_TURN_LOG": str(self.log), "PYTHONPATH": str(PROJECT_ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+             "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", web_url,
+             "--csv", str(self.csv_prefix), "--only-summary", "--stop-timeout", "30",
+             "--exit-code-on-error", "0"],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+            stderr=open(work_dir / "locust.log", "wb"))
+
+    def finish(self) -> LoadResult:
+        """Wait for the end of the load; its figures (the tracker is checked separately)."""
+        self.process.wait(timeout=self.seconds + 300)
+        result = LoadResult(users=self.users, seconds=self.seconds)
+        turns = self.turns()
+        result.turns = len(turns)
+        result.failures = sum(1 for t in turns if t["status"] != 200 or not t["kinds"])
+        result.outage_replies = sum(1 for t in turns if OUTAGE_KINDS & set(t["kinds"]))
+        stats = _aggregated(self.csv_prefix.with_name("locust_stats.csv"))
+        result.p50_ms, result.p95_ms = stats.get("50%"), stats.get("95%")
+        return result
+
+    def turns(self) -> list[dict]:
+        return read_turns(self.log)
+
+
+def read_turns(log: Path) -> list[dict]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _aggregated(path: Path) -> dict[str, float]:
+    import csv
+
+    if not path.exists():
+        return {}
+    for row in csv.DictReader(path.open(encoding="utf-8")):
+        if row.get("Name") == "Aggregated":
+            return {k: float(v) for k, v in row.items() if k.endswith("%") and v not in ("", "N/A")}
+    return {}
+
+
+def check_tracker(turns: list[dict], tracker_url: str, result: LoadResult) -> None:
+    """Count the turns lost or duplicated in the tracker store, and user events there
+    without a bot reply after them (``result`` is updated)."""
+    engine = sa.create_engine(tracker_url)
+    sessions: dict[str, list[dict]] = {}
+    for turn in sorted(turns, key=lambda t: t["sent"]):
+        sessions.setdefault(turn["session"], []).append(turn)
+    with engine.connect() as db:
+        for session, sent in sessions.items():
+            rows = db.execute(sa.text("SELECT type_name, data FROM events WHERE sender_id = :s "
+                                      "AND type_name IN ('user', 'bot') ORDER BY id"),
+                              {"s": session}).all()
+            _compare(session, sent, rows, result)
+    engine.dispose()
+
+
+def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> None:
+    stored: list[tuple[str, bool]] = []  # (user text, answered by a bot event after it)
+    for type_name, data in rows:
+        if type_name == "user":
+            stored.append((json.loads(data).get("text") or "", False))
+        elif stored:
+            stored[-1] = (stored[-1][0], True)
+    position = 0
+    for turn in sent:
+        text = mask_sensitive(turn["text"])
+        found = next((i for i in range(position, len(stored)) if stored[i][0] == text), None)
+        if found is None:
+            if not OUTAGE_KINDS & set(turn["kinds"]):   # an outage reply never reached Rasa
+                result.lost += 1
+                _example(result, f"lost: {session} {text!r}")
+            continue
+        result.duplicated += found - position          # stored user events nobody sent
+        if not stored[found][1]:
+            result.unanswered_in_tracker += 1
+        position = found + 1
+    result.duplicated += len(stored) - position
+
+
+def _example(result: LoadResult, text: str) -> None:
+    if len(result.examples) < 10:
+        result.examples.append(text)
