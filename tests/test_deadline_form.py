@@ -268,7 +268,17 @@ def test_a_correction_counts_the_remembered_rule_again():
                                    DialogueState(**first.slots))
     assert corrected.reply.custom["procedure"] == "gd_direct_mail"
     assert corrected.slots["deadline_date"] == "2025-05-09"
+    # a rule counted from another kind of date asks for that date ...
     other = form.deadline_turn(read_message("不对，是河南的预约邮寄", "inform_procedure", on=TODAY),
                                DialogueState(**first.slots))
-    assert other.reply.custom["procedure"] == "henan_mail_booking"
-    assert other.slots["deadline_date"] == "2025-05-08"
+    assert other.reply is None and other.followup == form.DEADLINE_FORM
+    # ... one counted from the same kind is counted from the date said before
+    henan = DialogueState(deadline_procedure="henan_supplementary_check", deadline_date="2025-06-03")
+    same = form.deadline_turn(read_message("搞错了，我要算核查结果报送的截止日", on=TODAY), henan)
+    assert same.reply.custom["procedure"] == "henan_check_report"
+    assert same.slots["deadline_date"] == "2025-06-03"
+    # a corrected day without a year keeps the year said before
+    day = form.deadline_turn(read_message("不对不对，是9月29号", on=TODAY),
+                             DialogueState(deadline_procedure="gd_direct_mail",
+                                           deadline_date="2024-09-26"))
+    assert day.slots["deadline_date"] == "2024-09-29"

@@ -48,8 +48,11 @@ def deadline_turn(message: Message, state: DialogueState) -> Turn | None:
     for the remembered rule, or from the remembered date."""
     procedure = message.procedure or remembered_procedure(message, state.deadline_procedure)
     mentions = message.dates
-    if procedure and not mentions and state.deadline_date and is_correction(message):
-        return _answer(procedure, date.fromisoformat(state.deadline_date), None, message)
+    correcting = bool(state.deadline_date) and is_correction(message)
+    if procedure and not mentions and correcting:
+        if same_kind_of_date(procedure, state.deadline_procedure):
+            return _answer(procedure, date.fromisoformat(state.deadline_date), None, message)
+        return Turn(None, followup=DEADLINE_FORM)   # another kind of date: ask for it
     if procedure is None or not mentions:
         gives_date = (message.intent == DATE_ANSWER and (bool(mentions) or procedure is not None)
                       and not _other_question_with_a_date(message, procedure))
@@ -58,7 +61,27 @@ def deadline_turn(message: Message, state: DialogueState) -> Turn | None:
     parsed = first_date(mentions, message.today)
     if not parsed.ok:
         return Turn(None, followup=DEADLINE_FORM)
+    if correcting and parsed.year_inferred:
+        # "不对，是9月29号": the year the candidate said before, not a guess
+        said = date.fromisoformat(state.deadline_date)
+        corrected = _with_year(parsed.value, said.year)
+        if corrected is not None:
+            return _answer(procedure, corrected, None, message)
     return _answer(procedure, parsed.value, parsed, message)
+
+
+def same_kind_of_date(procedure: str, other: str | None) -> bool:
+    """Two rules that count from the same kind of date (both from the score release day):
+    a date given for one is the other's too."""
+    procedures = load_texts()["procedures"]
+    return other in procedures and procedures[procedure]["date_label"] == procedures[other]["date_label"]
+
+
+def _with_year(day: date, year: int) -> date | None:
+    try:
+        return day.replace(year=year)
+    except ValueError:      # 29 February
+        return None
 
 
 def _answer(procedure: str, start: date, parsed: ParsedDate | None, message: Message) -> Turn:

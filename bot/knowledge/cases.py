@@ -259,3 +259,98 @@ def logged_case_id(sender_id: str, turn: int, day: date) -> str:
     return f"logged-{day:%Y%m%d}-{sender.lower()}-{turn}"
 
 
+
+
+# ---------------------------------------------------------------- conversation cases
+
+CONVERSATIONS_DIR = REGRESSION_DIR / "conversations"
+# What a turn may expect besides an entry, fallback and deadline:<procedure>: the kind of
+# reply (custom.kind) of the renderer or the domain's responses.
+REPLY_KINDS = ("clarify", "form_prompt", "smalltalk", "contacts", "cancelled")
+CONVERSATION_KEYS = {"id", "turns", "today", "known_failure"}
+TURN_KEYS = {"say", "expect", "contains"}
+
+
+@dataclass(frozen=True)
+class ConversationTurn:
+    say: str
+    expect: str                     # entry id | fallback | deadline:<procedure> | a reply kind
+    contains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    file: str
+    turns: tuple[ConversationTurn, ...]
+    today: date | None = None
+    known_failure: str | None = None
+
+
+def _parse_turn(raw: Any, where: str, entry_ids: set[str], procedures: set[str],
+                problems: list[str]) -> ConversationTurn | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("say"), str):
+        problems.append(f"{where}: a turn needs 'say' (text) and 'expect'")
+        return None
+    unknown = set(raw) - TURN_KEYS
+    if unknown:
+        problems.append(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    expect = raw.get("expect")
+    if not isinstance(expect, str) or not expect:
+        problems.append(f"{where}: 'expect' is missing")
+        return None
+    if expect.startswith(DEADLINE_PREFIX):
+        if expect[len(DEADLINE_PREFIX):] not in procedures:
+            problems.append(f"{where}: unknown deadline procedure {expect!r}")
+    elif expect not in (FALLBACK, *REPLY_KINDS) and expect not in entry_ids:
+        problems.append(f"{where}: unknown expect {expect!r}")
+    contains = _text_items(raw.get("contains"), "contains", where, problems)
+    return ConversationTurn(raw["say"], expect, contains)
+
+
+def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation]:
+    """Every conversation case of ``directory/*.yml``, validated (one
+    :class:`CaseFileError` lists every problem)."""
+    entry_ids, procedures = set(known_entry_ids()), known_procedures()
+    problems: list[str] = []
+    conversations: list[Conversation] = []
+    for path in sorted(Path(directory).glob("*.yml")):
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)  # noqa: S506
+        for n, raw in enumerate((data or {}).get("conversations") or [], start=1):
+            where = f"{path.name} conversation {raw.get('id', f'#{n}') if isinstance(raw, dict) else n}"
+            if not isinstance(raw, dict) or not isinstance(raw.get("turns"), list) or not raw["turns"]:
+                problems.append(f"{where}: needs an id and a list of turns")
+                continue
+            unknown = set(raw) - CONVERSATION_KEYS
+            if unknown:
+                problems.append(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+            turns = [_parse_turn(t, f"{where} turn {i}", entry_ids, procedures, problems)
+                     for i, t in enumerate(raw["turns"], start=1)]
+            today = raw.get("today")
+            try:
+                today = date.fromisoformat(today) if isinstance(today, str) else today
+            except ValueError:
+                problems.append(f"{where}: 'today' must be YYYY-MM-DD")
+                today = None
+            if None not in turns:
+                conversations.append(Conversation(str(raw.get("id")), path.stem, tuple(turns),
+                                                  today, raw.get("known_failure")))
+    ids = [c.id for c in conversations]
+    problems += [f"conversation id {i!r} is used twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    if problems:
+        raise CaseFileError(problems)
+    return conversations
+
+
+def expected_in(expect: str, custom: dict[str, Any]) -> bool:
+    """Whether a reply (its ``custom``) is what a case expects: the entry (also one of a
+    per-region answer's entries), the fallback, the deadline rule or the reply kind."""
+    kind = custom.get("kind")
+    if expect == FALLBACK:
+        return kind == "fallback"
+    if expect.startswith(DEADLINE_PREFIX):
+        return kind == "deadline" and custom.get("procedure") == expect[len(DEADLINE_PREFIX):]
+    if expect in REPLY_KINDS:
+        return kind == expect
+    return kind == "faq_answer" and (custom.get("entry_id") == expect
+                                     or expect in (custom.get("entries") or ()))
