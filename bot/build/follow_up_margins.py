@@ -23,7 +23,7 @@ from bot.retrieval.engine import load_engine
 
 DEV_FILE = PROJECT_ROOT / "tests" / "data" / "follow_up_dev.yml"
 GRID = {"over_alone": (0.0, 0.05, 0.1, 0.2), "same_entry": (0.0, 0.1, 0.2, 0.3, 0.5),
-        "in_topic": (0.2, 0.3, 0.4, 1.01), "clarify_floor": (0.05, 0.1, 0.2, 1.01)}
+        "in_topic": (0.2, 0.3, 0.4, 1.01), "clarify_floor": (0.1, 0.2, 0.3, 1.01)}
 
 
 def outcome(custom: dict) -> str:

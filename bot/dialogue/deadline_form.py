@@ -105,10 +105,12 @@ def is_correction(message: Message) -> bool:
 
 def remembered_procedure(message: Message, remembered: str | None) -> str | None:
     """``remembered`` when the message gives a date and names no procedure of its own,
-    as a date (Rasa reads it as ``inform_date``) or as a correction; else None."""
+    as a date (Rasa reads it as ``inform_date``), as a correction or asking for its own
+    deadline ("名单下周三公示，我最晚哪天申请"); else None."""
     if remembered not in PROCEDURES or message.procedure or not message.dates:
         return None
-    return remembered if message.intent == DATE_ANSWER or is_correction(message) else None
+    asks = any(word in message.normalised for word in load_texts().get("deadline_words") or [])
+    return remembered if message.intent == DATE_ANSWER or is_correction(message) or asks else None
 
 
 def _other_question_with_a_date(message: Message, procedure: str | None) -> bool:

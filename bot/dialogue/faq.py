@@ -38,6 +38,9 @@ def _prefer_province(engine: Engine, decision: Decision, query: str, topic: str 
     regional = [h for h in hits if h.region != nationwide()
                 and applies_to(h.region, place.province) and (topic is None or h.topic == topic)]
     if not regional:
+        if not applies_to(decision.hits[0].region, place.province):
+            # "河南的又咋查？" after Guangdong's rule: the documents have none for Henan
+            return replace(decision, kind="no_answer")
         return decision
     # the place's own rules first (广州's over Guangdong's), then by confidence
     own = rule_region_of(place)
@@ -130,8 +133,11 @@ def _remembered(reply: Any, alone: bool, message: Message, place: Place | None,
     """The slots an answer leaves: the entry answered (its topic and question), the
     candidate's words for it and the deadline rule it explains; the place."""
     slots: dict[str, Any] = {}
-    if reply.custom.get("kind") == "faq_answer":
-        answered = engine.kb.by_id[reply.custom["entry_id"]]
+    kind = reply.custom.get("kind")
+    if kind in ("faq_answer", "did_you_mean"):
+        # after a did-you-mean its first candidate is the context of a follow-up
+        entry_id = reply.custom["entry_id"] if kind == "faq_answer" else reply.custom["candidates"][0]
+        answered = engine.kb.by_id[entry_id]
         # The candidate's words are context for the next follow-up only when they
         # asked the question by themselves ("一共能加几次" read in context does not).
         slots = {"last_topic": answered.topic, "last_entry": answered.id,

@@ -21,6 +21,9 @@ _NUMBER = re.compile(r"(?<![\d*])(?:\+?86[ -]?)?(?:1[3-9]\d[ -]?\d{4}[ -]?\d{4}|
 _RUNS = re.compile(r"([!！?？。.,，、~～…;；:：\-—_=+*#@&^|/\\])\1+")
 _SPACES = re.compile(r"\s+")
 _EDGE_PUNCTUATION = "，,、。.;；:：!！~～ "
+# What is left of a message without its politeness must be longer than this to be read
+# alone ("好的 谢谢" stays thanks; "电子证书怎么下载，谢谢" loses its thanks).
+SHORT_REMAINDER = 3
 
 
 def _emoji_free(text: str) -> str:
@@ -70,6 +73,7 @@ def core_of(text: str) -> str:
     core = _RUNS.sub(r"\1", core)
     core = _SPACES.sub(" ", core).strip()
     without_politeness = closing.sub("", opening.sub("", core)).strip(_EDGE_PUNCTUATION)
-    if any(ch.isalnum() for ch in without_politeness):
+    # "好滴，谢谢哈", "收到 谢谢": an acknowledgement is not a question without its thanks
+    if sum(ch.isalnum() for ch in without_politeness) > SHORT_REMAINDER:
         core = without_politeness
     return core or _SPACES.sub(" ", text).strip()
