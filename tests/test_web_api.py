@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -281,6 +282,20 @@ def test_rasa_down_gives_503_with_a_friendly_message(rasa_down_client: TestClien
     assert response.json() == {"error": "rasa_unavailable", "message": "小助手暂时无法连接，请稍后再试。"}
     history = rasa_down_client.get("/api/history", params={"session_id": new_session_id()})
     assert history.status_code == 503 and "稍后再试" in history.json()["message"]
+
+
+@pytest.mark.parametrize("lifespan", [True, False])
+def test_answers_with_the_pooled_client_and_without_it(rasa_url: str, tmp_path: Path, lifespan: bool) -> None:
+    app = create_app(WebSettings(rasa_url=rasa_url, tracker_db_url=f"sqlite:///{tmp_path}/tracker.db"))
+    test_client = TestClient(app)
+    with test_client if lifespan else nullcontext(test_client):  # without a lifespan: one connection per call
+        assert (app.state.web.rasa_client._http is not None) is lifespan
+        session_id = new_session_id()
+        response = test_client.post("/api/chat", json={"session_id": session_id, "message": FAQ_QUESTION})
+        assert response.status_code == 200, response.text
+        assert custom_bubble(response.json())["custom"]["kind"] == "faq_answer"
+        history = test_client.get("/api/history", params={"session_id": session_id}).json()["messages"]
+        assert [message["text"] for message in history if message["role"] == "user"] == [FAQ_QUESTION]
 
 
 # ------------------------------------------------------------------ /api/history

@@ -1,5 +1,5 @@
-"""Staff console: login, session expiry, rate limit, retrieval search, conversation
-log and unanswered questions from a tracker store, CSV export.
+"""Staff console against the real servers: retrieval search, conversation log and
+unanswered questions from a tracker store, CSV export (login: tests/test_web_staff_auth.py).
 
 The tracker store is the real one: the SQLite file Rasa writes for the ``servers``
 fixture (tests/conftest.py). The ``conversations`` fixture fills it by really chatting,
@@ -18,24 +18,24 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from bot.lang.privacy import mask_sensitive
-from bot.web.app import SEARCH_RESULT_COUNT, create_app, load_ui_texts
-from bot.web.auth import SESSION_COOKIE_NAME, SessionSigner
-from bot.web.settings import UI_TEXTS_FILE, WebSettings
+from bot.datafiles import ui_texts
+from bot.web.app import create_app
+from bot.web.staff import SEARCH_RESULT_COUNT
 from bot.web.tracker_log import UNANSWERED_KINDS, _normalise_for_grouping
-from tests.conftest import RunningServers, free_port
+from tests.conftest import RunningServers
+# The clients of the login tests; their ``tracker_db`` here is this module's: the real one.
+from tests.test_web_staff_auth import PASSWORD, anonymous, make_settings, staff  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.servers
 
-PASSWORD = "correct-horse-battery"
-SECRET = "test-secret-key"
-TEXTS = load_ui_texts(UI_TEXTS_FILE)
+TEXTS = ui_texts()
 
 FAQ_QUESTION = "什么是证书直邮？"
 OFF_TOPIC = "今天中午食堂吃什么"  # asked by alice and (with "？") by bob: one question, twice
@@ -94,15 +94,6 @@ def tracker_db(servers: RunningServers) -> Path:
     return servers.tracker_db
 
 
-def make_settings(tracker_db: Path, **overrides: Any) -> WebSettings:
-    values: dict[str, Any] = dict(
-        rasa_url=f"http://127.0.0.1:{free_port()}", staff_password=PASSWORD, secret_key=SECRET,
-        tracker_db_url=f"sqlite:///{tracker_db}",
-    )
-    values.update(overrides)
-    return WebSettings(**values)
-
-
 @pytest.fixture(scope="module")
 def engine() -> Any:
     """The real retrieval engine (fails with "run make index" when the index is missing)."""
@@ -111,124 +102,11 @@ def engine() -> Any:
     return load_engine()
 
 
-@pytest.fixture()
-def anonymous(tracker_db: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tracker_db)), follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture()
-def staff(anonymous: TestClient) -> TestClient:
-    response = anonymous.post("/staff/login", data={"password": PASSWORD, "next": "/staff"})
-    assert response.status_code == 303, response.text
-    return anonymous
-
-
-STAFF_PAGES = ["/staff", "/staff/log", "/staff/log/alice-0001", "/staff/unanswered",
-               "/staff/export/conversations.csv", "/staff/export/unanswered.csv"]
-
-
-# ------------------------------------------------------------------ login
-
-
-@pytest.mark.parametrize("path", STAFF_PAGES)
-def test_staff_pages_require_login(anonymous: TestClient, path: str) -> None:
-    response = anonymous.get(path)
-    assert response.status_code == 303
-    assert response.headers["location"].startswith("/staff/login?next=")
-
-
-def test_staff_json_api_requires_login(anonymous: TestClient) -> None:
-    response = anonymous.get("/staff/api/search", params={"q": "直邮"})
-    assert response.status_code == 401
-
-
-def test_login_page_and_successful_login(anonymous: TestClient) -> None:
-    page = anonymous.get("/staff/login")
-    assert page.status_code == 200 and 'type="password"' in page.text
-    assert page.headers["x-frame-options"] == "DENY"
-    response = anonymous.post("/staff/login", data={"password": PASSWORD, "next": "/staff/log"})
-    assert response.status_code == 303 and response.headers["location"] == "/staff/log"
-    cookie = response.headers["set-cookie"]
-    assert SESSION_COOKIE_NAME in cookie and "HttpOnly" in cookie and "Max-Age=28800" in cookie
-    assert "samesite=strict" in cookie.lower()
-    assert anonymous.get("/staff/log").status_code == 200
-
-
-def test_open_redirect_is_refused(anonymous: TestClient) -> None:
-    response = anonymous.post("/staff/login", data={"password": PASSWORD, "next": "https://evil.example/"})
-    assert response.headers["location"] == "/staff"
-
-
-def test_wrong_password_is_refused(anonymous: TestClient) -> None:
-    response = anonymous.post("/staff/login", data={"password": "nope"})
-    assert response.status_code == 401
-    assert "密码错误" in response.text
-    assert SESSION_COOKIE_NAME not in response.headers.get("set-cookie", "")
-    assert anonymous.get("/staff").status_code == 303
-
-
-def test_wrong_passwords_are_rate_limited(anonymous: TestClient) -> None:
-    for _ in range(5):
-        assert anonymous.post("/staff/login", data={"password": "guess"}).status_code == 401
-    blocked = anonymous.post("/staff/login", data={"password": PASSWORD})
-    assert blocked.status_code == 429, "even the right password waits once the limit is hit"
-    assert "次数过多" in blocked.text
-    assert int(blocked.headers["retry-after"]) > 0
-
-
-def test_rate_limit_window_passes(tracker_db: Path) -> None:
-    app = create_app(make_settings(tracker_db, login_attempt_window_seconds=1, login_attempt_limit=2))
-    with TestClient(app, follow_redirects=False) as client:
-        client.post("/staff/login", data={"password": "a"})
-        client.post("/staff/login", data={"password": "b"})
-        assert client.post("/staff/login", data={"password": PASSWORD}).status_code == 429
-        limiter = app.state.login_rate_limiter
-        client_key = next(iter(limiter._failures))
-        assert not limiter.is_blocked(client_key, now=limiter._failures[client_key][-1] + 1.5)
-
-
-def test_expired_session_redirects_to_login(anonymous: TestClient) -> None:
-    signer = SessionSigner(SECRET, PASSWORD, 8 * 3600)
-    old = signer.issue(now=datetime.now().timestamp() - 8 * 3600 - 5)
-    anonymous.cookies.set(SESSION_COOKIE_NAME, old, path="/staff")
-    response = anonymous.get("/staff")
-    assert response.status_code == 303 and "expired=1" in response.headers["location"]
-    page = anonymous.get(response.headers["location"])
-    assert "登录已过期" in page.text
-
-
-def test_tampered_or_foreign_cookies_are_refused(anonymous: TestClient) -> None:
-    good = SessionSigner(SECRET, PASSWORD, 3600).issue()
-    for value in [good[:-2] + "xx", SessionSigner("other-secret", PASSWORD, 3600).issue(),
-                  SessionSigner(SECRET, "old-password", 3600).issue(), "garbage", "a.b.c"]:
-        anonymous.cookies.set(SESSION_COOKIE_NAME, value, path="/staff")
-        assert anonymous.get("/staff").status_code == 303
-    anonymous.cookies.set(SESSION_COOKIE_NAME, good, path="/staff")
-    assert anonymous.get("/staff").status_code == 200
-
-
-def test_logout(staff: TestClient) -> None:
-    response = staff.post("/staff/logout")
-    assert response.status_code == 303
-    staff.cookies.clear()
-    assert staff.get("/staff").status_code == 303
-
-
-def test_login_refused_when_no_password_is_configured(tracker_db: Path) -> None:
-    with TestClient(create_app(make_settings(tracker_db, staff_password=None)), follow_redirects=False) as client:
-        page = client.get("/staff/login")
-        assert "未配置工作人员密码" in page.text and 'type="password"' not in page.text
-        response = client.post("/staff/login", data={"password": ""})
-        assert response.status_code == 503 and "python -m bot.web.password ensure" in response.text
-        assert client.get("/staff").status_code == 303
-
-
 # ------------------------------------------------------------------ search
 
 
 def test_search_shows_hits_with_scores_and_citations(staff: TestClient, engine: Any) -> None:
-    staff.app.state.retrieval.set_engine(engine)
+    staff.app.state.web.retrieval.set_engine(engine)
     query = "什么是证书直邮"
     page = staff.get("/staff", params={"q": query})
     assert page.status_code == 200
@@ -243,13 +121,13 @@ def test_search_shows_hits_with_scores_and_citations(staff: TestClient, engine: 
 
 
 def test_search_query_is_escaped(staff: TestClient, engine: Any) -> None:
-    staff.app.state.retrieval.set_engine(engine)
+    staff.app.state.web.retrieval.set_engine(engine)
     page = staff.get("/staff", params={"q": "证书直邮<script>alert(1)</script>"}).text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_search_json(staff: TestClient, engine: Any) -> None:
-    staff.app.state.retrieval.set_engine(engine)
+    staff.app.state.web.retrieval.set_engine(engine)
     body = staff.get("/staff/api/search", params={"q": "证书直邮"}).json()
     assert body["hits"]
     assert [hit["id"] for hit in body["hits"]] == [hit.id for hit in engine.search("证书直邮", SEARCH_RESULT_COUNT)]
@@ -267,7 +145,7 @@ def test_search_failure_is_reported_not_crashed(tracker_db: Path) -> None:
         def search(self, *args: Any, **kwargs: Any) -> list[Any]:
             raise RuntimeError("index manifest mismatch")
 
-    app.state.retrieval.set_engine(BrokenEngine())
+    app.state.web.retrieval.set_engine(BrokenEngine())
     with TestClient(app, follow_redirects=False) as client:
         client.post("/staff/login", data={"password": PASSWORD})
         page = client.get("/staff", params={"q": "直邮"})
@@ -296,7 +174,7 @@ def test_log_groups_by_conversation_newest_first(staff: TestClient, conversation
 def test_log_text_search_and_date_filter(staff: TestClient, conversations: Chatted) -> None:
     by_text = staff.get("/staff/log", params={"q": "食堂"}).text
     assert senders_shown(by_text, conversations) == {conversations.alice, conversations.bob}
-    tracker_log = staff.app.state.tracker_log
+    tracker_log = staff.app.state.web.tracker_log
     for sender in (conversations.alice, conversations.bob, conversations.carol):
         conversation = tracker_log.conversation(sender)
         first_day = datetime.fromtimestamp(conversation.started, tracker_log.timezone).date()
@@ -341,7 +219,7 @@ def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path) -> 
     staff.get("/staff/log")
     staff.get("/staff/unanswered")
     assert tracker_db.read_bytes() == before
-    connection = staff.app.state.tracker_log._connect()
+    connection = staff.app.state.web.tracker_log._connect()
     with pytest.raises(sqlite3.OperationalError):
         connection.execute("DELETE FROM events")
     connection.close()
@@ -356,7 +234,7 @@ def test_unanswered_ranked_by_normalised_frequency(staff: TestClient, conversati
     for sender, text in ((chatted.alice, OFF_TOPIC), (chatted.bob, OFF_TOPIC + "？"),
                          (chatted.carol, NUMBERS_MESSAGE), (chatted.carol, FORMULA_MESSAGE)):
         assert chatted.reply(sender, text)["kind"] == "fallback", f"off-topic {text!r} gets the fallback"
-    questions = staff.app.state.tracker_log.unanswered_questions()
+    questions = staff.app.state.web.tracker_log.unanswered_questions()
     ours = {chatted.alice, chatted.bob, chatted.carol}
     listed = {question.normalised_text: question for question in questions if ours & set(question.sender_ids)}
     expected: dict[str, dict[str, int]] = {}
@@ -401,12 +279,16 @@ def test_csv_exports_have_bom_and_masked_text(staff: TestClient, conversations: 
     assert rows[0] == TEXTS["csv"]["conversation_headers"]
     assert {chatted.alice, chatted.bob} <= {row[0] for row in rows[1:]}
     assert chatted.carol not in {row[0] for row in rows[1:]}
-    tracker_log = staff.app.state.tracker_log
+    tracker_log = staff.app.state.web.tracker_log
     question, answer = tracker_log.conversation(chatted.alice).messages[:2]
+
+    def shown(timestamp: float) -> str:  # the time as staff read it, in the display zone
+        return datetime.fromtimestamp(timestamp, tracker_log.timezone).strftime("%Y-%m-%d %H:%M:%S")
+
     role_user, role_bot = TEXTS["csv"]["role_user"], TEXTS["csv"]["role_bot"]
-    assert [chatted.alice, tracker_log.format_timestamp(question.timestamp), role_user, FAQ_QUESTION, "", "", ""] in rows
+    assert [chatted.alice, shown(question.timestamp), role_user, FAQ_QUESTION, "", "", ""] in rows
     reply = chatted.reply(chatted.alice, FAQ_QUESTION)
-    assert [chatted.alice, tracker_log.format_timestamp(answer.timestamp), role_bot, answer.text,
+    assert [chatted.alice, shown(answer.timestamp), role_bot, answer.text,
             "faq_answer", reply["entry_id"], f"{reply['score']:.3f}"] in rows
 
     everything = staff.get("/staff/export/conversations.csv").content.decode("utf-8-sig")

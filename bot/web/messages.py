@@ -1,5 +1,6 @@
-"""Bot messages in the shape the chat page renders, built from Rasa's REST replies
-or from tracker events (see docs/CONTRACTS.md, "Bot messages over Rasa's REST channel").
+"""Bot messages in the shape the chat page renders, from Rasa's replies or tracker events.
+
+See docs/CONTRACTS.md, "Bot messages over Rasa's REST channel".
 
 A *bubble* is a dict::
 

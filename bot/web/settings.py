@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 
 from bot import PROJECT_ROOT
 
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
-UI_TEXTS_FILE = PROJECT_ROOT / "data" / "web" / "ui.yml"
 
 T = TypeVar("T")
 
@@ -94,7 +93,6 @@ class WebSettings:
     max_message_chars: int = 1000
     display_timezone: str = "Asia/Shanghai"
     secure_cookies: bool = False
-    ui_texts_file: Path = field(default=UI_TEXTS_FILE)
 
     @classmethod
     def from_environment(

@@ -260,10 +260,6 @@ class TrackerLog:
                 last_user_message = None  # one verdict per question
         return sorted(grouped.values(), key=lambda question: (-question.count, -question.last_asked))
 
-    def format_timestamp(self, timestamp: float) -> str:
-        """``YYYY-MM-DD HH:MM:SS`` in the display time zone."""
-        return datetime.fromtimestamp(timestamp, self.timezone).strftime("%Y-%m-%d %H:%M:%S")
-
 
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

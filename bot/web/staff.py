@@ -1,0 +1,168 @@
+"""The staff console's pages: retrieval search, conversation log, unanswered questions.
+
+A logged question can also be exported as a regression case. Every handler is
+:func:`bot.web.staff_auth.staff_only`.
+
+The log is Rasa's tracker store, read-only (:class:`bot.web.tracker_log.TrackerLog`); its
+queries and the retrieval engine block, so they run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from bot.web.errors import ApiError, log_unavailable
+from bot.web.log_filters import log_filters
+from bot.web.staff_auth import staff_only
+from bot.web.state import WebState, web_state
+from bot.web.tracker_log import TrackerLogUnavailable
+from bot.web.views import HitView, regression_case_yaml
+
+logger = logging.getLogger(__name__)
+
+SEARCH_RESULT_COUNT = 8
+LOG_CONVERSATION_LIMIT = 200
+
+
+# --------------------------------------------------------------------------- search
+
+
+async def search_hits(state: WebState, query: str) -> tuple[list[HitView], str | None]:
+    """The engine's hits for ``query`` (the engine cuts it to its own limit), or why
+    there are none: the reason is shown to staff and the console stays up."""
+    if not query:
+        return [], None
+    try:
+        engine = await run_in_threadpool(state.retrieval.get)
+        hits = await run_in_threadpool(engine.search, query, SEARCH_RESULT_COUNT)
+    except Exception as error:  # noqa: BLE001 - show the reason to staff, keep the console up
+        logger.exception("retrieval search failed")
+        return [], f"{type(error).__name__}: {error}"
+    return [HitView.of(hit) for hit in hits], None
+
+
+@staff_only
+async def search_page(request: Request) -> Response:
+    """``GET /staff?q=``: the entries and passages closest to a candidate's question."""
+    state = web_state(request)
+    query = request.query_params.get("q", "").strip()
+    hits, failure = await search_hits(state, query)
+    return state.render(request, "staff_search.html",
+                        {"query": query, "hits": hits, "failure": failure, "active": "search"})
+
+
+@staff_only
+async def search_json(request: Request) -> Response:
+    """``GET /staff/api/search?q=``: the same as JSON."""
+    state = web_state(request)
+    query = request.query_params.get("q", "").strip()
+    hits, failure = await search_hits(state, query)
+    if failure:
+        message = state.texts["staff"]["search_unavailable"].format(reason=failure)
+        raise ApiError(503, message, "search_unavailable")
+    return JSONResponse({"query": query, "hits": [hit.as_json() for hit in hits]})
+
+
+# --------------------------------------------------------------------------- log
+
+
+@staff_only
+async def log_page(request: Request) -> Response:
+    """``GET /staff/log?q=&date_from=&date_to=``: conversations, most recent first."""
+    state = web_state(request)
+    filters = log_filters(request)
+    conversations, total, failure = [], 0, filters.failure
+    if failure is None:
+        try:
+            conversations, total = await run_in_threadpool(
+                state.tracker_log.conversations, filters.query, filters.date_from, filters.date_to,
+                LOG_CONVERSATION_LIMIT)
+        except TrackerLogUnavailable as error:
+            failure = log_unavailable(request, error)
+    return state.render(request, "staff_log.html", {
+        "query": filters.query,
+        "date_from": request.query_params.get("date_from", ""),
+        "date_to": request.query_params.get("date_to", ""),
+        "conversations": conversations,
+        "total": total,
+        "limit": LOG_CONVERSATION_LIMIT,
+        "failure": failure,
+        "active": "log",
+        "export_query": request.url.query,
+    })
+
+
+@staff_only
+async def conversation_page(request: Request) -> Response:
+    """``GET /staff/log/{sender_id}``: one conversation (404 when there is none)."""
+    state = web_state(request)
+    sender_id = request.path_params["sender_id"]
+    conversation, failure = None, None
+    try:
+        conversation = await run_in_threadpool(state.tracker_log.conversation, sender_id)
+    except TrackerLogUnavailable as error:
+        failure = log_unavailable(request, error)
+    status_code = 404 if conversation is None and failure is None else 200
+    return state.render(
+        request,
+        "staff_conversation.html",
+        {"sender_id": sender_id, "conversation": conversation, "failure": failure, "active": "log"},
+        status_code=status_code,
+    )
+
+
+@staff_only
+async def unanswered_page(request: Request) -> Response:
+    """``GET /staff/unanswered?date_from=&date_to=``: fallback and did-you-mean questions
+    by frequency."""
+    state = web_state(request)
+    filters = log_filters(request)
+    questions, failure = [], filters.failure
+    if failure is None:
+        try:
+            questions = await run_in_threadpool(
+                state.tracker_log.unanswered_questions, filters.date_from, filters.date_to)
+        except TrackerLogUnavailable as error:
+            failure = log_unavailable(request, error)
+    return state.render(request, "staff_unanswered.html", {
+        "questions": questions,
+        "failure": failure,
+        "date_from": request.query_params.get("date_from", ""),
+        "date_to": request.query_params.get("date_to", ""),
+        "active": "unanswered",
+        "export_query": request.url.query,
+    })
+
+
+# --------------------------------------------------------------------------- regression case
+
+
+def case_request(request: Request, state: WebState) -> tuple[str, int]:
+    """``?sender_id=&turn=``: a conversation and a user turn from 1."""
+    sender_id = request.query_params.get("sender_id", "").strip()
+    turn_text = request.query_params.get("turn", "").strip()
+    turn = int(turn_text) if turn_text.isascii() and turn_text.isdigit() else 0
+    if not sender_id or turn < 1:
+        raise ApiError(400, state.texts["staff"]["regression_case"]["bad_request"], "bad_request")
+    return sender_id, turn
+
+
+@staff_only
+async def regression_case(request: Request) -> Response:
+    """``GET /staff/api/regression-case?sender_id=&turn=``: one logged question as a
+    regression case (YAML for tests/regression/, as plain text)."""
+    state = web_state(request)
+    case_texts = state.texts["staff"]["regression_case"]
+    sender_id, turn = case_request(request, state)
+    try:
+        conversation = await run_in_threadpool(state.tracker_log.conversation, sender_id)
+    except TrackerLogUnavailable as error:
+        raise ApiError(503, log_unavailable(request, error), "log_unavailable") from error
+    case = regression_case_yaml(conversation, turn, case_texts, state.timezone) if conversation else None
+    if case is None:
+        raise ApiError(404, case_texts["not_found"], "not_found")
+    return PlainTextResponse(case)

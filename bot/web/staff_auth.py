@@ -1,0 +1,148 @@
+"""Who is staff: the login form, its submission, logout and the :func:`staff_only` guard.
+
+A staff session is a signed cookie (:mod:`bot.web.auth`) scoped to ``/staff``; failed
+logins are rate-limited per client address. Without a staff password configured the
+login form says so and every login is refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Awaitable, Callable
+from urllib.parse import parse_qs, quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.web.auth import SESSION_COOKIE_NAME, SessionSigner, password_matches
+from bot.web.errors import error_response
+from bot.web.state import WebState, web_state
+
+logger = logging.getLogger(__name__)
+
+MAX_FORM_BYTES = 64 * 1024
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def client_address(request: Request) -> str:
+    """The peer address used for rate limiting (proxies are not trusted)."""
+    return request.client.host if request.client else "unknown"
+
+
+def safe_next_path(raw: str | None) -> str:
+    """Only same-site staff paths are allowed as a post-login target."""
+    if raw and raw.startswith("/staff") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return "/staff"
+
+
+def is_staff(request: Request) -> bool:
+    """Whether the request carries a valid, unexpired staff session cookie."""
+    signer = web_state(request).signer
+    return signer is not None and signer.verify(request.cookies.get(SESSION_COOKIE_NAME))
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """To the login form, coming back here afterwards; a stale cookie is dropped and the
+    form says the session expired."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    expired = "&expired=1" if request.cookies.get(SESSION_COOKIE_NAME) else ""
+    response = RedirectResponse(f"/staff/login?next={quote(target, safe='')}{expired}", status_code=303)
+    if expired:
+        response.delete_cookie(SESSION_COOKIE_NAME, path="/staff")
+    return response
+
+
+def staff_only(handler: Handler) -> Handler:
+    """Guards a staff handler: without a session, pages redirect to the login form and
+    the JSON API (``/staff/api/``) answers 401."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        if is_staff(request):
+            return await handler(request)
+        if request.url.path.startswith("/staff/api/"):
+            return error_response(401, web_state(request).texts["staff"]["session_expired"], "login_required")
+        return login_redirect(request)
+
+    return guarded
+
+
+def render_login(request: Request, status_code: int = 200, error: str | None = None,
+                 next_path: str = "/staff") -> Response:
+    """The login form, with an error, or the notice that the session expired."""
+    state = web_state(request)
+    notice = None
+    if state.signer is None:
+        error = state.texts["staff"]["password_not_configured"]
+    elif request.query_params.get("expired") == "1" and error is None:
+        notice = state.texts["staff"]["session_expired"]
+    return state.render(
+        request,
+        "staff_login.html",
+        {"error": error, "notice": notice, "next_path": next_path, "login_enabled": state.signer is not None},
+        status_code=status_code,
+    )
+
+
+async def login_form(request: Request) -> Response:
+    """``GET /staff/login``: the form, or straight on when already logged in."""
+    next_path = safe_next_path(request.query_params.get("next"))
+    if is_staff(request):
+        return RedirectResponse(next_path, status_code=303)
+    return render_login(request, next_path=next_path)
+
+
+def rate_limited(request: Request, state: WebState, client: str, next_path: str) -> Response:
+    """The 429 login form, with when to try again."""
+    retry_after = state.login_rate_limiter.retry_after_seconds(client)
+    minutes = max(1, (retry_after + 59) // 60)
+    error = state.texts["staff"]["rate_limited"].format(minutes=minutes)
+    response = render_login(request, status_code=429, error=error, next_path=next_path)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def logged_in(state: WebState, signer: SessionSigner, next_path: str) -> Response:
+    """On to ``next_path`` with a new session cookie (HttpOnly, SameSite=Strict, ``/staff``)."""
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE_NAME,
+        signer.issue(),
+        max_age=state.settings.staff_session_max_age_seconds,
+        path="/staff",
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.secure_cookies,
+    )
+    return response
+
+
+async def login_submit(request: Request) -> Response:
+    """``POST /staff/login``: password in, session cookie out; failures are counted per
+    client, and once over the limit even the right password waits."""
+    state = web_state(request)
+    form = parse_qs((await request.body())[:MAX_FORM_BYTES].decode("utf-8", errors="replace"))
+    password = (form.get("password") or [""])[0]
+    next_path = safe_next_path((form.get("next") or [""])[0])
+    signer = state.signer
+    if signer is None:
+        return render_login(request, status_code=503, next_path=next_path)
+    client = client_address(request)
+    if state.login_rate_limiter.is_blocked(client):
+        return rate_limited(request, state, client, next_path)
+    if not password_matches(password, state.settings.staff_password):
+        state.login_rate_limiter.record_failure(client)
+        logger.warning("failed staff login from %s", client)
+        return render_login(request, status_code=401, error=state.texts["staff"]["wrong_password"],
+                            next_path=next_path)
+    state.login_rate_limiter.reset(client)
+    return logged_in(state, signer, next_path)
+
+
+async def logout(request: Request) -> Response:
+    """``POST /staff/logout``: the session cookie is dropped."""
+    response = RedirectResponse("/staff/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE_NAME, path="/staff")
+    return response

@@ -1,0 +1,146 @@
+"""The shared objects of one web application, built once and read by every handler.
+
+:func:`build_state` makes a :class:`WebState` from the settings; ``create_app`` keeps it
+as ``app.state.web`` and handlers reach it with :func:`web_state`. Nothing heavy happens
+here: the retrieval engine loads on the first staff search, the tracker database opens
+per query, and the Rasa client's connection pool opens in the application's lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as fixed_timezone, tzinfo
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from bot.datafiles import ui_texts
+from bot.rasa_client import AsyncRasaClient
+from bot.web.auth import LoginRateLimiter, SessionSigner
+from bot.web.settings import WebSettings
+from bot.web.tracker_log import TrackerLog
+
+logger = logging.getLogger(__name__)
+
+WEB_DIRECTORY = Path(__file__).resolve().parent
+TEMPLATE_DIRECTORY = WEB_DIRECTORY / "templates"
+STATIC_DIRECTORY = WEB_DIRECTORY / "static"
+
+
+def display_timezone(name: str) -> tzinfo:
+    """The named zone, or UTC+8 when the zone database is missing."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - tzdata missing: China Standard Time is fixed UTC+8
+        logger.warning("time zone %s unavailable, using UTC+08:00", name)
+        return fixed_timezone(timedelta(hours=8), "CST")
+
+
+def format_time(timestamp: float | None, timezone: tzinfo) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in ``timezone``; empty for no time."""
+    if timestamp is None:
+        return ""
+    return datetime.fromtimestamp(timestamp, timezone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class RetrievalEngineHolder:
+    """Loads ``bot.retrieval.engine.load_engine()`` lazily, once; a failed load is retried later."""
+
+    def __init__(self, loader: Callable[[], Any] | None = None) -> None:
+        self._loader = loader
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def set_engine(self, engine: Any) -> None:
+        """Use an already loaded engine."""
+        self._engine = engine
+
+    def get(self) -> Any:
+        """The engine (blocking on first use: call from a worker thread)."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    if self._loader is not None:
+                        self._engine = self._loader()
+                    else:
+                        from bot.retrieval.engine import load_engine  # lazy: heavy models, built by another part
+
+                        self._engine = load_engine()
+        return self._engine
+
+
+@dataclass(frozen=True)
+class WebState:
+    """What every handler shares: settings, the pages' texts and templates, and the
+    clients of the core (Rasa, the retrieval engine, the tracker store)."""
+
+    settings: WebSettings
+    texts: dict[str, Any]                # data/web/ui.yml, read once at start-up
+    timezone: tzinfo                     # for every time shown to staff
+    templates: Jinja2Templates
+    signer: SessionSigner | None         # None: no staff password, logins are refused
+    login_rate_limiter: LoginRateLimiter
+    retrieval: RetrievalEngineHolder
+    tracker_log: TrackerLog
+    rasa_client: AsyncRasaClient
+
+    def format_time(self, timestamp: float | None) -> str:
+        """A time as staff read it (display time zone; empty for none)."""
+        return format_time(timestamp, self.timezone)
+
+    def render(self, request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        """One page from ``bot/web/templates`` (``texts`` and the ``datetime`` filter are there too)."""
+        return self.templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def page_templates(texts: dict[str, Any], timezone: tzinfo) -> Jinja2Templates:
+    """The templates, autoescaped and strict, with ``texts`` and a ``datetime`` filter."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIRECTORY), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    environment.filters["datetime"] = partial(format_time, timezone=timezone)
+    environment.globals["texts"] = texts
+    return Jinja2Templates(env=environment)
+
+
+def session_signer(settings: WebSettings) -> SessionSigner | None:
+    """The staff session signer, or None when no staff password is configured."""
+    secret_key = settings.secret_key
+    if not secret_key:
+        secret_key = secrets.token_urlsafe(48)
+        logger.warning("SECRET_KEY is not set: staff sessions will not survive a restart")
+    if not settings.staff_password:
+        return None
+    return SessionSigner(secret_key, settings.staff_password, settings.staff_session_max_age_seconds)
+
+
+def build_state(settings: WebSettings) -> WebState:
+    """Everything the handlers share, for these settings."""
+    texts = ui_texts()
+    timezone = display_timezone(settings.display_timezone)
+    return WebState(
+        settings=settings,
+        texts=texts,
+        timezone=timezone,
+        templates=page_templates(texts, timezone),
+        signer=session_signer(settings),
+        login_rate_limiter=LoginRateLimiter(settings.login_attempt_limit, settings.login_attempt_window_seconds),
+        retrieval=RetrievalEngineHolder(),
+        tracker_log=TrackerLog(settings.tracker_db_path(), timezone),
+        rasa_client=AsyncRasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
+    )
+
+
+def web_state(request: Request) -> WebState:
+    """The shared objects of the application serving ``request``."""
+    return request.app.state.web
