@@ -276,10 +276,16 @@ def test_injection_attempts_come_back_as_plain_data(client: httpx.Client, attack
     assert history[0] == {"role": "user", "text": attack, "buttons": [], "custom": None, "timestamp": history[0]["timestamp"]}
 
 
-def test_rasa_down_gives_503_with_a_friendly_message(rasa_down_client: TestClient) -> None:
+def test_rasa_down_gives_a_polite_reply_with_a_retry(rasa_down_client: TestClient) -> None:
+    # main answered 503 {"error": "rasa_unavailable"}: the chat showed an error, not a reply
     response = rasa_down_client.post("/api/chat", json={"session_id": new_session_id(), "message": FAQ_QUESTION})
-    assert response.status_code == 503
-    assert response.json() == {"error": "rasa_unavailable", "message": "小助手暂时无法连接，请稍后再试。"}
+    assert response.status_code == 200
+    [bubble] = response.json()["messages"]
+    assert bubble["custom"]["kind"] == "unavailable" and bubble["custom"]["retry"] is True
+    assert "18558892138" in bubble["text"]                       # the help contacts
+    traditional = rasa_down_client.post("/api/chat", json={"session_id": new_session_id(),
+                                                           "message": "證書直郵怎麼申請"})
+    assert "暫時" in traditional.json()["messages"][0]["text"]     # in the candidate's script
     history = rasa_down_client.get("/api/history", params={"session_id": new_session_id()})
     assert history.status_code == 503 and "稍后再试" in history.json()["message"]
 

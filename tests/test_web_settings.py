@@ -9,6 +9,7 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.web.password import ensure_secrets
+from bot.web.database import sqlite_file
 from bot.web.settings import SettingsError, WebSettings, read_env_file
 
 
@@ -20,7 +21,7 @@ def test_environment_wins_over_env_file_and_defaults(tmp_path: Path) -> None:
     assert settings.staff_password == "from-env"
     assert settings.secret_key == "k"
     assert settings.staff_session_max_age_seconds == 8 * 3600
-    assert settings.tracker_db_path() == PROJECT_ROOT / "var" / "tracker.db"
+    assert sqlite_file(settings.tracker_db_url) == PROJECT_ROOT / "var" / "tracker.db"
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,8 @@ def test_malformed_values_fail_loudly(tmp_path: Path, name: str, value: str) -> 
 
 def test_absolute_tracker_db_url(tmp_path: Path) -> None:
     settings = WebSettings(tracker_db_url=f"sqlite:///{tmp_path}/t.db")
-    assert settings.tracker_db_path() == tmp_path / "t.db"
+    assert sqlite_file(settings.tracker_db_url) == tmp_path / "t.db"
+    assert sqlite_file("postgresql://rasa@127.0.0.1:6432/rasa") is None
 
 
 def test_ensure_secrets_is_idempotent(tmp_path: Path) -> None:

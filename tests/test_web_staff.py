@@ -22,11 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 from starlette.testclient import TestClient
 
 from bot.lang.privacy import mask_sensitive
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
+from bot.web.database import read_only_engine
 from bot.web.staff import SEARCH_RESULT_COUNT
 from bot.web.tracker_log import UNANSWERED_KINDS, _normalise_for_grouping
 from tests.conftest import RunningServers
@@ -219,10 +221,9 @@ def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path) -> 
     staff.get("/staff/log")
     staff.get("/staff/unanswered")
     assert tracker_db.read_bytes() == before
-    connection = staff.app.state.web.tracker_log._connect()
-    with pytest.raises(sqlite3.OperationalError):
-        connection.execute("DELETE FROM events")
-    connection.close()
+    engine = read_only_engine(staff.app.state.web.tracker_log.database_url)
+    with engine.connect() as connection, pytest.raises(sqlalchemy.exc.OperationalError):
+        connection.execute(sqlalchemy.text("DELETE FROM events"))
 
 
 # ------------------------------------------------------------------ unanswered

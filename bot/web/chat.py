@@ -1,8 +1,12 @@
 """The candidates' side: the chat page, its JSON API and the embed snippet.
 
 ``GET /`` (``?embed=1`` inside the embed panel), ``POST /api/chat``, ``GET /api/history``,
-``GET /embed.js``, ``GET /embed-demo`` and ``GET /healthz``. A message is masked before
-Rasa sees it, so no tracker store ever holds an identity number or a mobile number.
+``GET /embed.js``, ``GET /embed-demo`` and ``GET /healthz``. A message is cleaned (invalid
+Unicode, control and zero-width characters) and masked before Rasa sees it, so no tracker
+store ever holds an identity number or a mobile number. Every message gets a reply: when
+Rasa cannot answer (down, too slow, an error, nothing to say) the candidate gets the
+renderer's polite "briefly unavailable" reply with a retry, and the turn is logged for
+staff (``outage_turns``).
 """
 
 from __future__ import annotations
@@ -13,11 +17,15 @@ import re
 import time
 from typing import Any, Awaitable, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.dialogue.replies import unavailable_reply
 from bot.lang.privacy import mask_sensitive
-from bot.rasa_client import RasaBadResponse, RasaUnavailable
+from bot.lang.text import is_traditional, strip_control
+from bot.rasa_client import BotMessage, RasaBadResponse, RasaUnavailable, RestReply
+from bot.web.database import outage_turns, own_tables
 from bot.web.errors import ApiError
 from bot.web.messages import bubbles_from_reply, bubbles_from_tracker_events
 from bot.web.state import STATIC_DIRECTORY, WebState, web_state
@@ -26,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 BUNDLE_FILES = ("dist/chat.js", "dist/chat.css")
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_SURROGATES = re.compile("[\ud800-\udfff]")  # valid JSON, invalid Unicode
 MAX_REQUEST_BODY_BYTES = 64 * 1024
 
 T = TypeVar("T")
@@ -126,7 +135,7 @@ def message_of(raw: Any, state: WebState) -> str:
     """The candidate's message, stripped: text, not empty, not over the limit."""
     if raw is not None and not isinstance(raw, str):
         raise ApiError(400, state.texts["api"]["message_not_text"], "message_not_text")
-    message = (raw or "").strip()
+    message = strip_control(_SURROGATES.sub("", raw or "")).strip()
     if not message:
         raise ApiError(400, state.texts["api"]["empty_message"], "empty_message")
     if len(message) > state.settings.max_message_chars:
@@ -146,6 +155,58 @@ async def from_rasa(call: Awaitable[T], state: WebState, what: str) -> T:
         raise ApiError(502, state.texts["api"]["rasa_bad_response"], "rasa_bad_response") from error
 
 
+async def answered(state: WebState, session_id: str, text: str) -> RestReply | str:
+    """Rasa's reply, or why there is none. A turn that failed is sent once more, unless
+    Rasa recorded it (an instance that died after storing it: the cluster's other
+    instance shows it in the tracker), so no turn is lost or doubled."""
+    sent = time.time()
+    for attempt in (1, 2):
+        try:
+            reply = await state.rasa_client.send(session_id, text)
+        except (RasaUnavailable, RasaBadResponse) as error:
+            logger.warning("Rasa did not answer (attempt %d): %s", attempt, error)
+            problem = error.problem
+            recorded = await recorded_reply(state, session_id, text, sent)
+            if recorded is not None:
+                return recorded
+            continue
+        if not reply.empty:
+            return reply
+        problem = "empty reply"
+    return problem
+
+
+async def recorded_reply(state: WebState, session_id: str, text: str, since: float
+                         ) -> RestReply | None:
+    """The bot messages Rasa stored after this very user message, if it stored it."""
+    try:
+        tracker = await state.rasa_client.tracker(session_id)
+    except (RasaUnavailable, RasaBadResponse):
+        return None
+    events = tracker.get("events") if isinstance(tracker.get("events"), list) else []
+    for n in range(len(events) - 1, -1, -1):
+        event = events[n]
+        if isinstance(event, dict) and event.get("event") == "user":
+            if event.get("text") != text or (event.get("timestamp") or 0) < since - 1:
+                return None
+            bots = [e for e in events[n + 1:] if isinstance(e, dict) and e.get("event") == "bot"]
+            messages = tuple(BotMessage(e.get("text") or "", tuple((e.get("data") or {}).get("buttons") or ()),
+                                        (e.get("data") or {}).get("custom")) for e in bots)
+            return RestReply(messages) if messages else None
+    return None
+
+
+def log_outage(state: WebState, session_id: str, text: str, problem: str) -> None:
+    """Keep a turn Rasa did not answer for staff (nothing is lost with the database down:
+    the web log says it too)."""
+    try:
+        with own_tables(state.settings.tracker_db_url).begin() as db:
+            db.execute(outage_turns.insert().values(sender_id=session_id, timestamp=time.time(),
+                                                    text=text, problem=problem[:255]))
+    except Exception as error:  # noqa: BLE001 - the database may be down too: the reply matters more
+        logger.error("outage turn of %s not logged (%s): %s", session_id, error, text)
+
+
 async def chat(request: Request) -> Response:
     """``POST /api/chat``: ``{session_id, message}`` → ``{user_text, masked, messages}``."""
     state = web_state(request)
@@ -153,7 +214,11 @@ async def chat(request: Request) -> Response:
     session_id = session_id_of(payload.get("session_id"), state)
     message = message_of(payload.get("message"), state)
     masked = mask_sensitive(message)  # before Rasa: never stored unmasked
-    reply = await from_rasa(state.rasa_client.send(session_id, masked), state, "response")
+    reply = await answered(state, session_id, masked)
+    if isinstance(reply, str):
+        await run_in_threadpool(log_outage, state, session_id, masked, reply)
+        polite = unavailable_reply().in_script(is_traditional(masked))
+        reply = RestReply((BotMessage(polite.text, (), polite.custom),))
     return JSONResponse({
         "user_text": masked,
         "masked": masked != message,

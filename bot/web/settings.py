@@ -83,7 +83,7 @@ class WebSettings:
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str | None = None
-    rasa_timeout_seconds: float = 30.0
+    rasa_timeout_seconds: float = 15.0   # Rasa waits 5 s for an action: beyond this it is stuck
     staff_password: str | None = None
     secret_key: str | None = None
     tracker_db_url: str = "sqlite:///var/tracker.db"
@@ -131,11 +131,3 @@ class WebSettings:
             display_timezone=pick("DISPLAY_TIMEZONE", _cast_str, defaults.display_timezone),
             secure_cookies=pick("SECURE_COOKIES", _cast_bool, defaults.secure_cookies),
         )
-
-    def tracker_db_path(self) -> Path:
-        """The SQLite file behind ``tracker_db_url`` (relative paths from the project root)."""
-        match = re.fullmatch(r"sqlite(?:\+\w+)?:///(.+)", self.tracker_db_url)
-        if not match:
-            raise SettingsError(f"TRACKER_DB_URL must be a sqlite:/// URL, got {self.tracker_db_url!r}")
-        path = Path(match.group(1))
-        return path if path.is_absolute() else PROJECT_ROOT / path

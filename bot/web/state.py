@@ -136,7 +136,7 @@ def build_state(settings: WebSettings) -> WebState:
         signer=session_signer(settings),
         login_rate_limiter=LoginRateLimiter(settings.login_attempt_limit, settings.login_attempt_window_seconds),
         retrieval=RetrievalEngineHolder(),
-        tracker_log=TrackerLog(settings.tracker_db_path(), timezone),
+        tracker_log=TrackerLog(settings.tracker_db_url, timezone),
         rasa_client=AsyncRasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
     )
 

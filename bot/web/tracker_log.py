@@ -1,13 +1,12 @@
 """Read-only view of Rasa's SQL tracker store for the staff console.
 
 Rasa's ``SQLTrackerStore`` keeps one row per event in table ``events``
-(id, sender_id, type_name, timestamp, intent_name, action_name, data). ``data`` is
-the event as JSON text, written with ``ensure_ascii`` so Chinese appears as
-``\\uXXXX`` escapes; text filtering therefore happens in Python after decoding,
-while the date filter runs in SQL on ``timestamp``.
-
-The database is opened with ``mode=ro``: the console can never write to it. All
-text leaving this module is masked with :func:`bot.lang.privacy.mask_sensitive`.
+(id, sender_id, type_name, timestamp, intent_name, action_name, data), in a SQLite file
+or in PostgreSQL (``bot.web.database``). ``data`` is the event as JSON text (older rows
+with ``\\uXXXX`` escapes), so text filtering happens in Python after decoding, while the
+date filter runs in SQL on ``timestamp``. It reads through a connection that cannot write
+(``bot.web.database.read_only_engine``). All text leaving it is masked with
+:func:`bot.lang.privacy.mask_sensitive`.
 """
 
 from __future__ import annotations
@@ -15,15 +14,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock_time, timedelta, tzinfo
-from pathlib import Path
 from typing import Any, Iterable, Iterator
-from urllib.parse import quote
+
+import sqlalchemy as sa
 
 from bot.lang.privacy import mask_sensitive
+from bot.web.database import events, read_only_engine, sqlite_file
 
 UNANSWERED_KINDS = ("fallback", "did_you_mean")
 
@@ -106,22 +105,16 @@ def _normalise_for_grouping(text: str) -> str:
 
 
 class TrackerLog:
-    """Queries over the ``events`` table of one SQLite tracker store."""
+    """Queries over the ``events`` table of one tracker store (``database_url``)."""
 
-    def __init__(self, database_path: Path, timezone: tzinfo) -> None:
-        self.database_path = database_path
+    def __init__(self, database_url: str, timezone: tzinfo) -> None:
+        self.database_url = database_url
         self.timezone = timezone
 
-    def _connect(self) -> sqlite3.Connection:
-        if not self.database_path.is_file():
-            raise TrackerLogUnavailable(f"no tracker database at {self.database_path}")
-        uri = f"file:{quote(str(self.database_path))}?mode=ro"
-        try:
-            connection = sqlite3.connect(uri, uri=True, timeout=5.0)
-            connection.execute("SELECT 1 FROM events LIMIT 1")
-        except sqlite3.Error as error:
-            raise TrackerLogUnavailable(str(error)) from error
-        return connection
+    def _check(self) -> None:
+        path = sqlite_file(self.database_url)
+        if path is not None and not path.is_file():
+            raise TrackerLogUnavailable(f"no tracker database at {path}")
 
     def _day_bounds(self, date_from: date | None, date_to: date | None) -> tuple[float | None, float | None]:
         start = datetime.combine(date_from, clock_time.min, self.timezone).timestamp() if date_from else None
@@ -136,28 +129,24 @@ class TrackerLog:
         self, date_from: date | None, date_to: date | None, sender_ids: Iterable[str] | None = None
     ) -> Iterator[tuple[str, str, float, str]]:
         start, end = self._day_bounds(date_from, date_to)
-        clauses = ["type_name IN ('user', 'bot')"]
-        parameters: list[Any] = []
+        query = (sa.select(events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data)
+                 .where(events.c.type_name.in_(("user", "bot")))
+                 .order_by(events.c.timestamp, events.c.id))
         if start is not None:
-            clauses.append("timestamp >= ?")
-            parameters.append(start)
+            query = query.where(events.c.timestamp >= start)
         if end is not None:
-            clauses.append("timestamp < ?")
-            parameters.append(end)
+            query = query.where(events.c.timestamp < end)
         if sender_ids is not None:
             sender_list = list(sender_ids)
             if not sender_list:
                 return
-            clauses.append(f"sender_id IN ({','.join('?' * len(sender_list))})")
-            parameters.extend(sender_list)
-        query = f"SELECT sender_id, type_name, timestamp, data FROM events WHERE {' AND '.join(clauses)} ORDER BY timestamp, id"
-        connection = self._connect()
+            query = query.where(events.c.sender_id.in_(sender_list))
+        self._check()
         try:
-            yield from connection.execute(query, parameters)
-        except sqlite3.Error as error:
-            raise TrackerLogUnavailable(str(error)) from error
-        finally:
-            connection.close()
+            with read_only_engine(self.database_url).connect() as connection:
+                yield from connection.execute(query)
+        except sa.exc.SQLAlchemyError as error:
+            raise TrackerLogUnavailable(str(error).splitlines()[0]) from error
 
     @staticmethod
     def _message(sender_id: str, type_name: str, timestamp: float, data_text: str) -> LogMessage | None:
