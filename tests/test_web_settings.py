@@ -44,9 +44,9 @@ def test_ensure_secrets_is_idempotent(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("RASA_URL=http://127.0.0.1:5005", encoding="utf-8")  # no trailing newline
     generated = ensure_secrets(env_file, environ={})
-    assert set(generated) == {"STAFF_PASSWORD", "SECRET_KEY"}
+    assert set(generated) == {"STAFF_PASSWORD", "STAFF_VIEWER_PASSWORD", "SECRET_KEY"}
     values = read_env_file(env_file)
-    assert values["STAFF_PASSWORD"] == generated["STAFF_PASSWORD"]
+    assert values["STAFF_PASSWORD"] == generated["STAFF_PASSWORD"] != values["STAFF_VIEWER_PASSWORD"]
     assert values["RASA_URL"] == "http://127.0.0.1:5005"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert ensure_secrets(env_file, environ={}) == {}
@@ -56,7 +56,7 @@ def test_ensure_secrets_is_idempotent(tmp_path: Path) -> None:
 def test_ensure_secrets_respects_the_environment(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     generated = ensure_secrets(env_file, environ={"STAFF_PASSWORD": "set-elsewhere"})
-    assert set(generated) == {"SECRET_KEY"}
+    assert set(generated) == {"STAFF_VIEWER_PASSWORD", "SECRET_KEY"}
     assert "STAFF_PASSWORD" not in read_env_file(env_file)
 
 

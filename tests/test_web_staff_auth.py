@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote
 
+import re
+
 import pytest
+from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
 from bot.web.app import create_app
@@ -133,11 +136,71 @@ def test_tampered_or_foreign_cookies_are_refused(anonymous: TestClient) -> None:
     assert anonymous.get("/staff").status_code == 200
 
 
+def csrf_token_of(client: TestClient, path: str = "/staff") -> str:
+    """The CSRF token a staff page gives its forms and scripts."""
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get(path).text)
+    assert match, "a staff page carries the session's CSRF token"
+    return match.group(1)
+
+
 def test_logout(staff: TestClient) -> None:
-    response = staff.post("/staff/logout")
+    response = staff.post("/staff/logout", data={"csrf_token": csrf_token_of(staff)})
     assert response.status_code == 303
     staff.cookies.clear()
     assert staff.get("/staff").status_code == 303
+
+
+def test_a_state_changing_request_without_the_csrf_token_is_refused(staff: TestClient) -> None:
+    token = csrf_token_of(staff)
+    for headers, data in [({}, {}), ({}, {"csrf_token": "forged"}), ({"X-CSRF-Token": token[:-1] + "x"}, {})]:
+        response = staff.post("/staff/logout", headers=headers, data=data)
+        assert response.status_code == 403 and "刷新页面" in response.json()["message"]
+    assert staff.get("/staff").status_code == 200, "still logged in"
+    assert staff.post("/staff/logout", headers={"X-CSRF-Token": token}).status_code == 303
+
+
+def test_the_csrf_token_belongs_to_one_session(tracker_db: Path) -> None:
+    tokens = []
+    for _ in range(2):
+        with TestClient(create_app(make_settings(tracker_db)), follow_redirects=False) as client:
+            client.post("/staff/login", data={"password": PASSWORD})
+            tokens.append(csrf_token_of(client))
+    assert tokens[0] != tokens[1]
+
+
+VIEWER_PASSWORD = "viewer-only-password"
+
+
+def test_two_passwords_two_roles_and_the_name_for_the_audit_log(tracker_db: Path) -> None:
+    settings = make_settings(tracker_db, staff_viewer_password=VIEWER_PASSWORD)
+    signer = SessionSigner(SECRET, PASSWORD, 3600, VIEWER_PASSWORD)
+    for password, role in [(PASSWORD, "editor"), (VIEWER_PASSWORD, "viewer")]:
+        with TestClient(create_app(settings), follow_redirects=False) as client:
+            client.post("/staff/login", data={"password": password, "name": "  王 小明 "})
+            session = signer.verify(client.cookies.get(SESSION_COOKIE_NAME))
+            assert session is not None and session.role == role and session.who == f"王 小明 ({role})"
+            assert ("编辑" if role == "editor" else "只读") in client.get("/staff").text
+    assert signer.role_for("nope") is None and signer.role_for("") is None
+
+
+def test_a_viewer_cannot_change_anything(tracker_db: Path) -> None:
+    from starlette.routing import Route
+
+    from bot.web.staff_auth import editor_only
+
+    @editor_only
+    async def change(request):
+        return PlainTextResponse("changed")
+
+    app = create_app(make_settings(tracker_db, staff_viewer_password=VIEWER_PASSWORD))
+    app.router.routes.append(Route("/staff/api/change", change, methods=["POST"]))
+    with TestClient(app, follow_redirects=False) as client:
+        assert client.post("/staff/api/change").status_code == 401
+        for password, status in [(VIEWER_PASSWORD, 403), (PASSWORD, 200)]:
+            client.post("/staff/login", data={"password": password})
+            token = csrf_token_of(client)
+            assert client.post("/staff/api/change", headers={"X-CSRF-Token": token}).status_code == status
+            client.cookies.clear()
 
 
 def test_login_refused_when_no_password_is_configured(tracker_db: Path) -> None:

@@ -1,10 +1,11 @@
 """Staff authentication: password check, signed session cookie, login rate limit.
 
 The session cookie is ``<base64 payload>.<base64 HMAC-SHA256>`` (standard library
-only). The payload carries the issue time; a cookie older than the configured
-max age is rejected even if the browser still sends it. The signing key is derived
-from ``SECRET_KEY`` *and* the staff password, so changing the password logs
-everyone out.
+only). The payload carries the role (editor or viewer: two passwords), the name typed
+at login and the issue time; a cookie older than the configured max age is rejected
+even if the browser still sends it. The signing key is derived from ``SECRET_KEY``
+*and* the passwords, so changing a password logs everyone out. Each session has a CSRF
+token derived from its cookie, which every state-changing staff request carries.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -36,46 +38,90 @@ def password_matches(candidate: str, expected: str | None) -> bool:
     return hmac.compare_digest(candidate.encode("utf-8"), expected.encode("utf-8"))
 
 
+EDITOR = "editor"   # reads and changes: annotates, publishes
+VIEWER = "viewer"   # reads only
+ROLES = (EDITOR, VIEWER)
+MAX_NAME_CHARS = 40
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """Who a valid cookie says is logged in: the role, the name typed at login (for the
+    audit log), when it was issued, and the session's CSRF token."""
+
+    role: str
+    name: str
+    issued_at: int
+    csrf_token: str
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role == EDITOR
+
+    @property
+    def who(self) -> str:
+        """How the audit log names this person."""
+        return f"{self.name} ({self.role})"
+
+
 @dataclass(frozen=True)
 class SessionSigner:
-    """Issues and verifies staff session cookie values."""
+    """Issues and verifies staff session cookie values for the editor and, when one is
+    configured, the viewer password."""
 
     secret_key: str
     staff_password: str
     max_age_seconds: int
+    viewer_password: str | None = None
 
     def _signing_key(self) -> bytes:
+        passwords = self.staff_password + "\x00" + (self.viewer_password or "")
         return hashlib.sha256(
-            b"staff-session\x00" + self.secret_key.encode("utf-8") + b"\x00" + self.staff_password.encode("utf-8")
+            b"staff-session\x00" + self.secret_key.encode("utf-8") + b"\x00" + passwords.encode("utf-8")
         ).digest()
 
-    def _signature(self, payload: str) -> str:
-        return _b64encode(hmac.new(self._signing_key(), payload.encode("ascii"), hashlib.sha256).digest())
+    def _signature(self, payload: str, purpose: bytes = b"") -> str:
+        return _b64encode(hmac.new(self._signing_key(), purpose + payload.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, now: float | None = None) -> str:
-        """A new cookie value issued at ``now``."""
+    def role_for(self, password: str) -> str | None:
+        """The role this password logs in as, or None (both compared in constant time)."""
+        editor = password_matches(password, self.staff_password)
+        viewer = password_matches(password, self.viewer_password)
+        return EDITOR if editor else VIEWER if viewer else None
+
+    def issue(self, role: str = EDITOR, name: str = "", now: float | None = None) -> str:
+        """A new cookie value for ``role``, issued at ``now``."""
+        if role not in ROLES:
+            raise ValueError(f"unknown staff role {role!r}")
         issued_at = int(time.time() if now is None else now)
-        payload = _b64encode(json.dumps({"role": "staff", "iat": issued_at}).encode("utf-8"))
+        claims = {"role": role, "name": name[:MAX_NAME_CHARS], "iat": issued_at,
+                  "nonce": _b64encode(os.urandom(9))}
+        payload = _b64encode(json.dumps(claims, ensure_ascii=False).encode("utf-8"))
         return f"{payload}.{self._signature(payload)}"
 
-    def verify(self, cookie_value: str | None, now: float | None = None) -> bool:
-        """True for an untampered cookie younger than ``max_age_seconds``."""
+    def verify(self, cookie_value: str | None, now: float | None = None) -> StaffSession | None:
+        """The session of an untampered cookie younger than ``max_age_seconds``, else None."""
         if not cookie_value or cookie_value.count(".") != 1:
-            return False
+            return None
         payload, signature = cookie_value.split(".")
         try:
             expected = self._signature(payload)
         except UnicodeEncodeError:
-            return False
+            return None
         if not hmac.compare_digest(signature, expected):
-            return False
+            return None
         try:
             claims = json.loads(_b64decode(payload))
             issued_at = int(claims["iat"])
+            role, name = claims["role"], str(claims.get("name", ""))
         except (ValueError, KeyError, TypeError):
-            return False
+            return None
         current = time.time() if now is None else now
-        return claims.get("role") == "staff" and issued_at - 60 <= current <= issued_at + self.max_age_seconds
+        if role not in ROLES or not issued_at - 60 <= current <= issued_at + self.max_age_seconds:
+            return None
+        # The CSRF token is bound to this cookie: a page of another site can neither read
+        # it nor derive it, and it dies with the session.
+        return StaffSession(role, name, issued_at, self._signature(payload, b"csrf\x00"))
 
 
 @dataclass

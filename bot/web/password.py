@@ -1,7 +1,7 @@
 """Make sure the staff console has a password and the cookies a signing key.
 
-``python -m bot.web.password ensure [--env-file PATH]`` adds ``STAFF_PASSWORD`` and
-``SECRET_KEY`` to ``.env`` when they are missing (from both the environment and the
+``python -m bot.web.password ensure [--env-file PATH]`` adds ``STAFF_PASSWORD`` (the
+editor's), ``STAFF_VIEWER_PASSWORD`` (read-only) and ``SECRET_KEY`` to ``.env`` when they are missing (from both the environment and the
 file) and prints a newly generated password once. Running it again changes nothing
 and prints nothing secret: it is idempotent, so ``make run`` can call it every time.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.web.settings import DEFAULT_ENV_FILE, read_env_file
 
 PASSWORD_VARIABLE = "STAFF_PASSWORD"
+VIEWER_PASSWORD_VARIABLE = "STAFF_VIEWER_PASSWORD"
 SECRET_KEY_VARIABLE = "SECRET_KEY"
 
 
@@ -27,7 +28,7 @@ def generate_password() -> str:
 
 
 def ensure_secrets(env_file: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Append missing ``STAFF_PASSWORD``/``SECRET_KEY`` to ``env_file``.
+    """Append missing ``STAFF_PASSWORD``/``STAFF_VIEWER_PASSWORD``/``SECRET_KEY`` to ``env_file``.
 
     Returns the variables that were generated (empty when nothing was missing).
     A value set in the environment counts as present and is never written to the file.
@@ -35,8 +36,9 @@ def ensure_secrets(env_file: Path, environ: dict[str, str] | None = None) -> dic
     environ = dict(os.environ) if environ is None else environ
     present = read_env_file(env_file)
     generated: dict[str, str] = {}
-    if not (environ.get(PASSWORD_VARIABLE) or present.get(PASSWORD_VARIABLE)):
-        generated[PASSWORD_VARIABLE] = generate_password()
+    for variable in (PASSWORD_VARIABLE, VIEWER_PASSWORD_VARIABLE):
+        if not (environ.get(variable) or present.get(variable)):
+            generated[variable] = generate_password()
     if not (environ.get(SECRET_KEY_VARIABLE) or present.get(SECRET_KEY_VARIABLE)):
         generated[SECRET_KEY_VARIABLE] = secrets.token_urlsafe(48)
     if generated:
@@ -58,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     generated = ensure_secrets(arguments.env_file)
     if PASSWORD_VARIABLE in generated:
-        print(f"Staff console password (saved in {arguments.env_file}): {generated[PASSWORD_VARIABLE]}")
+        print(f"Staff console editor password (saved in {arguments.env_file}): {generated[PASSWORD_VARIABLE]}")
+    if VIEWER_PASSWORD_VARIABLE in generated:
+        print(f"Staff console read-only password (saved in {arguments.env_file}): "
+              f"{generated[VIEWER_PASSWORD_VARIABLE]}")
     if SECRET_KEY_VARIABLE in generated:
         print(f"Generated {SECRET_KEY_VARIABLE} in {arguments.env_file}", file=sys.stderr)
     return 0

@@ -84,7 +84,8 @@ class WebSettings:
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str | None = None
     rasa_timeout_seconds: float = 15.0   # Rasa waits 5 s for an action: beyond this it is stuck
-    staff_password: str | None = None
+    staff_password: str | None = None         # the editor's: reads, annotates, publishes
+    staff_viewer_password: str | None = None  # the viewer's: reads only
     secret_key: str | None = None
     tracker_db_url: str = "sqlite:///var/tracker.db"
     staff_session_max_age_seconds: int = 8 * 60 * 60
@@ -118,6 +119,7 @@ class WebSettings:
             rasa_token=pick("RASA_TOKEN", _cast_str, None),
             rasa_timeout_seconds=pick("RASA_TIMEOUT_SECONDS", _cast_float, defaults.rasa_timeout_seconds),
             staff_password=pick("STAFF_PASSWORD", _cast_str, None),
+            staff_viewer_password=pick("STAFF_VIEWER_PASSWORD", _cast_str, None),
             secret_key=pick("SECRET_KEY", _cast_str, None),
             tracker_db_url=pick("TRACKER_DB_URL", _cast_str, defaults.tracker_db_url),
             staff_session_max_age_seconds=pick(

@@ -1,13 +1,17 @@
-"""Who is staff: the login form, its submission, logout and the :func:`staff_only` guard.
+"""Who is staff: the login form, its submission, logout and the guards
+:func:`staff_only` (editor or viewer) and :func:`editor_only` (changes).
 
 A staff session is a signed cookie (:mod:`bot.web.auth`) scoped to ``/staff``; failed
-logins are rate-limited per client address. Without a staff password configured the
-login form says so and every login is refused.
+logins are rate-limited per client address. Every state-changing request (any method
+but GET and HEAD) must carry the session's CSRF token, in the ``X-CSRF-Token`` header
+or a ``csrf_token`` form field. Without a staff password configured the login form
+says so and every login is refused.
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs, quote
@@ -15,7 +19,7 @@ from urllib.parse import parse_qs, quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.web.auth import SESSION_COOKIE_NAME, SessionSigner, password_matches
+from bot.web.auth import MAX_NAME_CHARS, SESSION_COOKIE_NAME, SessionSigner, StaffSession
 from bot.web.errors import error_response
 from bot.web.state import WebState, web_state
 
@@ -37,10 +41,32 @@ def safe_next_path(raw: str | None) -> str:
     return "/staff"
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def staff_session(request: Request) -> StaffSession | None:
+    """The valid, unexpired staff session the request's cookie carries, or None."""
+    signer = web_state(request).signer
+    return signer.verify(request.cookies.get(SESSION_COOKIE_NAME)) if signer else None
+
+
 def is_staff(request: Request) -> bool:
     """Whether the request carries a valid, unexpired staff session cookie."""
-    signer = web_state(request).signer
-    return signer is not None and signer.verify(request.cookies.get(SESSION_COOKIE_NAME))
+    return staff_session(request) is not None
+
+
+async def carries_csrf_token(request: Request, session: StaffSession) -> bool:
+    """Whether an unsafe request carries this session's CSRF token (header or form field).
+    The body is read (and cached) first, so the handler can read it again."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        await request.body()
+        try:
+            sent = (await request.form()).get("csrf_token")
+        except Exception:  # a malformed form carries no token
+            sent = None
+    return isinstance(sent, str) and hmac.compare_digest(sent.encode(), session.csrf_token.encode())
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -56,17 +82,37 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def staff_only(handler: Handler) -> Handler:
     """Guards a staff handler: without a session, pages redirect to the login form and
-    the JSON API (``/staff/api/``) answers 401."""
+    the JSON API (``/staff/api/``) answers 401; an unsafe request without the session's
+    CSRF token answers 403."""
 
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
-        if is_staff(request):
-            return await handler(request)
-        if request.url.path.startswith("/staff/api/"):
-            return error_response(401, web_state(request).texts["staff"]["session_expired"], "login_required")
-        return login_redirect(request)
+        session = staff_session(request)
+        texts = web_state(request).texts["staff"]
+        if session is None:
+            if request.url.path.startswith("/staff/api/") or request.method not in SAFE_METHODS:
+                return error_response(401, texts["session_expired"], "login_required")
+            return login_redirect(request)
+        if request.method not in SAFE_METHODS and not await carries_csrf_token(request, session):
+            logger.warning("staff %s without a CSRF token refused: %s", request.method, request.url.path)
+            return error_response(403, texts["csrf_refused"], "csrf")
+        return await handler(request)
 
     return guarded
+
+
+def editor_only(handler: Handler) -> Handler:
+    """Guards a handler that changes something: as :func:`staff_only`, and a viewer's
+    request answers 403 (viewers only read)."""
+
+    @functools.wraps(handler)
+    async def for_editors(request: Request) -> Response:
+        session = staff_session(request)
+        if session is not None and not session.can_edit:
+            return error_response(403, web_state(request).texts["staff"]["editor_only"], "editor_only")
+        return await handler(request)
+
+    return staff_only(for_editors)
 
 
 def render_login(request: Request, status_code: int = 200, error: str | None = None,
@@ -104,12 +150,12 @@ def rate_limited(request: Request, state: WebState, client: str, next_path: str)
     return response
 
 
-def logged_in(state: WebState, signer: SessionSigner, next_path: str) -> Response:
+def logged_in(state: WebState, signer: SessionSigner, next_path: str, role: str, name: str) -> Response:
     """On to ``next_path`` with a new session cookie (HttpOnly, SameSite=Strict, ``/staff``)."""
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE_NAME,
-        signer.issue(),
+        signer.issue(role, name),
         max_age=state.settings.staff_session_max_age_seconds,
         path="/staff",
         httponly=True,
@@ -125,6 +171,7 @@ async def login_submit(request: Request) -> Response:
     state = web_state(request)
     form = parse_qs((await request.body())[:MAX_FORM_BYTES].decode("utf-8", errors="replace"))
     password = (form.get("password") or [""])[0]
+    name = " ".join((form.get("name") or [""])[0].split())[:MAX_NAME_CHARS]
     next_path = safe_next_path((form.get("next") or [""])[0])
     signer = state.signer
     if signer is None:
@@ -132,17 +179,19 @@ async def login_submit(request: Request) -> Response:
     client = client_address(request)
     if state.login_rate_limiter.is_blocked(client):
         return rate_limited(request, state, client, next_path)
-    if not password_matches(password, state.settings.staff_password):
+    role = signer.role_for(password)
+    if role is None:
         state.login_rate_limiter.record_failure(client)
         logger.warning("failed staff login from %s", client)
         return render_login(request, status_code=401, error=state.texts["staff"]["wrong_password"],
                             next_path=next_path)
     state.login_rate_limiter.reset(client)
-    return logged_in(state, signer, next_path)
+    return logged_in(state, signer, next_path, role, name or role)
 
 
+@staff_only
 async def logout(request: Request) -> Response:
-    """``POST /staff/logout``: the session cookie is dropped."""
+    """``POST /staff/logout`` (with the CSRF token): the session cookie is dropped."""
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE_NAME, path="/staff")
     return response

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.datafiles import ui_texts
 from bot.rasa_client import AsyncRasaClient
-from bot.web.auth import LoginRateLimiter, SessionSigner
+from bot.web.auth import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner
 from bot.web.settings import WebSettings
 from bot.web.tracker_log import TrackerLog
 
@@ -99,8 +99,11 @@ class WebState:
         return format_time(timestamp, self.timezone)
 
     def render(self, request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-        """One page from ``bot/web/templates`` (``texts`` and the ``datetime`` filter are there too)."""
-        return self.templates.TemplateResponse(request, template, context, status_code=status_code)
+        """One page from ``bot/web/templates`` (``texts`` and the ``datetime`` filter are
+        there too, and ``staff``: the logged-in session with its CSRF token, or None)."""
+        staff = self.signer.verify(request.cookies.get(SESSION_COOKIE_NAME)) if self.signer else None
+        return self.templates.TemplateResponse(request, template, {"staff": staff, **context},
+                                               status_code=status_code)
 
 
 def page_templates(texts: dict[str, Any], timezone: tzinfo) -> Jinja2Templates:
@@ -121,7 +124,12 @@ def session_signer(settings: WebSettings) -> SessionSigner | None:
         logger.warning("SECRET_KEY is not set: staff sessions will not survive a restart")
     if not settings.staff_password:
         return None
-    return SessionSigner(secret_key, settings.staff_password, settings.staff_session_max_age_seconds)
+    viewer_password = settings.staff_viewer_password
+    if viewer_password == settings.staff_password:
+        logger.warning("STAFF_VIEWER_PASSWORD equals STAFF_PASSWORD: it logs in as editor")
+        viewer_password = None
+    return SessionSigner(secret_key, settings.staff_password, settings.staff_session_max_age_seconds,
+                         viewer_password)
 
 
 def build_state(settings: WebSettings) -> WebState:
