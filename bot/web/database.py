@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bot import PROJECT_ROOT
+from bot.lang.text import normalise
 
 metadata = sa.MetaData()
 
@@ -134,3 +136,44 @@ def own_tables(url: str) -> sa.Engine:
                 raise DatabaseUnavailable(str(error)) from error
             _created.add(url)
     return engine
+
+
+INBOX_STATUSES = ("pending", "resolved", "ignored")
+
+
+def question_key(question: str) -> str:
+    """The form an inbox question is grouped and given a status by (normalised, so the
+    same question typed twice is one, its closing punctuation aside), at most the
+    column's 500 characters."""
+    return normalise(question).rstrip("?？!！。.~～ ")[:500]
+
+
+def set_question_status(url: str, questions: list[str], status: str, who: str, note: str | None = None,
+                        when: float | None = None) -> None:
+    """Give these inbox questions a status (an inbox group is as resolved as its questions)."""
+    if status not in INBOX_STATUSES:
+        raise ValueError(f"unknown inbox status {status!r}")
+    engine = own_tables(url)
+    when = time.time() if when is None else when
+    keys = sorted({question_key(q) for q in questions if q.strip()})
+    with engine.begin() as connection:
+        connection.execute(inbox_status.delete().where(inbox_status.c.question.in_(keys)))
+        if keys:
+            connection.execute(inbox_status.insert(), [
+                {"question": key, "status": status, "updated_by": who[:64], "updated_at": when, "note": note}
+                for key in keys])
+
+
+def question_statuses(url: str) -> dict[str, str]:
+    """Every inbox question's status by its :func:`question_key` (absent: pending)."""
+    with own_tables(url).connect() as connection:
+        return dict(connection.execute(sa.select(inbox_status.c.question, inbox_status.c.status)).all())
+
+
+def record_audit(url: str, who: str, action: str, target: str | None, before: str | None, after: str | None,
+                 when: float | None = None) -> None:
+    """One staff change in the audit log: who, when, what, before and after."""
+    with own_tables(url).begin() as connection:
+        connection.execute(audit_log.insert().values(
+            timestamp=time.time() if when is None else when, who=who[:64], action=action,
+            target=None if target is None else target[:255], before=before, after=after))
