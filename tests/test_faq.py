@@ -104,3 +104,22 @@ def test_off_topic_stays_off_topic_in_any_context(question_of, text, intent):
                        last_entry="henan_paper_booking")
     assert entry_answered(turn) == "fallback"
 
+
+
+@pytest.mark.parametrize("first, then", [
+    ("广州证书寄出了咋查物流", "河南的又咋查？"),
+    ("广东的直邮证书怎么查物流", "那河南省的怎么查"),
+])
+def test_a_province_the_candidate_names_never_gets_another_provinces_rule(first, then):
+    from bot.lang.regions import applies_to
+
+    asked = answer_turn(first, None, 0.0)
+    remembered = {k: v for k, v in asked.slots.items()
+                  if k in ("last_entry", "last_topic", "last_question", "last_asked")}
+    turn = answer_turn(then, None, 0.0, asked.slots.get("place"), **remembered)
+    custom = turn.reply.custom
+    if custom.get("kind") == "faq_answer":
+        entry = load_engine().kb.by_id[custom["entry_id"]]
+        assert applies_to(entry.region, "河南省"), (entry.id, entry.region)
+    else:
+        assert custom.get("kind") in ("fallback", "clarify"), custom

@@ -118,6 +118,11 @@ def answer_turn(message: Message, state: DialogueState, engine: Engine | None = 
         if reading.clarify:
             reply = clarify_options_reply(last.topic, reading.clarify)
             return Turn(reply.in_script(message.traditional))
+    if (message.place and decision.kind == "answer"
+            and not applies_to(decision.hits[0].region, message.place.province)):
+        # "河南的又咋查？" read after Guangzhou's tracking answer: never another province's
+        # rule for the province the candidate names; its own rule in that topic, or none
+        decision = _prefer_province(engine, decision, query, decision.hits[0].topic, message.place)
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
