@@ -26,6 +26,10 @@ from sanic.request import Request
 logger = logging.getLogger(__name__)
 
 FULL_WIDTH_SLASH = "\uff0f"
+# Longer messages are cut here, before NLU: 10,000 characters took DIET's transformer past
+# 30 s on one core. The answer action still refuses anything over its own, smaller limit
+# (max_input_chars) with a clear message, so the cut never changes an answer.
+MAX_MESSAGE_CHARS = 2000
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -34,11 +38,11 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 def as_text(message: Any) -> Optional[Text]:
     """The message as text Rasa can keep: lone surrogates (invalid Unicode that JSON can
     carry, and that made the SQL tracker store fail and Rasa exit) removed, a leading
-    ``/`` (after any blanks) made full-width; other values unchanged (Rasa's own checks
+    ``/`` (after any blanks) made full-width, cut to ``MAX_MESSAGE_CHARS``; other values unchanged (Rasa's own checks
     handle a missing or non-text message)."""
     if not isinstance(message, str):
         return message
-    message = _SURROGATES.sub("", message)
+    message = _SURROGATES.sub("", message)[:MAX_MESSAGE_CHARS]
     stripped = message.lstrip()
     if stripped.startswith(INTENT_MESSAGE_PREFIX):
         return FULL_WIDTH_SLASH + stripped[len(INTENT_MESSAGE_PREFIX):]

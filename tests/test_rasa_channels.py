@@ -31,3 +31,12 @@ def test_a_slash_command_is_read_as_text(rasa_url, command):
     assert len(users) == 2                       # not wiped by /restart or /session_start
     assert tracker["slots"].get("procedure") is None and tracker["slots"].get("start_date") is None
     assert tracker["slots"]["last_topic"] == "ask_direct_mail"    # the first answer is remembered
+
+
+def test_a_huge_message_is_cut_before_nlu_and_gets_the_too_long_reply(rasa_url):
+    sender = "huge-message"
+    with RasaClient(rasa_url, timeout_seconds=120) as rasa:
+        reply = rasa.send(sender, "证书" * 20_000)
+        tracker = rasa.tracker(sender)
+    assert not reply.empty and "太长" in reply.text   # the action's "too long" message
+    assert len(tracker["latest_message"]["text"]) <= 2000

@@ -121,10 +121,12 @@ def summary(report: dict) -> str:
     load = report["load"]
     lines.append(f"  load {load['users']} users x {load['seconds']} s: {load['turns']} turns, "
                  f"p50 {load['p50_ms']} ms, p95 {load['p95_ms']} ms, outage replies "
-                 f"{load['outage_replies']}, lost {load['lost']}, duplicated {load['duplicated']}")
+                 f"{load['outage_replies']}, offline {load['offline']}, lost {load['lost']}, "
+                 f"duplicated {load['duplicated']}")
     for fault in report["faults"]:
         lines.append(f"  {fault['name']}: back after {fault['back_after_s']} s; turns meanwhile "
-                     f"{fault['turns']} (polite {fault['polite']}, errors {fault['errors']})")
+                     f"{fault['turns']} (polite {fault['polite']}, widget offline bubble {fault['offline']}, "
+                     f"errors {fault['errors']})")
     lines.append("  passed" if not report["failed"] else "  FAILED: " + "; ".join(report["failed"]))
     return "\n".join(lines)
 

@@ -23,7 +23,9 @@ class Fault:
     back_after_s: float | None = None
     turns: int = 0               # turns sent while it lasted, until service was back
     polite: int = 0              # ... answered with a bubble (an answer or an outage reply)
-    errors: int = 0              # ... answered with an error or nothing
+    offline: int = 0             # ... not connected (the web front down): the widget's own
+                                 #     network-failure bubble with a retry answers them
+    errors: int = 0              # ... answered with an HTTP error or nothing
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "started"}
@@ -62,7 +64,8 @@ def account(faults: list[Fault], turns: list[dict]) -> None:
         during = [t for t in turns if fault.started <= t["sent"] <= end]
         fault.turns = len(during)
         fault.polite = sum(1 for t in during if t["status"] == 200 and t["kinds"])
-        fault.errors = fault.turns - fault.polite
+        fault.offline = sum(1 for t in during if not t["status"])
+        fault.errors = fault.turns - fault.polite - fault.offline
 
 
 def run_faults(supervisor: Supervisor, tracker_db: Path | None, programs: tuple[str, ...]

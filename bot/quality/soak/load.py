@@ -27,6 +27,7 @@ class LoadResult:
     turns: int = 0
     failures: int = 0
     outage_replies: int = 0
+    offline: int = 0             # sent while the web front was down: the widget's own bubble
     p50_ms: float | None = None
     p95_ms: float | None = None
     lost: int = 0
@@ -64,6 +65,7 @@ class Load:
         turns = self.turns()
         result.turns = len(turns)
         result.failures = sum(1 for t in turns if t["status"] != 200 or not t["kinds"])
+        result.offline = sum(1 for t in turns if not t["status"])
         result.outage_replies = sum(1 for t in turns if OUTAGE_KINDS & set(t["kinds"]))
         stats = _aggregated(self.csv_prefix.with_name("locust_stats.csv"))
         result.p50_ms, result.p95_ms = stats.get("50%"), stats.get("95%")
@@ -106,7 +108,18 @@ def check_tracker(turns: list[dict], tracker_url: str, result: LoadResult) -> No
     engine.dispose()
 
 
+def never_reached_rasa(turn: dict) -> bool:
+    """A turn the tracker cannot hold: the web front answered it with its outage reply,
+    or the web front itself was down (no HTTP status: the widget shows its own
+    network-failure bubble with a retry)."""
+    return bool(OUTAGE_KINDS & set(turn["kinds"])) or not turn["status"]
+
+
 def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> None:
+    """Align the sent turns with the stored user events, strictly in order: a stored
+    event matches the next sent turn with its text; a turn that never reached Rasa may
+    be missing; anything else missing is lost, anything stored twice or unsent is
+    duplicated."""
     stored: list[tuple[str, bool]] = []  # (user text, answered by a bot event after it)
     for type_name, data in rows:
         if type_name == "user":
@@ -114,19 +127,24 @@ def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> 
         elif stored:
             stored[-1] = (stored[-1][0], True)
     position = 0
-    for turn in sent:
-        text = mask_sensitive(turn["text"])
-        found = next((i for i in range(position, len(stored)) if stored[i][0] == text), None)
-        if found is None:
-            if not OUTAGE_KINDS & set(turn["kinds"]):   # an outage reply never reached Rasa
-                result.lost += 1
-                _example(result, f"lost: {session} {text!r}")
-            continue
-        result.duplicated += found - position          # stored user events nobody sent
-        if not stored[found][1]:
-            result.unanswered_in_tracker += 1
-        position = found + 1
-    result.duplicated += len(stored) - position
+    texts = [mask_sensitive(turn["text"]) for turn in sent]
+    for index, (turn, text) in enumerate(zip(sent, texts)):
+        if position < len(stored) and stored[position][0] == text:
+            if not stored[position][1]:
+                result.unanswered_in_tracker += 1
+            position += 1
+            # the same text stored again, but not sent again next: a turn handled twice
+            following = texts[index + 1] if index + 1 < len(texts) else None
+            while position < len(stored) and stored[position][0] == text != following:
+                result.duplicated += 1
+                _example(result, f"duplicated: {session} {text!r}")
+                position += 1
+        elif not never_reached_rasa(turn):
+            result.lost += 1
+            _example(result, f"lost: {session} {text!r}")
+    if position < len(stored):
+        result.duplicated += len(stored) - position  # stored user events nobody sent
+        _example(result, f"unsent in tracker: {session} {stored[position][0]!r}")
 
 
 def _example(result: LoadResult, text: str) -> None:
