@@ -311,9 +311,36 @@ def carry_over_slot_values() -> None:
     ActionSessionStart._slot_set_events_from_tracker = staticmethod(_slot_set_events_from_tracker)
 
 
+# Rasa stamps every event with the model and assistant ids (about 110 bytes each, eight
+# events a turn); nothing reads them back from the store here. The parse result repeats
+# the message id and carries the token offsets, both unused once the turn is over.
+UNSTORED_METADATA = ("model_id", "assistant_id")
+UNSTORED_PARSE_DATA = ("text_tokens", "message_id")
+
+
+def stored_event(data: Any) -> Any:
+    """An event's dict as the SQL store keeps it: the same event, without what nothing
+    reads back (every event is still stored, so Rasa's count of stored events holds)."""
+    if not isinstance(data, dict) or "event" not in data:
+        return data
+    data = dict(data)
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict):
+        metadata = {k: v for k, v in metadata.items() if k not in UNSTORED_METADATA}
+        if metadata:
+            data["metadata"] = metadata
+        else:
+            data.pop("metadata")
+    parse_data = data.get("parse_data")
+    if isinstance(parse_data, dict):
+        data["parse_data"] = {k: v for k, v in parse_data.items() if k not in UNSTORED_PARSE_DATA}
+    return data
+
+
 class _CompactJson:
     """``json`` as the SQL tracker store writes events: UTF-8 text instead of ``\\uXXXX``
-    escapes (half the bytes for Chinese) and no padding; reads as before."""
+    escapes (half the bytes for Chinese), no padding, and :func:`stored_event`; reads
+    as before."""
 
     loads = staticmethod(__import__("json").loads)
 
@@ -321,7 +348,7 @@ class _CompactJson:
     def dumps(value: Any, **kwargs: Any) -> str:
         import json
 
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), **kwargs)
+        return json.dumps(stored_event(value), ensure_ascii=False, separators=(",", ":"), **kwargs)
 
 
 def store_compact_json() -> None:

@@ -97,6 +97,14 @@ def test_stored_user_events_carry_no_embedding_and_a_short_ranking(servers):
     assert "text_embedding" not in parse_data and parse_data["intent"]["name"]
     assert 1 <= len(parse_data["intent_ranking"]) <= 5
     assert "电子证书" in data                       # stored as UTF-8, not \\uXXXX escapes
+    stored = json.loads(data)
+    assert "model_id" not in json.dumps(stored) and "text_tokens" not in parse_data
+    assert stored["text"] == "电子证书在哪下载" and parse_data["text"] == "电子证书在哪下载"
+    # read back by Rasa itself: the conversation goes on from the stored events
+    with RasaClient(servers.rasa_url) as rasa:
+        tracker = rasa.tracker("stored-events")
+    assert tracker["latest_message"]["text"] == "电子证书在哪下载"
+    assert tracker["slots"]["last_entry"] == "ecert_where_download"
 
 
 @pytest.mark.servers
