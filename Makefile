@@ -17,7 +17,7 @@ FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.
 RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/lang/text.py bot/retrieval/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
 WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
 
-.PHONY: help install import index nlu train run stop test eval report bench clean
+.PHONY: help install import index nlu train run stop test eval report bench soak clean
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
@@ -85,6 +85,9 @@ eval: install index train ## run tests/regression/ through the real assistant: t
 	$(BOT) scripts/eval_regression.py
 bench: install index train models/baseline/model.tar.gz ## latency, throughput, memory, accuracy vs a ResponseSelector bot (reports/bench.md)
 	$(BOT) scripts/bench.py $(BENCH_ARGS)
+
+soak: install index train ## the full soak: fuzz, 16 users for 10 minutes, kill -9 of each server, tracker check (reports/soak.json)
+	$(BOT) -m bot.quality.soak
 
 clean: ## remove build outputs (venvs stay)
 	rm -rf models/index models/rasa models/baseline data/nlu/generated results reports bot/web/static/dist \
