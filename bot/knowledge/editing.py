@@ -1,66 +1,92 @@
 """Changes support staff make to the knowledge, checked and written like a developer would.
 
-Three kinds, all from the staff console's inbox: questions attached to an entry as
-paraphrases, a new entry whose answer is assembled from passages of the source documents
-(staff choose passages; they never type a fact), and questions marked out of scope. A
-change is validated the way ``make test`` validates the data (the whole knowledge base
+Four kinds, all from the staff console: questions attached to an entry as paraphrases, a
+new entry whose answer is assembled from passages of the source documents (staff choose
+passages; they never type a fact), questions marked out of scope, and regression cases
+saved from a batch hit test. A change is built from the file as it is now, validated the
+way ``make test`` validates the data (the whole knowledge base and every regression case
 loaded from a copy with the change: schema, duplicate questions and paraphrases across
-entries, citations that exist), then written to the same YAML files atomically (a temp
-file renamed over the old one; round-trip YAML, so the diff shows only the change), noted
-with who and when in ``data/faq/staff_changes.yml``, and turned into regression cases in
-``tests/regression/staff.yml`` so the next publish keeps it right.
+entries, citations that exist, case ids and expectations), then written atomically (a
+temp file renamed over the old one, its permissions kept; round-trip YAML, so the diff
+shows only the change), noted with who and when in ``data/faq/staff_changes.yml``, and
+turned into regression cases in ``tests/regression/staff.yml`` so the next publish keeps
+it right. Writing is serialised (one lock for every process of this data set) and a file
+that changed after the change was built refuses it instead of losing the other edit.
+Nothing here is served until a publish rebuilds the index and the Rasa model.
 """
 
 from __future__ import annotations
 
+import difflib
+import fcntl
+import hashlib
 import io
 import os
 import re
 import shutil
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bot import PROJECT_ROOT, datafiles
-from bot.knowledge.cases import REGRESSION_DIR, case_yaml
-from bot.knowledge.entries import TOPICS, KnowledgeBaseError, load_knowledge_base
+from bot.knowledge.cases import (REGRESSION_DIR, CaseFileError, case_yaml, known_procedures,
+                                 load_cases)
+from bot.knowledge.entries import TOPICS, KnowledgeBase, KnowledgeBaseError, load_knowledge_base
 from bot.lang.text import normalise
 
 CHANGELOG = datafiles.FAQ_DIR / "staff_changes.yml"
 STAFF_CASES = REGRESSION_DIR / "staff.yml"
+KINDS = ("paraphrases", "new_entry", "out_of_scope", "cases")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_CHANGELOG_HEADER = "# Changes staff made in the console (bot/knowledge/editing.py), newest last.\nchanges:\n"
+_CASES_HEADER = ("# Regression cases added by staff in the console (bot/knowledge/editing.py):\n"
+                 "# every question they attached, drafted or marked out of scope keeps its answer.\n"
+                 "cases:\n")
 
 
 class ChangeRefused(ValueError):
     """The change would leave the knowledge base invalid: every problem, in words."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass
 class Change:
-    """A change of one data file: its text before and after, and what it was."""
+    """A change of one data file: its text before and after, what it was, and the part
+    that changed (``excerpt_before`` / ``excerpt_after``, YAML, for the audit log)."""
 
-    kind: str                       # paraphrases | new_entry | out_of_scope
-    path: Path
+    kind: str                       # paraphrases | new_entry | out_of_scope | cases
+    path: Path                      # the data file changed (the case file for "cases")
     before: str
     after: str
     summary: str
+    target: str                     # the entry id, or the file's name
+    entries_dir: Path               # the entries the change is validated with
     cases: list[dict[str, Any]] = field(default_factory=list)  # regression cases it adds
+    excerpt_before: str | None = None
+    excerpt_after: str | None = None
 
     def diff(self) -> str:
-        import difflib
+        """A unified diff of the data file (empty for a change that only adds cases)."""
+        name = _display_path(self.path)
+        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True),
+                                            fromfile=name, tofile=name))
 
-        return "".join(difflib.unified_diff(
-            self.before.splitlines(True), self.after.splitlines(True),
-            fromfile=str(self.path.relative_to(PROJECT_ROOT)),
-            tofile=str(self.path.relative_to(PROJECT_ROOT))))
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _yaml() -> YAML:
@@ -77,77 +103,106 @@ def _dump(data: Any) -> str:
     return out.getvalue()
 
 
-def _clean_questions(questions: list[str]) -> list[str]:
+def clean_questions(questions: list[str]) -> list[str]:
+    """Questions with their whitespace collapsed, empty ones dropped, each once."""
     cleaned = [" ".join(str(q).split()) for q in questions]
     return list(dict.fromkeys(q for q in cleaned if q))
+
+
+def _entries_dir(entries_dir: Path | None) -> Path:
+    return Path(entries_dir or datafiles.paths().entries_dir)
 
 
 def entry_file(entry_id: str, entries_dir: Path | None = None) -> Path:
     """The topic file an entry lives in."""
     for entry in load_knowledge_base(entries_dir).entries:
         if entry.id == entry_id:
-            return Path(entries_dir or datafiles.paths().entries_dir) / entry.source_file
+            return _entries_dir(entries_dir) / entry.source_file
     raise ChangeRefused([f"no entry {entry_id!r}"])
 
 
-def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | None = None
-                    ) -> Change:
+def _entry_excerpt(entry: Any) -> str:
+    return _dump([entry])
+
+
+def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | None = None) -> Change:
     """Attach candidates' questions to an entry as paraphrases."""
-    questions = _clean_questions(questions)
+    questions = clean_questions(questions)
     if not questions:
         raise ChangeRefused(["no question to add"])
     path = entry_file(entry_id, entries_dir)
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
     entry = next(e for e in data["entries"] if e["id"] == entry_id)
+    excerpt_before = _entry_excerpt(entry)
     known = {normalise(p) for p in entry["paraphrases"]} | {normalise(entry["question"])}
     added = [q for q in questions if normalise(q) not in known]
     if not added:
         raise ChangeRefused(["every question is already a paraphrase of this entry"])
     entry["paraphrases"].extend(added)
     cases = [{"turns": [q], "expect": entry_id} for q in added]
-    return Change("paraphrases", path, before, _dump(data),
-                  f"{len(added)} paraphrase(s) for {entry_id}", cases)
+    return Change("paraphrases", path, before, _dump(data), f"{len(added)} paraphrase(s) for {entry_id}",
+                  entry_id, _entries_dir(entries_dir), cases, excerpt_before, _entry_excerpt(entry))
+
+
+def passage_answer(kb: KnowledgeBase, passage_ids: list[str]) -> tuple[str, list[str]]:
+    """A new entry's answer and citations from chosen passages: the passages' own text
+    (simplified script), newest document first, each passage once; nothing else."""
+    chosen = [kb.passages[pid] for pid in dict.fromkeys(passage_ids) if pid in kb.passages]
+    order = {pid: n for n, pid in enumerate(p.id for d in kb.documents.values() for p in d.passages)}
+
+    def newest_first(passage: Any) -> tuple[int, int]:
+        published = kb.documents[passage.document_id].published or date.min
+        return (-published.toordinal(), order[passage.id])
+
+    chosen.sort(key=newest_first)
+    return "\n".join(p.text_simplified.strip() for p in chosen) + "\n", [p.id for p in chosen]
 
 
 def new_entry(topic: str, entry_id: str, region: str, question: str, paraphrases: list[str],
               passage_ids: list[str], related: list[str] | None = None,
               entries_dir: Path | None = None) -> Change:
-    """A new entry in ``topic``'s file, its answer the chosen passages' text (newest
-    first as listed), citing exactly those passages."""
+    """A new entry in ``topic``'s file: its answer the chosen passages' text, citing
+    exactly those passages (see :func:`passage_answer`). Staff type questions, never facts."""
     problems = []
     if topic not in TOPICS:
         problems.append(f"unknown topic {topic!r}")
     if not _ID.match(entry_id or ""):
-        problems.append("the entry id must be lower-case letters, digits and underscores")
+        problems.append("the entry id must be lower-case letters, digits and underscores, "
+                        "starting with a letter")
+    question = " ".join((question or "").split())
+    if not question:
+        problems.append("the new entry needs a question")
     kb = load_knowledge_base(entries_dir)
-    passages = [kb.passages.get(pid) for pid in passage_ids]
-    if not passage_ids or None in passages:
-        problems.append("choose at least one passage of the source documents")
+    unknown = [pid for pid in passage_ids if pid not in kb.passages]
+    if not passage_ids or unknown:
+        problems.append("choose at least one passage of the source documents"
+                        + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     if problems:
         raise ChangeRefused(problems)
-    path = Path(entries_dir or datafiles.paths().entries_dir) / f"{topic}.yml"
+    path = _entries_dir(entries_dir) / f"{topic}.yml"
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
-    from ruamel.yaml.scalarstring import LiteralScalarString
+    answer, citations = passage_answer(kb, passage_ids)
+    own = normalise(question)
+    paraphrases = [p for p in clean_questions(paraphrases) if normalise(p) != own]
+    entry = {"id": entry_id, "region": region, "question": question, "paraphrases": paraphrases,
+             "answer": LiteralScalarString(answer), "citations": citations,
+             **({"related": list(related)} if related else {})}
+    data["entries"].append(entry)
+    cases = [{"turns": [q], "expect": entry_id} for q in [question, *paraphrases][:3]]
+    return Change("new_entry", path, before, _dump(data), f"new entry {entry_id} in {topic}", entry_id,
+                  _entries_dir(entries_dir), cases, None, _entry_excerpt(data["entries"][-1]))
 
-    answer = "\n".join(p.text_simplified.strip() for p in passages) + "\n"
-    data["entries"].append({
-        "id": entry_id, "region": region, "question": " ".join(question.split()),
-        "paraphrases": _clean_questions(paraphrases), "answer": LiteralScalarString(answer),
-        "citations": list(passage_ids), **({"related": list(related)} if related else {}),
-    })
-    cases = [{"turns": [q], "expect": entry_id} for q in _clean_questions([question, *paraphrases])[:3]]
-    return Change("new_entry", path, before, _dump(data), f"new entry {entry_id} in {topic}", cases)
 
-
-def add_out_of_scope(questions: list[str], group: str = "from_the_inbox") -> Change:
+def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
+                     path: Path | None = None, entries_dir: Path | None = None) -> Change:
     """Questions the documents do not answer, for the classifier's "none" class and Rasa's
     ``out_of_scope``."""
-    questions = _clean_questions(questions)
+    questions = clean_questions(questions)
     if not questions:
         raise ChangeRefused(["no question to add"])
-    path = datafiles.paths().out_of_scope
+    path = Path(path or datafiles.paths().out_of_scope)
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
     groups = data["questions"]
@@ -155,71 +210,153 @@ def add_out_of_scope(questions: list[str], group: str = "from_the_inbox") -> Cha
     added = [q for q in questions if normalise(q) not in existing]
     if not added:
         raise ChangeRefused(["every question is already out of scope"])
-    groups.setdefault(group, [])
+    excerpt_before = _dump({group: list(groups.get(group) or [])})
+    if groups.get(group) is None:
+        groups[group] = []
     groups[group].extend(added)
     cases = [{"turns": [q], "expect": "fallback"} for q in added]
-    return Change("out_of_scope", path, before, _dump(data),
-                  f"{len(added)} question(s) out of scope", cases)
+    return Change("out_of_scope", path, before, _dump(data), f"{len(added)} question(s) out of scope",
+                  path.name, _entries_dir(entries_dir), cases, excerpt_before,
+                  _dump({group: list(groups[group])}))
 
 
-def validate(change: Change) -> None:
-    """Load the whole knowledge base with the change applied to a copy; raise
-    :class:`ChangeRefused` with every problem (errors, and a paraphrase that would also
-    belong to another entry)."""
+def regression_cases(cases: list[dict[str, Any]], summary: str, cases_file: Path | None = None,
+                     entries_dir: Path | None = None) -> Change:
+    """Cases staff saved (``{turns, expect}`` each), for ``tests/regression/staff.yml``."""
+    cases = [{"turns": clean_questions(case.get("turns") or []), "expect": str(case.get("expect") or "")}
+             for case in cases]
+    cases = [case for case in cases if case["turns"]]
+    if not cases:
+        raise ChangeRefused(["no case to save"])
+    path = Path(cases_file or STAFF_CASES)
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    return Change("cases", path, before, before, summary, path.name, _entries_dir(entries_dir), cases,
+                  None, _dump(cases))
+
+
+# ---------------------------------------------------------------- validating
+
+
+def validate(change: Change, cases_file: Path | None = None) -> None:
+    """Load the whole knowledge base and every regression case with the change applied
+    to a copy; raise :class:`ChangeRefused` with every problem (errors, a paraphrase
+    that would also belong to another entry, an out-of-scope question that is an
+    entry's, a case that would not load)."""
     files = datafiles.paths()
+    cases_file = Path(cases_file or STAFF_CASES)
     with tempfile.TemporaryDirectory(prefix="kb-change-") as tmp:
         entries = Path(tmp) / "entries"
-        shutil.copytree(files.entries_dir, entries)
-        if change.path.parent == files.entries_dir:
+        shutil.copytree(change.entries_dir, entries)
+        if change.kind in ("paraphrases", "new_entry"):
             (entries / change.path.name).write_text(change.after, encoding="utf-8")
         try:
             kb = load_knowledge_base(entries, files.sources_dir)
         except KnowledgeBaseError as error:
             raise ChangeRefused([str(issue) for issue in error.errors]) from None
-    if change.kind == "out_of_scope":
-        if not isinstance(_yaml().load(change.after).get("questions"), dict):
-            raise ChangeRefused(["out_of_scope.yml must keep its questions mapping"])
-        known = {normalise(t) for e in kb.entries for t in (e.question, *e.paraphrases)}
-        clash = [q for c in change.cases for q in c["turns"] if normalise(q) in known]
-        if clash:
-            raise ChangeRefused([f"{q!r} is a question of an entry" for q in clash])
-    shared = [str(w) for w in kb.warnings if "also belongs to" in str(w)]
-    if shared:
-        raise ChangeRefused(shared)
+        if change.kind == "out_of_scope":
+            _check_out_of_scope(change, kb, Path(tmp) / change.path.name)
+        shared = [str(w) for w in kb.warnings if "also belongs to" in str(w)]
+        if shared:
+            raise ChangeRefused(shared)
+        _check_cases(change, kb, cases_file, Path(tmp) / "cases")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                     prefix=f".{path.name}.", suffix=".tmp") as out:
-        out.write(text)
-    os.replace(out.name, path)
+def _check_out_of_scope(change: Change, kb: KnowledgeBase, copy: Path) -> None:
+    copy.write_text(change.after, encoding="utf-8")
+    try:
+        datafiles.question_groups(copy)
+    except ValueError as error:
+        raise ChangeRefused([str(error)]) from None
+    known = {normalise(t) for e in kb.entries for t in (e.question, *e.paraphrases)}
+    clash = [q for c in change.cases for q in c["turns"] if normalise(q) in known]
+    if clash:
+        raise ChangeRefused([f"{q!r} is a question of an entry" for q in clash])
 
 
-def apply(change: Change, who: str, when: datetime | None = None) -> None:
-    """Validate, write the data file atomically, note it in the changelog and add its
-    regression cases."""
-    validate(change)
-    when = when or datetime.now(timezone.utc)
-    _write_atomically(change.path, change.after)
-    log = CHANGELOG.read_text(encoding="utf-8") if CHANGELOG.exists() else (
-        "# Changes staff made in the console (bot/knowledge/editing.py), newest last.\nchanges:\n")
-    note = {"when": when.isoformat(timespec="seconds"), "who": who, "kind": change.kind,
-            "file": str(change.path.relative_to(PROJECT_ROOT)), "summary": change.summary}
-    _write_atomically(CHANGELOG, log + _dump([note]))
-    if change.cases:
-        _add_cases(change, when)
-
-
-def _add_cases(change: Change, when: datetime) -> None:
-    header = ("# Regression cases added by staff in the console (bot/knowledge/editing.py):\n"
-              "# every question they attached, drafted or marked out of scope keeps its answer.\n"
-              "cases:\n")
-    text = STAFF_CASES.read_text(encoding="utf-8") if STAFF_CASES.exists() else header
+def _cases_text(before: str, cases: list[dict[str, Any]], summary: str, when: datetime) -> str:
+    text = before or _CASES_HEADER
+    if not text.endswith("\n"):
+        text += "\n"
     taken = set(re.findall(r"- id: (\S+)", text))
-    for n, case in enumerate(change.cases, start=1):
+    for n, case in enumerate(cases, start=1):
         case_id = f"staff-{when:%Y%m%d%H%M%S}-{n}"
         while case_id in taken:
             case_id += "x"
         taken.add(case_id)
-        text += case_yaml({"id": case_id, **case}, [change.summary])
-    _write_atomically(STAFF_CASES, text)
+        text += case_yaml({"id": case_id, **case}, [summary])
+    return text
+
+
+def _check_cases(change: Change, kb: KnowledgeBase, cases_file: Path, folder: Path) -> None:
+    """Every regression case still loads with the change's cases added (their entries
+    exist after the change, ids stay unique)."""
+    if not change.cases:
+        return
+    folder.mkdir()
+    for path in cases_file.parent.glob("*.yml"):
+        shutil.copy2(path, folder / path.name)
+    before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
+    when = datetime.now(timezone.utc)
+    (folder / cases_file.name).write_text(_cases_text(before, change.cases, change.summary, when),
+                                          encoding="utf-8")
+    try:
+        load_cases(folder, {e.id for e in kb.entries}, known_procedures())
+    except CaseFileError as error:
+        raise ChangeRefused(error.problems) from None
+
+
+# ---------------------------------------------------------------- writing
+
+
+_thread_lock = threading.Lock()
+
+
+@contextmanager
+def _writing(lock_key: Path) -> Iterator[None]:
+    """One writer at a time for this data set, across threads and processes."""
+    digest = hashlib.sha256(str(Path(lock_key).resolve()).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"certificate-faq-edit-{digest}.lock"
+    with _thread_lock, open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` all at once: written and synced to a temp file beside it,
+    with the old file's permissions, then renamed over it."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     prefix=f".{path.name}.", suffix=".tmp") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(out.name, mode)
+    os.replace(out.name, path)
+
+
+def apply(change: Change, who: str, when: datetime | None = None, changelog: Path | None = None,
+          cases_file: Path | None = None) -> None:
+    """Validate, write the data file atomically, note it in the changelog and add its
+    regression cases. Refused (nothing written) when the change is invalid or its file
+    changed since the change was built."""
+    changelog = Path(changelog or CHANGELOG)
+    cases_file = Path(cases_file or STAFF_CASES)
+    with _writing(changelog):
+        current = change.path.read_text(encoding="utf-8") if change.path.exists() else ""
+        if current != change.before:
+            raise ChangeRefused([f"{change.path.name} changed while this change was prepared; "
+                                 "open the page again and repeat it"])
+        validate(change, cases_file)
+        when = when or datetime.now(timezone.utc)
+        if change.kind != "cases":
+            _write_atomically(change.path, change.after)
+        log = changelog.read_text(encoding="utf-8") if changelog.exists() else _CHANGELOG_HEADER
+        note = {"when": when.isoformat(timespec="seconds"), "who": who, "kind": change.kind,
+                "file": _display_path(change.path), "summary": change.summary}
+        _write_atomically(changelog, log + _dump([note]))
+        if change.cases:
+            before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
+            _write_atomically(cases_file, _cases_text(before, change.cases, change.summary, when))
