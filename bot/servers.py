@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +67,13 @@ def servers(ports: Ports, tracker_db_url: str | None = None) -> list[Server]:
                f"http://{HOST}:{ports.web}/healthz",
                {"RASA_URL": rasa_url, "TRACKER_DB_URL": tracker, **ONE_OMP_THREAD}),
     ]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the system picks it)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
 
 
 def is_up(url: str) -> bool:

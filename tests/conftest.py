@@ -4,7 +4,6 @@ web front (on free ports, with a throw-away SQLite tracker store), once per sess
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.servers import RASA_MODEL, Ports, start_all, stop_processes
+from bot.servers import RASA_MODEL, Ports, free_port, start_all, stop_processes
 
 INDEX_MANIFEST = PROJECT_ROOT / "models" / "index" / "manifest.json"
 TEST_STAFF_PASSWORD = "test-staff-password-1234"
@@ -20,12 +19,6 @@ TEST_STAFF_PASSWORD = "test-staff-password-1234"
 # "still to come" and "in the future" do not change with the calendar (a Sunday; the
 # regression cases in tests/regression pin the same date).
 SERVERS_TODAY = "2026-11-22"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
