@@ -73,7 +73,7 @@ test: install index train ## validate data, run every test (servers and browser 
 	$(RASA) data validate --data data/nlu data/rules data/stories
 	$(BOT) -m pytest
 	$(RASA) test nlu --nlu tests/test_nlu.yml --out results/nlu --model models/rasa/model.tar.gz --successes
-	$(BOT) scripts/check_nlu_report.py results/nlu/intent_report.json --min-f1 0.95
+	$(BOT) -m bot.quality.nlu_gate results/nlu/intent_report.json --min-f1 0.95
 	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
 	  --out results/core --model models/rasa/model.tar.gz
 
@@ -82,9 +82,9 @@ results/nlu/intent_report.json: models/rasa/model.tar.gz tests/test_nlu.yml
 report: install index train results/nlu/intent_report.json ## quality report: reports/quality.html (+ eval/bench results if run)
 	$(BOT) -m bot.quality.report
 eval: install index train ## run tests/regression/ through the real assistant: table + reports/eval.json
-	$(BOT) scripts/eval_regression.py
+	$(BOT) -m bot.quality.eval
 bench: install index train models/baseline/model.tar.gz ## latency, throughput, memory, accuracy vs a ResponseSelector bot (reports/bench.md)
-	$(BOT) scripts/bench.py $(BENCH_ARGS)
+	$(BOT) -m bot.quality.bench $(BENCH_ARGS)
 
 soak: install index train ## the full soak: fuzz, 16 users for 10 minutes, kill -9 of each server, tracker check (reports/soak.json)
 	$(BOT) -m bot.quality.soak

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 REST_PATH = "/webhooks/rest/webhook"
+NOT_A_REPLY = "REST reply is not a list"  # the problem of a JSON body that is no reply
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
@@ -136,7 +137,7 @@ class _Endpoints:
     @staticmethod
     def replies(body: Any) -> RestReply:
         if not isinstance(body, list):
-            raise RasaBadResponse("REST reply is not a list")
+            raise RasaBadResponse(NOT_A_REPLY)
         return parse_rest_reply(body)
 
     @staticmethod

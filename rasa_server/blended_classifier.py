@@ -6,8 +6,8 @@ Why: DIET on our ~1,700 examples overfits (training accuracy 1.0, held-out macro
 plus the multilingual-e5-small embedding generalises to wordings the examples lack, and
 the blend of both beats either alone.  Chosen on a development set (the retrieval dev
 questions of tests/data/retrieval_dev.yml and tests/data/rest_questions.yml mapped to
-their topics, 426 messages, none in the training data: ``scripts/nlu_dev_split.py
-topics``), with the embedding of the raw
+their topics, 426 messages, none in the training data: ``python -m
+bot.quality.nlu_dev_split topics``), with the embedding of the raw
 text: accuracy DIET 0.932, this regression alone 0.965, blend with weight 0.7 on it 0.969.
 Embedding the normalised text instead (as retrieval does, so the action server can reuse
 it) left the held-out macro F1 at 0.960 and moved the dev set's from 0.959 to 0.954.

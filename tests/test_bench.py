@@ -1,35 +1,27 @@
 """The benchmark's baseline generator (bot.build.baseline) and the statistics and reporting
-helpers of scripts/bench.py. No timings are asserted: the figures go to the report."""
+helpers of bot.quality.bench. No timings are asserted: the figures go to the report."""
 
 from __future__ import annotations
 
 import random
 import subprocess
 
+import httpx
 import numpy as np
 import pytest
 import yaml
 
 from bot import PROJECT_ROOT
 from bot.build.baseline import BASELINE_DIR, build, fallback_text, write
-from bot.knowledge.entries import load_entries
 from bot.build.nlu_export import _example
-from scripts.bench import (
-    TARGETS,
-    baseline_outcome_reader,
-    empty_result,
-    make_sessions,
-    markdown,
-    our_outcome,
-    percentile,
-    ratio,
-    ratios,
-    reply_problem,
-    score_accuracy,
-    split_blocks,
-    summarise_load,
-    target_status,
-)
+from bot.knowledge.entries import load_entries
+from bot.quality.bench.accuracy import baseline_outcome_reader, our_outcome, score_accuracy
+from bot.quality.bench.load import make_sessions, send_turn, split_blocks, summarise_load
+from bot.quality.bench.output import (empty_result, markdown, ours_over_baseline, ratios,
+                                      target_status)
+from bot.quality.stats import interpolated_percentile, nearest_rank_percentile
+from bot.quality.targets import BENCH_TARGETS, thresholds
+from bot.rasa_client import RasaClient, parse_rest_reply
 
 ENTRIES = load_entries()
 
@@ -95,21 +87,28 @@ def test_generated_baseline_passes_rasa_data_validate(tmp_path):
 # --- statistics ---------------------------------------------------------------------
 
 def test_percentile_interpolates_between_ranks():
-    assert percentile([1, 2, 3, 4], 50) == 2.5
-    assert percentile([4, 1, 3, 2], 0) == 1
-    assert percentile([4, 1, 3, 2], 100) == 4
-    assert percentile([10, 20], 95) == pytest.approx(19.5)
-    assert percentile([7.0], 99) == 7.0
-    assert percentile([], 50) is None
+    assert interpolated_percentile([1, 2, 3, 4], 50) == 2.5
+    assert interpolated_percentile([4, 1, 3, 2], 0) == 1
+    assert interpolated_percentile([4, 1, 3, 2], 100) == 4
+    assert interpolated_percentile([10, 20], 95) == pytest.approx(19.5)
+    assert interpolated_percentile([7.0], 99) == 7.0
+    assert interpolated_percentile([], 50) is None
     with pytest.raises(ValueError):
-        percentile([1, 2], 101)
+        interpolated_percentile([1, 2], 101)
 
 
 def test_percentile_matches_numpy():
     rng = random.Random(1)
     values = [rng.lognormvariate(4, 0.6) for _ in range(537)]
     for q in (50, 95, 99):
-        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+        assert interpolated_percentile(values, q) == pytest.approx(np.percentile(values, q))
+
+
+def test_nearest_rank_percentile_is_always_one_of_the_values():
+    assert nearest_rank_percentile([1, 2, 3, 4], 50) == 2
+    assert nearest_rank_percentile([10, 20], 95) == 20
+    assert nearest_rank_percentile([4, 1, 3, 2], 0) == 1
+    assert nearest_rank_percentile([], 50) is None
 
 
 def test_summary_counts_errors_as_turns_but_not_in_latency_or_throughput():
@@ -121,15 +120,16 @@ def test_summary_counts_errors_as_turns_but_not_in_latency_or_throughput():
     assert summarise_load([], errors=3, wall_s=1.0)["p95_ms"] is None
 
 
-def test_ratio_is_ours_over_baseline_and_unknown_when_either_is():
-    assert ratio(60.0, 40.0) == 1.5
-    assert ratio(None, 40.0) is None
-    assert ratio(60.0, None) is None
-    assert ratio(60.0, 0) is None
+def test_ours_over_baseline_and_unknown_when_either_is():
+    assert ours_over_baseline(60.0, 40.0) == 1.5
+    assert ours_over_baseline(None, 40.0) is None
+    assert ours_over_baseline(60.0, None) is None
+    assert ours_over_baseline(60.0, 0) is None
 
 
 @pytest.mark.parametrize("status, body, problem", [
     (500, b"[]", "HTTP 500"),
+    (503, b"[]", "HTTP 503"),
     (200, b"<html>", "invalid JSON"),
     (200, b"[]", "empty reply"),
     (200, b'{"text": "hi"}', "empty reply"),
@@ -138,7 +138,23 @@ def test_ratio_is_ours_over_baseline_and_unknown_when_either_is():
     (200, '[{"text": "好的"}, {"custom": {}}]'.encode(), None),
 ])
 def test_reply_problems(status, body, problem):
-    assert reply_problem(status, body)[0] == problem
+    """A turn is judged by the shared Rasa client (bot.rasa_client), as the web front is."""
+    rasa = RasaClient("http://rasa.test")
+    rasa._http = httpx.Client(base_url="http://rasa.test", transport=httpx.MockTransport(
+        lambda request: httpx.Response(status, content=body)))
+    with rasa:
+        assert send_turn(rasa, "sender", "问")[0] == problem
+
+
+def test_an_unreachable_rasa_counts_as_the_connection_error():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    rasa = RasaClient("http://rasa.test")
+    rasa._http = httpx.Client(base_url="http://rasa.test", transport=httpx.MockTransport(refuse))
+    with rasa:
+        problem, reply = send_turn(rasa, "sender", "问")
+    assert problem == "ConnectError" and reply.empty
 
 
 def test_sessions_have_several_turns_and_add_up_to_the_total():
@@ -163,16 +179,23 @@ def test_blocks_keep_the_sessions_in_order_with_even_turns():
 
 
 def test_outcomes_of_both_systems():
-    assert our_outcome([{"text": "…"}, {"custom": {"kind": "faq_answer", "entry_id": "x"}}]) == "x"
-    assert our_outcome([{"text": "…"}, {"custom": {"kind": "fallback"}}]) == "fallback"
-    assert our_outcome([{"text": "…"}, {"custom": {"kind": "did_you_mean"}}]) == "did_you_mean"
-    assert our_outcome([{"text": "…"}, {"custom": {"kind": "deadline"}}]) is None
-    assert our_outcome([]) is None
+    def ours(messages: list) -> str | None:
+        return our_outcome(parse_rest_reply(messages))
+
+    assert ours([{"text": "…"}, {"custom": {"kind": "faq_answer", "entry_id": "x"}}]) == "x"
+    assert ours([{"text": "…"}, {"custom": {"kind": "fallback"}}]) == "fallback"
+    assert ours([{"text": "…"}, {"custom": {"kind": "did_you_mean"}}]) == "did_you_mean"
+    assert ours([{"text": "…"}, {"custom": {"kind": "deadline"}}]) is None
+    assert ours([]) is None
     baseline_outcome = baseline_outcome_reader()
+
+    def baseline(messages: list) -> str | None:
+        return baseline_outcome(parse_rest_reply(messages))
+
     entry = ENTRIES[3]
-    assert baseline_outcome([{"text": entry.answer.strip()}]) == entry.id
-    assert baseline_outcome([{"text": fallback_text()}]) == "fallback"
-    assert baseline_outcome([{"text": "别的话"}]) is None
+    assert baseline([{"text": entry.answer.strip()}]) == entry.id
+    assert baseline([{"text": fallback_text()}]) == "fallback"
+    assert baseline([{"text": "别的话"}]) is None
 
 
 def _report(p50: float, turns_per_s: float, rss_rasa: float | None) -> dict:
@@ -185,7 +208,7 @@ def _report(p50: float, turns_per_s: float, rss_rasa: float | None) -> dict:
     base["load"]["1"].update(p50_ms=40.0, p95_ms=60.0, p99_ms=90.0)
     base["load"]["16"].update(turns_per_s=50.0)
     report = {"generated": "now", "machine": {"cpus": 2, "python": "3.11", "rasa": "3.6.21"},
-              "targets": dict(TARGETS), "systems": systems}
+              "targets": thresholds(BENCH_TARGETS), "systems": systems}
     report["ratios"] = ratios(systems)
     return report
 

@@ -1,4 +1,4 @@
-"""scripts/nlu_dev_split.py topics: the held-out retrieval questions as an NLU
+"""python -m bot.quality.nlu_dev_split topics: the held-out retrieval questions as an NLU
 development set, under intents Rasa knows, and none of them a training example."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def examples(path) -> dict[str, list[str]]:
 
 def test_topics_writes_every_held_out_question_under_a_known_intent(tmp_path):
     out = tmp_path / "topics.yml"
-    subprocess.run([sys.executable, "scripts/nlu_dev_split.py", "topics", str(out)],
+    subprocess.run([sys.executable, "-m", "bot.quality.nlu_dev_split", "topics", str(out)],
                    cwd=PROJECT_ROOT, check=True, capture_output=True)
     written = examples(out)
     dev = yaml.safe_load((PROJECT_ROOT / "tests/data/retrieval_dev.yml").read_text(encoding="utf-8"))

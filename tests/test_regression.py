@@ -21,7 +21,9 @@ from bot import PROJECT_ROOT
 from bot.knowledge.cases import (Case, CaseFileError, case_yaml, expect_from_reply,
                                  known_entry_ids, known_procedures, load_case_file, load_cases,
                                  logged_case_id, pinned_today, received_label)
-from bot.quality.regression import CaseResult, check_reply, results_json, run_case
+from bot.quality.regression import (REQUEST_TIMEOUT_SECONDS, CaseResult, check_reply,
+                                    results_json, run_case)
+from bot.rasa_client import RasaClient
 
 try:
     CASES, LOAD_ERROR = load_cases(), None
@@ -39,9 +41,16 @@ def _param(case: Case):
 # ------------------------------------------------------------------ every case, for real
 
 
+@pytest.fixture(scope="module")
+def rasa(servers):
+    """One kept-alive client for every case, as ``make eval`` runs them."""
+    with RasaClient(servers.rasa_url, timeout_seconds=REQUEST_TIMEOUT_SECONDS) as client:
+        yield client
+
+
 @pytest.mark.parametrize("case", [_param(case) for case in CASES])
-def test_regression_case(servers, case: Case) -> None:
-    result = run_case(servers.rasa_url, case)
+def test_regression_case(rasa: RasaClient, case: Case) -> None:
+    result = run_case(rasa, case)
     assert result.passed, f"{' / '.join(case.turns)}: {result.problem()}\n{result.reply[:300]}"
 
 
@@ -221,11 +230,11 @@ cases:
     assert "a run has one date" in problems_of(tmp_path / "dates")[0]
 
 
-def test_the_script_refuses_invalid_cases_before_starting_anything(tmp_path: Path) -> None:
+def test_eval_refuses_invalid_cases_before_starting_anything(tmp_path: Path) -> None:
     write(tmp_path, "bad.yml", "cases:\n  - {id: x-01, turns: [问], expect: no_such_entry}\n")
-    run = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts/eval_regression.py"),
+    run = subprocess.run([sys.executable, "-m", "bot.quality.eval",
                           "--cases", str(tmp_path), "--out", str(tmp_path / "eval.json")],
-                         capture_output=True, text=True, timeout=120)
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert "bad.yml case 'x-01': unknown entry id 'no_such_entry'" in run.stderr
     assert not (tmp_path / "eval.json").exists()

@@ -14,24 +14,13 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.retrieval.embedding import get_encoder
 from bot.retrieval.index import build_index
-from bot.quality.report import (
-    RetrievalCase,
-    bench_target_checks,
-    bench_target_path,
-    build_figures,
-    check_target,
-    confusion_matrix,
-    headline,
-    load_dev_cases,
-    main,
-    nlu_summary,
-    reciprocal_rank,
-    regression_summary,
-    summarise_cases,
-    summarise_retrieval,
-    weakest,
-    write_report,
-)
+from bot.quality.report.__main__ import main
+from bot.quality.report.figures import build_figures, headline, weakest, write_report
+from bot.quality.report.nlu import confusion_matrix, nlu_summary
+from bot.quality.report.retrieval import (RetrievalCase, load_dev_cases, reciprocal_rank,
+                                          summarise_cases, summarise_retrieval)
+from bot.quality.report.runs import bench_target_checks, regression_summary
+from bot.quality.targets import bench_target, is_met
 from bot.retrieval.engine import load_engine
 from bot.retrieval.settings import load_settings
 
@@ -130,28 +119,36 @@ def test_nlu_summary_orders_intents_worst_first_and_finds_confusions():
 
 # -- targets -----------------------------------------------------------------------
 
-def test_check_target_directions_and_unknowns():
-    assert check_target(0.93, 0.92) is True
-    assert check_target(0.92, 0.92) is True
-    assert check_target(0.91, 0.92) is False
-    assert check_target(250, 300, higher_is_better=False) is True
-    assert check_target(350, 300, higher_is_better=False) is False
-    assert check_target(None, 0.92) is None
-    assert check_target(0.9, None) is None
-    assert check_target(True, 0.5) is None
+def test_is_met_directions_and_unknowns():
+    assert is_met(0.93, 0.92) is True
+    assert is_met(0.92, 0.92) is True
+    assert is_met(0.91, 0.92) is False
+    assert is_met(250, 300, higher_is_better=False) is True
+    assert is_met(350, 300, higher_is_better=False) is False
+    assert is_met(None, 0.92) is None
+    assert is_met(0.9, None) is None
+    assert is_met(True, 0.5) is None
 
 
 def test_bench_targets_are_read_from_the_right_place():
-    assert bench_target_path("p95_ms_1") == (("load", "1", "p95_ms"), False)
-    assert bench_target_path("turns_per_s_16") == (("load", "16", "turns_per_s"), True)
-    assert bench_target_path("rss_mb_actions") == (("rss_mb", "actions"), False)
-    assert bench_target_path("something_else") is None
+    p95, throughput = bench_target("p95_ms_1"), bench_target("turns_per_s_16")
+    assert (p95.where, p95.higher_is_better) == (("load", "1", "p95_ms"), False)
+    assert (throughput.where, throughput.higher_is_better) == (("load", "16", "turns_per_s"), True)
+    assert bench_target("rss_mb_actions").where == ("rss_mb", "actions")
+    # a key another run recorded is read from its name
+    p99 = bench_target("p99_ms_16")
+    assert (p99.where, p99.higher_is_better) == (("load", "16", "p99_ms"), False)
+    assert bench_target("turns_per_s_1").higher_is_better is True
+    assert bench_target("rss_mb_web").where == ("rss_mb", "web")
+    assert bench_target("something_else") is None and bench_target("p50_ms_x") is None
     bench = json.loads((SAMPLES / "bench.json").read_text(encoding="utf-8"))
     checks = {c["name"]: c for c in bench_target_checks(bench)}
     assert checks["p50_ms_1"]["value"] == 250.0 and checks["p50_ms_1"]["met"] is True
     assert checks["p95_ms_1"]["met"] is False                     # 900 > 800
     assert checks["turns_per_s_16"]["met"] is True                # 12 >= 10
     assert checks["rss_mb_actions"]["met"] is False               # 650 > 600
+    assert checks["p95_ms_1"]["target"] == 800                    # the run's own threshold
+    assert [c["direction"] for c in checks.values()] == ["≤", "≤", "≥", "≤", "≤"]
 
 
 def test_headline_marks_met_not_met_and_not_run():

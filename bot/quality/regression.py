@@ -3,20 +3,16 @@ checking the last reply and summarising the results (``make eval``, ``make test`
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Iterable
-from urllib.parse import quote
 
-from bot.knowledge.cases import (DEADLINE_PREFIX, FALLBACK, REGRESSION_DIR, Case,  # noqa: F401
-                                 CaseFileError, known_entry_ids, known_procedures, load_cases,
-                                 pinned_today, received_label)
+from bot.knowledge.cases import DEADLINE_PREFIX, FALLBACK, Case, received_label
+from bot.rasa_client import RasaClient, RestReply
 
-REQUEST_TIMEOUT_SECONDS = 60
+REQUEST_TIMEOUT_SECONDS = 60  # a turn Rasa has not answered by then counts as unreachable
 
 
 @dataclass
@@ -71,41 +67,24 @@ def check_reply(case: Case, text: str, custom: dict[str, Any]) -> tuple[bool, li
 # ---------------------------------------------------------------- running over REST
 
 
-def _request(url: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-        return json.loads(response.read().decode())
-
-
-def say(rasa_url: str, sender: str, text: str) -> tuple[str, dict[str, Any]]:
-    """Send one message over the REST channel; the reply text and its last ``custom``."""
-    messages = _request(f"{rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text})
-    if not isinstance(messages, list):
-        raise ValueError(f"unexpected REST answer: {messages!r}")
-    texts = [m["text"] for m in messages if isinstance(m, dict) and m.get("text")]
-    customs = [m["custom"] for m in messages
-               if isinstance(m, dict) and isinstance(m.get("custom"), dict)]
-    return "\n".join(texts), (customs[-1] if customs else {})
-
-
-def latest_intent(rasa_url: str, sender: str) -> tuple[str | None, float | None]:
+def latest_intent(rasa: RasaClient, sender: str) -> tuple[str | None, float | None]:
     """Rasa's intent for the sender's last message (``latest_message`` of the tracker)."""
-    tracker = _request(f"{rasa_url}/conversations/{quote(sender, safe='')}/tracker")
-    intent = (tracker.get("latest_message") or {}).get("intent") or {}
+    intent = (rasa.tracker(sender).get("latest_message") or {}).get("intent") or {}
     confidence = intent.get("confidence")
     return intent.get("name"), (round(float(confidence), 4) if confidence is not None else None)
 
 
-def run_case(rasa_url: str, case: Case) -> CaseResult:
-    """Send every turn with a fresh sender and check the last reply."""
+def run_case(rasa: RasaClient, case: Case) -> CaseResult:
+    """Send every turn with a fresh sender and check the last reply. Raises
+    ``RasaUnavailable`` / ``RasaBadResponse`` when Rasa does not answer as it should."""
     sender = f"regression-{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
-    text, custom = "", {}
+    reply = RestReply()
     for turn in case.turns:
-        text, custom = say(rasa_url, sender, turn)
+        reply = rasa.send(sender, turn)
     latency_ms = (time.perf_counter() - started) * 1000 / len(case.turns)
-    intent, confidence = latest_intent(rasa_url, sender)
+    intent, confidence = latest_intent(rasa, sender)
+    text, custom = reply.text, reply.custom
     passed, missing = check_reply(case, text, custom)
     score = custom.get("score")
     return CaseResult(
@@ -162,23 +141,3 @@ def results_json(results: list[CaseResult], today: date | None, topics: dict[str
     """The whole reports/eval.json document."""
     return {"generated": generated, "today": today.isoformat() if today else None,
             "summary": summary(results, topics), "cases": [r.to_json() for r in results]}
-
-
-@dataclass
-class Table:
-    """A plain-text table with aligned columns (CJK characters count double)."""
-
-    headers: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-
-    @staticmethod
-    def width(text: str) -> int:
-        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-    def render(self) -> str:
-        widths = [max([self.width(h)] + [self.width(r[i]) for r in self.rows])
-                  for i, h in enumerate(self.headers)]
-        def line(cells: list[str]) -> str:
-            return "  ".join(c + " " * (w - self.width(c)) for c, w in zip(cells, widths)).rstrip()
-        return "\n".join([line(self.headers), line(["-" * w for w in widths])]
-                         + [line(r) for r in self.rows])

@@ -1,6 +1,6 @@
 """NLU experiments without touching the held-out tests/test_nlu.yml.
 
-Two commands over the Rasa NLU training data (data/nlu/**/*.yml, after
+Three commands over the Rasa NLU training data (data/nlu/**/*.yml, after
 ``python -m bot.build.nlu_export``):
 
   split DIR   carve a stratified dev split (about 1 in 6 examples of every intent)
@@ -23,9 +23,9 @@ Two commands over the Rasa NLU training data (data/nlu/**/*.yml, after
               (config.yml, rasa_server/blended_classifier.py) was chosen on.
 
 Run with .venv (it needs opencc, jieba and scikit-learn):
-  .venv/bin/python scripts/nlu_dev_split.py split /tmp/nlu-split [--extra data/nlu/contrast.yml]
-  .venv/bin/python scripts/nlu_dev_split.py proxy
-  .venv/bin/python scripts/nlu_dev_split.py topics /tmp/nlu-topics.yml
+  .venv/bin/python -m bot.quality.nlu_dev_split split /tmp/nlu-split [--extra data/nlu/contrast.yml]
+  .venv/bin/python -m bot.quality.nlu_dev_split proxy
+  .venv/bin/python -m bot.quality.nlu_dev_split topics /tmp/nlu-topics.yml
 """
 
 from __future__ import annotations
@@ -39,12 +39,10 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bot import PROJECT_ROOT
+from bot.lang.text import to_simplified
 
-from bot.lang.text import to_simplified  # noqa: E402
-
-NLU_DIR = ROOT / "data" / "nlu"
+NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 JIEBA_DICT = NLU_DIR / "jieba" / "domain_terms.txt"
 _ENTITY = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 SEED = 2024
@@ -120,8 +118,8 @@ def topics(out_file: Path) -> None:
     from bot.knowledge.entries import load_entries
 
     topic_of = {entry.id: entry.topic for entry in load_entries()}
-    dev = yaml.safe_load((ROOT / "tests" / "data" / "retrieval_dev.yml").read_text(encoding="utf-8"))
-    rest = yaml.safe_load((ROOT / "tests" / "data" / "rest_questions.yml").read_text(encoding="utf-8"))
+    dev = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml").read_text(encoding="utf-8"))
+    rest = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "rest_questions.yml").read_text(encoding="utf-8"))
     cases = dev["cases"] + [q for q in rest["questions"] if "turns" not in q]
     examples = [(topic_of[c["expected"]] if c["expected"] else "out_of_scope",
                  c["text"].translate(str.maketrans("[]{}", "「」（）"))) for c in cases]
@@ -164,8 +162,9 @@ def proxy(folds: int = 5) -> None:
         print(f"  {n:3d}  {t} -> {p}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.quality.nlu_dev_split", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("split")
     s.add_argument("out_dir", type=Path)
@@ -173,7 +172,7 @@ def main() -> None:
                    help="NLU file whose examples only ever go to train")
     sub.add_parser("proxy")
     sub.add_parser("topics").add_argument("out_file", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.command == "split":
         split(args.out_dir, args.extra)
     elif args.command == "topics":

@@ -19,7 +19,7 @@ Hit@1 at the 95 % rejection floor. With ``--write`` it rewrites
 data/faq/retrieval.yml with the figures as comments. The figures on
 tests/data/retrieval_dev.yml are reported too (never used for choosing).
 
-Usage: .venv/bin/python scripts/calibrate_thresholds.py [--tune] [--write]
+Usage: .venv/bin/python -m bot.build.calibrate [--tune] [--write]
 """
 
 from __future__ import annotations
@@ -28,21 +28,19 @@ import argparse
 import sys
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bot import PROJECT_ROOT  # noqa: E402
-from bot.retrieval import ranker  # noqa: E402
-from bot.retrieval.embedding import get_encoder  # noqa: E402
-from bot.retrieval.index import cached_encode, collect_rows  # noqa: E402
-from bot.knowledge.entries import load_knowledge_base  # noqa: E402
-from bot.retrieval.engine import rank_by_confidence  # noqa: E402
-from bot.retrieval.settings import DEFAULT_OFFTOPIC, load_settings  # noqa: E402
-from bot.lang.text import normalise  # noqa: E402
+from bot import PROJECT_ROOT
+from bot.datafiles import calibration_offtopic
+from bot.knowledge.entries import load_knowledge_base
+from bot.lang.text import normalise
+from bot.retrieval import ranker
+from bot.retrieval.embedding import get_encoder
+from bot.retrieval.engine import rank_by_confidence
+from bot.retrieval.index import cached_encode, collect_rows
+from bot.retrieval.settings import load_settings
 
 DEV_FILE = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml"
 CACHE_DIR = PROJECT_ROOT / "models" / "calibration-cache"
@@ -66,8 +64,8 @@ class Data:
         negatives = ranker.read_out_of_scope(settings.out_of_scope_file)
         self.texts = [r.text for r in rows] + negatives
         self.labels = [r.ref for r in rows] + [ranker.NONE] * len(negatives)
-        held = yaml.safe_load(DEFAULT_OFFTOPIC.read_text(encoding="utf-8"))["questions"]
-        self.held_texts = [normalise(q["text"])[: settings.max_query_chars] for q in held]
+        self.held_texts = [normalise(q["text"])[: settings.max_query_chars]
+                           for q in calibration_offtopic()]
         dev = yaml.safe_load(DEV_FILE.read_text(encoding="utf-8"))["cases"] if DEV_FILE.exists() else []
         self.dev_texts = [normalise(str(c["text"]))[: settings.max_query_chars] for c in dev]
         self.dev_expected = [c.get("expected") for c in dev]
@@ -145,8 +143,80 @@ def choose(data: Data, settings, classifier: ranker.ClassifierSettings, args, ve
     return result
 
 
+def tune(data: Data, settings, classifier: ranker.ClassifierSettings, args):
+    """The classifier settings (C, vector weight) with the best cross-validated Hit@1 at
+    the rejection floor, and the table of every candidate tried."""
+    print("tuning the classifier (cross-validated Hit@1 at the rejection floor):")
+    tuning = []
+    for c in TUNE_C:
+        for w in TUNE_WEIGHT:
+            candidate = replace(classifier, c=c, vector_weight=w)
+            r = choose(data, settings, candidate, args)
+            tuning.append((c, w, r["rank1"], r["floor"], r["hit_at_floor"]))
+    c, w = max(tuning, key=lambda t: (round(t[4], 3), round(t[2], 3)))[:2]
+    print(f"  using C={c}, vector weight {w}")
+    return replace(classifier, c=c, vector_weight=w), tuning
+
+
+def precise(threshold: float, best, expected, neg_conf, args) -> bool:
+    """Answers from ``threshold`` up are right often enough and few out-of-scope reach it."""
+    conf = np.array([c for _, c in best])
+    ok = np.array([b == e for (b, _), e in zip(best, expected)])
+    answered = conf >= threshold
+    return ((not answered.any() or ok[answered].mean() >= args.precision)
+            and np.mean(neg_conf >= threshold) <= args.leak)
+
+
+def lowest_precise(best, r: dict, floor: float, args) -> float | None:
+    """The lowest threshold from ``floor`` up at which ``best`` is precise enough."""
+    return lowest([g for g in GRID if g >= floor],
+                  lambda t: precise(t, best, r["expected"], r["neg_conf"], args))
+
+
+def boost_table(data: Data, r: dict, floor: float) -> list[tuple]:
+    """(boost, Hit@1 with the right topic as hint, with a wrong one, the hinted ranking)
+    for every boost tried."""
+    rng = np.random.default_rng(0)
+    all_topics = sorted(set(r["topics"]))
+    true_hints = [data.topic_of[e] for e in r["expected"]]
+    wrong_hints = [rng.choice([t for t in all_topics if t != h]) for h in true_hints]
+    table = []
+    for b in BOOSTS:
+        with_true = ranked_best(r["proba"][r["ins"]], r["entry_ids"], r["topics"], true_hints, b)
+        with_wrong = ranked_best(r["proba"][r["ins"]], r["entry_ids"], r["topics"], wrong_hints, b)
+        table.append((b, evaluate(with_true, r["expected"], floor, 1.0)["hit"],
+                      evaluate(with_wrong, r["expected"], floor, 1.0)["hit"], with_true))
+    return table
+
+
+def hinted_threshold(data: Data, r: dict, hinted, floor: float, answer: float, args) -> float:
+    """The answer threshold when Rasa's intent names the best entry's topic (never above
+    the plain one); an answer outside the hinted topic does not count as answered."""
+    true_hints = [data.topic_of[e] for e in r["expected"]]
+    in_topic = [(b, c) if data.topic_of.get(b) == h else (b, 0.0)
+                for (b, c), h in zip(hinted, true_hints)]
+    return min(lowest_precise(in_topic, r, floor, args) or answer, answer)
+
+
+def print_choice(r: dict, chosen: dict, floor: float, answer: float, hinted_answer: float,
+                 boost: float, boosts: list[tuple]) -> None:
+    plain_in, expected, neg_conf = r["plain_in"], r["expected"], r["neg_conf"]
+    ins_conf = np.array([c for _, c in plain_in])
+    right = np.array([b == e for (b, _), e in zip(plain_in, expected)])
+    held_rejected = float(np.mean(r["held_conf"] < floor))
+    print(f"cross-validated: rank@1 {pct(r['rank1'])}; confidence of right answers median "
+          f"{np.median(ins_conf[right]):.2f}, of out-of-scope p95 {np.quantile(neg_conf, 0.95):.2f}")
+    print(f"chosen floor {floor:.2f}, answer {answer:.2f}, hinted answer {hinted_answer:.2f}, boost {boost}")
+    print(f"  CV Hit@1 {pct(chosen['hit'])}, answered {pct(chosen['answered'])} "
+          f"(precision {pct(chosen['precision'])}); out-of-scope rejected {pct(np.mean(neg_conf < floor))}, "
+          f"answered {pct(np.mean(neg_conf >= answer))}; held-out off-topic rejected {pct(held_rejected)}")
+    for b, right_h, wrong_h, _ in boosts:
+        print(f"  boost {b:.2f}: Hit@1 with right hint {pct(right_h)}, wrong hint {pct(wrong_h)}")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bot.build.calibrate",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--reject", type=float, default=0.93)
     parser.add_argument("--precision", type=float, default=0.95)
     parser.add_argument("--leak", type=float, default=0.02)
@@ -161,65 +231,27 @@ def main(argv=None) -> int:
     n_in = sum(label != ranker.NONE for label in data.labels)
     print(f"{n_in} entry texts, {len(data.labels) - n_in} out-of-scope, "
           f"{len(data.held_texts)} held-out off-topic, {len(data.dev_texts)} dev cases")
-    classifier = settings.classifier
-    tuning = []
+    classifier, tuning = settings.classifier, []
     if args.tune:
-        print("tuning the classifier (cross-validated Hit@1 at the rejection floor):")
-        for c in TUNE_C:
-            for w in TUNE_WEIGHT:
-                candidate = replace(classifier, c=c, vector_weight=w)
-                r = choose(data, settings, candidate, args)
-                tuning.append((c, w, r["rank1"], r["floor"], r["hit_at_floor"]))
-        c, w = max(tuning, key=lambda t: (round(t[4], 3), round(t[2], 3)))[:2]
-        classifier = replace(classifier, c=c, vector_weight=w)
-        print(f"  using C={c}, vector weight {w}")
+        classifier, tuning = tune(data, settings, classifier, args)
     r = choose(data, settings, classifier, args)
-    floor, expected, plain_in, neg_conf = r["floor"], r["expected"], r["plain_in"], r["neg_conf"]
-    ins_conf = np.array([c for _, c in plain_in])
-    right = np.array([b == e for (b, _), e in zip(plain_in, expected)])
-
-    def precise(t, best):
-        conf = np.array([c for _, c in best])
-        ok = np.array([b == e for (b, _), e in zip(best, expected)])
-        answered = conf >= t
-        return (not answered.any() or ok[answered].mean() >= args.precision) and np.mean(neg_conf >= t) <= args.leak
-
-    answer = lowest([g for g in GRID if g >= floor], lambda t: precise(t, plain_in)) or float(GRID[-1])
-
-    rng = np.random.default_rng(0)
-    all_topics = sorted(set(r["topics"]))
-    true_hints = [data.topic_of[e] for e in expected]
-    wrong_hints = [rng.choice([t for t in all_topics if t != h]) for h in true_hints]
-    boost_table = []
-    for b in BOOSTS:
-        with_true = ranked_best(r["proba"][r["ins"]], r["entry_ids"], r["topics"], true_hints, b)
-        with_wrong = ranked_best(r["proba"][r["ins"]], r["entry_ids"], r["topics"], wrong_hints, b)
-        boost_table.append((b, evaluate(with_true, expected, floor, 1.0)["hit"],
-                            evaluate(with_wrong, expected, floor, 1.0)["hit"], with_true))
-    boost, _, _, hinted = max(boost_table, key=lambda t: (round(0.85 * t[1] + 0.15 * t[2], 3), -t[0]))
-    hinted_in_topic = [(b, c) if data.topic_of.get(b) == h else (b, 0.0) for (b, c), h in zip(hinted, true_hints)]
-    hinted_answer = lowest([g for g in GRID if g >= floor], lambda t: precise(t, hinted_in_topic)) or answer
-    hinted_answer = min(hinted_answer, answer)
-
-    chosen = evaluate(plain_in, expected, floor, answer)
-    held_rejected = float(np.mean(r["held_conf"] < floor))
-    print(f"cross-validated: rank@1 {pct(r['rank1'])}; confidence of right answers median "
-          f"{np.median(ins_conf[right]):.2f}, of out-of-scope p95 {np.quantile(neg_conf, 0.95):.2f}")
-    print(f"chosen floor {floor:.2f}, answer {answer:.2f}, hinted answer {hinted_answer:.2f}, boost {boost}")
-    print(f"  CV Hit@1 {pct(chosen['hit'])}, answered {pct(chosen['answered'])} "
-          f"(precision {pct(chosen['precision'])}); out-of-scope rejected {pct(np.mean(neg_conf < floor))}, "
-          f"answered {pct(np.mean(neg_conf >= answer))}; held-out off-topic rejected {pct(held_rejected)}")
-    for b, right_h, wrong_h, _ in boost_table:
-        print(f"  boost {b:.2f}: Hit@1 with right hint {pct(right_h)}, wrong hint {pct(wrong_h)}")
+    floor, neg_conf = r["floor"], r["neg_conf"]
+    answer = lowest_precise(r["plain_in"], r, floor, args) or float(GRID[-1])
+    boosts = boost_table(data, r, floor)
+    boost, _, _, hinted = max(boosts, key=lambda t: (round(0.85 * t[1] + 0.15 * t[2], 3), -t[0]))
+    hinted_answer = hinted_threshold(data, r, hinted, floor, answer, args)
+    chosen = evaluate(r["plain_in"], r["expected"], floor, answer)
+    print_choice(r, chosen, floor, answer, hinted_answer, boost, boosts)
     dev_line = dev_figures(data, r["full"], floor, answer)
     if dev_line:
         print(dev_line)
     if args.write:
         write_config(settings, classifier, floor, answer, hinted_answer, boost, dict(
             date=date.today().isoformat(), model=encoder.model_id, n_in=n_in, n_neg=len(r["neg"]),
-            n_held=len(data.held_texts), rank1=r["rank1"], chosen=chosen, held=held_rejected,
+            n_held=len(data.held_texts), rank1=r["rank1"], chosen=chosen,
+            held=float(np.mean(r["held_conf"] < floor)),
             neg_rej=float(np.mean(neg_conf < floor)), neg_ans=float(np.mean(neg_conf >= answer)),
-            boosts=[t[:3] for t in boost_table], tuning=tuning, args=args, dev=dev_line))
+            boosts=[t[:3] for t in boosts], tuning=tuning, args=args, dev=dev_line))
         print(f"wrote {settings.retrieval_config}")
     return 0
 
@@ -244,7 +276,7 @@ def write_config(settings, classifier, floor, answer, hinted, boost, m) -> None:
     c = m["chosen"]
     lines = [
         "# Retrieval settings (read by bot/retrieval/settings.py).",
-        "# Written by scripts/calibrate_thresholds.py --write; edit the choice rules there, not here.",
+        "# Written by python -m bot.build.calibrate --write; edit the choice rules there, not here.",
         "#",
         f"# Calibration of {m['date']} with {m['model']}; entry classifier (bot/retrieval/ranker.py):",
         f"#  {a.folds}-fold cross-validation over {m['n_in']} entry questions/paraphrases and {m['n_neg']}",
