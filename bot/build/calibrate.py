@@ -35,11 +35,11 @@ import yaml
 from bot import PROJECT_ROOT
 from bot.datafiles import calibration_offtopic
 from bot.knowledge.entries import load_knowledge_base
-from bot.lang.text import normalise
+from bot.lang.vocabulary import matching_form
 from bot.retrieval import ranker
 from bot.retrieval.embedding import get_encoder
 from bot.retrieval.engine import rank_by_confidence
-from bot.retrieval.index import cached_encode, collect_rows
+from bot.retrieval.index import cached_encode, collect_rows, entry_texts
 from bot.retrieval.settings import load_settings
 
 DEV_FILE = PROJECT_ROOT / "tests" / "data" / "retrieval_dev.yml"
@@ -64,10 +64,18 @@ class Data:
         negatives = ranker.read_out_of_scope(settings.out_of_scope_file)
         self.texts = [r.text for r in rows] + negatives
         self.labels = [r.ref for r in rows] + [ranker.NONE] * len(negatives)
-        self.held_texts = [normalise(q["text"])[: settings.max_query_chars]
+        # An entry text is indexed in two forms (matching form, and as written): both stay
+        # in one fold, or a question would be tested against its own twin.
+        origin = {(entry.id, form): f"{entry.id}/{n}" for entry in kb.entries
+                  for n, text in enumerate([entry.question, *entry.paraphrases])
+                  for form in reversed(entry_texts(text))}
+        self.groups = [origin.get((r.ref, r.text), f"{r.ref}/{r.text}") for r in rows]
+        self.groups += [f"none/{n}" for n in range(len(negatives))]
+        # held-out questions read as the assistant reads a message (bot.lang.vocabulary)
+        self.held_texts = [matching_form(q["text"])[: settings.max_query_chars]
                            for q in calibration_offtopic()]
         dev = yaml.safe_load(DEV_FILE.read_text(encoding="utf-8"))["cases"] if DEV_FILE.exists() else []
-        self.dev_texts = [normalise(str(c["text"]))[: settings.max_query_chars] for c in dev]
+        self.dev_texts = [matching_form(str(c["text"]))[: settings.max_query_chars] for c in dev]
         self.dev_expected = [c.get("expected") for c in dev]
         everything = self.texts + self.held_texts + self.dev_texts
         vectors, _ = cached_encode(encoder, everything, CACHE_DIR)
@@ -78,12 +86,13 @@ class Data:
 def out_of_fold(data: Data, settings: ranker.ClassifierSettings, folds: int, seed: int = 0):
     """Entry confidences (n, entries) of every training text from a model that did not
     see it, and the entry ids in column order."""
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     labels = np.array(data.labels)
     entry_ids = sorted(set(data.labels) - {ranker.NONE})
     proba = np.zeros((len(labels), len(entry_ids)))
-    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels):
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in splitter.split(labels, labels, groups=data.groups):
         model = ranker.train([data.texts[i] for i in train_idx], list(labels[train_idx]),
                              data.vectors[train_idx], settings)
         assert model.entry_ids == entry_ids
