@@ -257,3 +257,24 @@ def test_command_line_writes_both_files(tmp_path, capsys):
     assert (out / "quality.html").exists() and (out / "quality.json").exists()
     assert "regression pass rate" in printed and "NOT met" in printed
     assert "not run yet (make bench)" in printed
+
+
+def test_conversation_pass_rates_are_on_the_page(tmp_path):
+    data = json.loads((SAMPLES / "eval.json").read_text(encoding="utf-8"))
+    turn = {"say": "那怎么办 <i>", "expect": "direct_mail_fee", "received": "fallback", "passed": False,
+            "missing": [], "reply": "抱歉"}
+    data["conversations"] = {
+        "summary": {"conversations": 2, "conversations_passed": 1, "turns": 4, "turns_passed": 3,
+                    "turn_pass_rate": 0.75, "conversation_pass_rate": 0.5,
+                    "by_file": {"follow_ups": {"conversations": 2, "conversations_passed": 1, "turns": 4,
+                                               "turns_passed": 3, "turn_pass_rate": 0.75,
+                                               "conversation_pass_rate": 0.5}}},
+        "results": [{"id": "conv-1", "file": "follow_ups", "known_failure": None,
+                     "turns": [dict(turn, passed=True), turn]}]}
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    figures = build_figures(tmp_path / "no-dev.yml", tmp_path / "no-nlu", path, tmp_path / "b.json")
+    talks = figures["regression"]["conversations"]
+    assert talks["overall"]["turn_pass_rate"] == 0.75 and len(talks["failing_turns"]) == 1
+    page = write_report(figures, tmp_path / "out")[0].read_text(encoding="utf-8")
+    assert "Conversations" in page and "turns 3 / 4 passed" in page and "那怎么办 &lt;i&gt;" in page

@@ -1,4 +1,5 @@
-"""Run every regression case (tests/regression/*.yml) through the real assistant.
+"""Run every regression case (tests/regression/*.yml) and every conversation case
+(tests/regression/conversations/*.yml) through the real assistant.
 
     .venv/bin/python -m bot.quality.eval                 # starts its own servers
     .venv/bin/python -m bot.quality.eval --rasa-url http://127.0.0.1:5005
@@ -6,7 +7,8 @@
 
 Without ``--rasa-url`` the action server and Rasa are started on free ports with a
 throw-away SQLite tracker store and ASSISTANT_TODAY set to the date the cases pin.
-Prints one row per case and a summary per group and per expected topic, writes
+Prints one row per case and a summary per group and per expected topic, the turn and
+conversation pass rates per file of conversations, writes
 reports/eval.json (shape in docs/CONTRACTS.md). Exit status: 0 when every case passes
 or is a known failure that still fails; 1 when a case fails or a known failure now
 passes (remove its marker); 2 when the case files are invalid or the servers fail.
@@ -26,10 +28,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bot import PROJECT_ROOT
-from bot.knowledge.cases import (REGRESSION_DIR, Case, CaseFileError, known_entry_ids,
+from bot.knowledge.cases import (REGRESSION_DIR, Case, CaseFileError, Conversation, known_entry_ids,
+                                 load_conversations,
                                  known_procedures, load_cases, pinned_today)
 from bot.quality.regression import (REQUEST_TIMEOUT_SECONDS, CaseResult, expected_topic,
                                     results_json, run_case)
+from bot.quality.conversations import (ConversationResult, conversation_summary,
+                                       run_conversation)
 from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
 
 REPORT = PROJECT_ROOT / "reports" / "eval.json"
@@ -110,6 +115,39 @@ def print_problems(results: list[CaseResult]) -> None:
           f"{len(known)} known failure(s), {len(problems)} problem(s)")
 
 
+def run_conversations(rasa_url: str, conversations: list[Conversation], progress: bool
+                      ) -> list[ConversationResult]:
+    """Every conversation case, each under its own sender."""
+    results = []
+    with RasaClient(rasa_url, timeout_seconds=REQUEST_TIMEOUT_SECONDS) as rasa:
+        for n, conversation in enumerate(conversations, start=1):
+            result = run_conversation(rasa, conversation)
+            results.append(result)
+            if progress:
+                mark = ("XPASS" if result.passed else "xfail") if result.known_failure else (
+                    "pass" if result.passed else "FAIL")
+                print(f"[{n}/{len(conversations)}] {mark:5} {conversation.id}", file=sys.stderr,
+                      flush=True)
+    return results
+
+
+def print_conversations(results: list[ConversationResult]) -> list[ConversationResult]:
+    """Per-file turn and conversation pass rates; the conversations that need attention
+    (failing, or a known failure that passes now) are returned."""
+    summary = conversation_summary(results)
+    table = Table(["conversations", "conversations passed", "turns", "turns passed", "turn rate"])
+    for name, v in [*summary["by_file"].items(), ("all", summary)]:
+        table.rows.append([f"{name} ({v['conversations']})", str(v["conversations_passed"]),
+                           str(v["turns"]), str(v["turns_passed"]), f"{v['turn_pass_rate']:.1%}"])
+    print()
+    print(table.render())
+    problems = [r for r in results if r.passed == bool(r.known_failure)]
+    for r in problems:
+        what = "passes now; remove its known_failure" if r.known_failure else r.problem()
+        print(f"  {'XPASS' if r.known_failure else 'FAIL '} {r.id}: {what}")
+    return problems
+
+
 def run(rasa_url: str, cases: list[Case], progress: bool) -> list[CaseResult]:
     """Every case, one after another, over one kept-alive connection."""
     results = []
@@ -169,9 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     except CaseFileError as error:
         print(error, file=sys.stderr)
         return 2
+    try:
+        conversations = load_conversations() if args.cases == REGRESSION_DIR else []
+    except CaseFileError as error:
+        print(error, file=sys.stderr)
+        return 2
     if args.only:
         cases = [c for c in cases if args.only in c.id or args.only in c.file]
-        if not cases:
+        conversations = [c for c in conversations if args.only in c.id or args.only in c.file]
+        if not cases and not conversations:
             print(f"no case id or file contains {args.only!r}", file=sys.stderr)
             return 2
     # `kill` must still stop the servers this command started (the context's finally).
@@ -181,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         if rasa_url is None:
             with assistant(today) as rasa_url:
                 results = run(rasa_url, cases, progress=not args.quiet)
+                talks = run_conversations(rasa_url, conversations, progress=not args.quiet)
             today = today or date.today()  # what the servers counted deadlines against
         else:
             if today:
                 print(f"note: cases pin today={today}; the server at {rasa_url} must run with "
                       f"ASSISTANT_TODAY={today}", file=sys.stderr)
             results = run(rasa_url, cases, progress=not args.quiet)
+            talks = run_conversations(rasa_url, conversations, progress=not args.quiet)
     except CannotStart as error:
         print(error, file=sys.stderr)
         return 2
@@ -194,14 +240,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot reach Rasa at {rasa_url}: {error}", file=sys.stderr)
         return 2
 
-    print_tables(results, topics)
-    print_problems(results)
+    problems = [r for r in results if is_problem(r)]
+    if results:
+        print_tables(results, topics)
+        print_problems(results)
+    if talks:
+        problems += print_conversations(talks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    args.out.write_text(json.dumps(results_json(results, today, topics, generated),
-                                   ensure_ascii=False, indent=2), encoding="utf-8")
+    report = results_json(results, today, topics, generated)
+    if talks:
+        report["conversations"] = {"summary": conversation_summary(talks),
+                                   "results": [r.to_json() for r in talks]}
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"report: {args.out}")
-    return 1 if any(is_problem(r) for r in results) else 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

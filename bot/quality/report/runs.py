@@ -39,7 +39,22 @@ def regression_summary(data: dict) -> dict:
         "latency_ms": _latency([c["latency_ms"] for c in timed]),
         "scores": {"passed": [c["score"] for c in cases if c.get("passed") and is_number(c.get("score"))],
                    "failed": [c["score"] for c in failing if is_number(c.get("score"))]},
+        "conversations": _conversations(data.get("conversations")),
     }
+
+
+def _conversations(data: Any) -> dict | None:
+    """Turn and conversation pass rates per file, and the failing turns, from eval.json's
+    ``conversations`` (None when eval ran without them)."""
+    if not isinstance(data, dict) or not isinstance(data.get("summary"), dict):
+        return None
+    summary = data["summary"]
+    rows = {name: v for name, v in (summary.get("by_file") or {}).items() if isinstance(v, dict)}
+    failing = [{"id": r.get("id"), "say": t.get("say"), "expect": t.get("expect"),
+                "received": t.get("received"), "known_failure": r.get("known_failure"),
+                "reply": (t.get("reply") or "")[:200]}
+               for r in data.get("results") or [] for t in r.get("turns") or [] if not t.get("passed")]
+    return {"overall": summary, "by_file": rows, "failing_turns": failing}
 
 
 def _group_table(groups: Any) -> dict[str, dict]:
