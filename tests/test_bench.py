@@ -204,6 +204,9 @@ def _report(p50: float, turns_per_s: float, rss_rasa: float | None) -> dict:
     ours["load"]["1"].update(p50_ms=p50, p95_ms=p50 * 2, p99_ms=p50 * 3, turns=500, errors=0)
     ours["load"]["16"].update(turns_per_s=turns_per_s, turns=500, errors=0)
     ours["rss_mb"].update(rasa=rss_rasa, actions=300.0, web=90.0)
+    ours["never_seen"].update(p50_ms=p50, p95_ms=p50 * 2)
+    ours["session"].update(first10_p50_ms=p50, last10_p50_ms=p50 * 0.9, last_over_first=0.9,
+                           stored_bytes_per_turn=3800)
     base = systems["response_selector"]
     base["load"]["1"].update(p50_ms=40.0, p95_ms=60.0, p99_ms=90.0)
     base["load"]["16"].update(turns_per_s=50.0)
@@ -216,11 +219,12 @@ def _report(p50: float, turns_per_s: float, rss_rasa: float | None) -> dict:
 def test_targets_are_marked_met_or_not():
     good = target_status(_report(p50=45.0, turns_per_s=31.0, rss_rasa=900.0))
     assert good == {"p50_ms_1": "met", "p95_ms_1": "met", "turns_per_s_16": "met",
-                    "rss_mb_rasa": "met", "rss_mb_actions": "met"}
+                    "rss_mb_rasa": "met", "rss_mb_actions": "met", "never_seen_p50_ms": "met",
+                    "never_seen_p95_ms": "met", "session_last_over_first": "met"}
     bad = target_status(_report(p50=80.0, turns_per_s=12.0, rss_rasa=None))
     assert bad["p50_ms_1"] == "not met" and bad["p95_ms_1"] == "not met"
     assert bad["turns_per_s_16"] == "not met"
-    assert bad["rss_mb_rasa"] == "not measured"
+    assert bad["rss_mb_rasa"] == "not measured" and bad["never_seen_p50_ms"] == "not met"
 
 
 def test_markdown_table_has_ratios_and_target_marks():
@@ -229,6 +233,8 @@ def test_markdown_table_has_ratios_and_target_marks():
     text = markdown(report)
     assert "| p50 latency, 1 user(s) (ms) | 80.0 | 40.0 | 2.00 | ≤ 50 ms — **not met** |" in text
     assert "**met**" in text
+    assert "| p50 latency, never-seen questions, 1 user (ms) | 80.0 |" in text
+    assert "| one conversation: last / first | 0.90 |" in text and "tracker bytes stored per turn" in text
 
 
 def test_accuracy_counts_the_expected_entry_and_the_fallback():

@@ -76,6 +76,14 @@ BENCH_TARGETS = (
            ("load", "1", "p95_ms")),
     Target("turns_per_s_16", 30, True, "throughput, 16 users", "make bench", "/s",
            ("load", "16", "turns_per_s")),
+    # issue 15: a question never seen before (no cache helps), one user through REST
+    Target("never_seen_p50_ms", 50, False, "p50 latency, never-seen questions, 1 user", "make bench",
+           " ms", ("never_seen", "p50_ms")),
+    Target("never_seen_p95_ms", 120, False, "p95 latency, never-seen questions, 1 user",
+           "make bench", " ms", ("never_seen", "p95_ms")),
+    # issue 15: turn 200 of one conversation costs at most 1.2x turn 1
+    Target("session_last_over_first", 1.2, False, "turns 191-200 over turns 1-10 (median)",
+           "make bench", "x", ("session", "last_over_first")),
     Target("rss_mb_rasa", 1536, False, "resident memory, Rasa", "make bench", " MB",
            ("rss_mb", "rasa")),
     Target("rss_mb_actions", 500, False, "resident memory, action server", "make bench", " MB",

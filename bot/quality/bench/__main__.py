@@ -18,11 +18,14 @@ import bot.quality.bench as package
 from bot.quality.bench import systems as servers
 from bot.quality.bench.accuracy import baseline_outcome_reader, held_out_cases, measure_accuracy
 from bot.quality.bench.accuracy import our_outcome
-from bot.quality.bench.load import SEED, LoadRun, make_sessions, play, split_blocks
+from bot.quality.bench.load import (SEED, LoadRun, make_sessions, never_seen_questions, play,
+                                   play_long_conversation, session_figures, split_blocks,
+                                   stored_bytes)
 from bot.quality.bench.output import REPORT_JSON, SYSTEMS, USERS, empty_result, write_report
 from bot.quality.targets import BENCH_TARGETS, thresholds
 
 WARM_UP_TURNS = 5
+SESSION_TURNS = 200   # issue 15: turn 200 against turn 1
 ONE_USER_BLOCKS = 5  # the 1-user phase alternates between the systems in blocks
 
 
@@ -90,6 +93,33 @@ class Measurement:
             print(f"    {system}: {self.results[system]['load'][str(users)]}", flush=True)
         self.save()
 
+    def never_seen(self) -> None:
+        """Each never-seen question once to each system, alternating question by
+        question, one user, a new sender each."""
+        texts = never_seen_questions()
+        print(f"  never-seen questions: {len(texts)}, 1 user, alternating ...", flush=True)
+        runs = {system: LoadRun() for system in self.running}
+        for text in texts:
+            for system in list(self.running):
+                runs[system].add(play(self.running[system].port, [[text]], 1))
+        for system, run in runs.items():
+            self.results[system]["never_seen"] = run.summary()
+            print(f"    {system}: {self.results[system]['never_seen']}", flush=True)
+        self.save()
+
+    def session_length(self, tracker_dir: Path, turns: int = SESSION_TURNS) -> None:
+        """One conversation of ``turns`` turns per system: turn cost at the start and at
+        the end, and the tracker bytes stored per turn."""
+        texts = [t for case in self.cases for t in case["turns"]]
+        texts = (texts * (turns // max(1, len(texts)) + 1))[:turns]
+        print(f"  session length: one conversation of {turns} turns per system ...", flush=True)
+        for system in list(self.running):
+            sender, latencies = play_long_conversation(self.running[system].port, texts)
+            size = stored_bytes(f"sqlite:///{tracker_dir / system}.db", sender)
+            self.results[system]["session"] = session_figures(latencies, size, turns)
+            print(f"    {system}: {self.results[system]['session']}", flush=True)
+        self.save()
+
     def memory(self) -> None:
         for system, server in self.running.items():
             self.results[system]["rss_mb"] = {name: servers.rss_mb(process)
@@ -116,8 +146,10 @@ class Measurement:
                 for system in chosen:
                     self.start(system, Path(tmp))
                 self.warm_up()
+                self.never_seen()
                 for users in USERS:
                     self.load(users, turns)
+                self.session_length(Path(tmp))
                 self.memory()
                 self.accuracy()
             finally:

@@ -152,3 +152,60 @@ def play(port: int, sessions: Sequence[Sequence[str]], users: int) -> LoadRun:
     if run.problems:
         print(f"    errors: {run.problems}", flush=True)
     return run
+
+
+def never_seen_questions() -> list[str]:
+    """Questions the load phases never send and no warm-up caches: the held-out colloquial
+    questions and the held-out off-topic list, each once."""
+    import yaml
+
+    from bot import PROJECT_ROOT
+
+    colloquial = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "colloquial_questions.yml")
+                                .read_text(encoding="utf-8"))["questions"]
+    off_topic = yaml.safe_load((PROJECT_ROOT / "data" / "faq" / "calibration_offtopic.yml")
+                               .read_text(encoding="utf-8"))["questions"]
+    texts = [str(q["text"]) for q in colloquial] + [str(q["text"] if isinstance(q, dict) else q)
+                                                     for q in off_topic]
+    return list(dict.fromkeys(texts))
+
+
+def play_long_conversation(port: int, texts: Sequence[str]) -> tuple[str, list[float]]:
+    """One conversation of ``len(texts)`` turns under one sender; (sender, each turn's ms).
+    A turn that fails counts as missing (None is not appended)."""
+    sender = f"bench-session-{uuid.uuid4().hex[:12]}"
+    latencies = []
+    with RasaClient(rasa_url(port), timeout_seconds=REQUEST_TIMEOUT_S) as rasa:
+        for text in texts:
+            started = time.perf_counter()
+            problem, _ = send_turn(rasa, sender, text)
+            if problem is None:
+                latencies.append((time.perf_counter() - started) * 1000)
+    return sender, latencies
+
+
+def session_figures(latencies: Sequence[float], stored_bytes: int | None, turns: int) -> dict:
+    """Turn cost at the start and the end of one long conversation, and what it stores."""
+    import statistics
+
+    first, last = latencies[:10], latencies[-10:]
+    first_ms = statistics.median(first) if first else None
+    last_ms = statistics.median(last) if last else None
+    return {"turns": turns, "answered": len(latencies),
+            "first10_p50_ms": _rounded(first_ms, 1), "last10_p50_ms": _rounded(last_ms, 1),
+            "last_over_first": _rounded(last_ms / first_ms, 2) if first_ms and last_ms else None,
+            "stored_bytes_per_turn": round(stored_bytes / turns) if stored_bytes else None}
+
+
+def stored_bytes(tracker_db_url: str, sender: str) -> int | None:
+    """Bytes of the events one sender has in a SQLite tracker store."""
+    import sqlite3
+
+    path = tracker_db_url.removeprefix("sqlite:///")
+    try:
+        with sqlite3.connect(path) as db:
+            (total,) = db.execute("SELECT sum(length(CAST(data AS BLOB))) FROM events "
+                                  "WHERE sender_id = ?", (sender,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return total

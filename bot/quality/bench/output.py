@@ -22,7 +22,12 @@ def empty_result(system: str) -> dict:
     load = {str(u): dict.fromkeys(("turns", "errors", "p50_ms", "p95_ms", "p99_ms",
                                    "turns_per_s", "wall_s")) for u in USERS}
     rss = {"rasa": None, "actions": None, "web": None} if system == "assistant" else {"rasa": None}
-    return {"load": load, "rss_mb": rss, "train_s": None, "load_s": None,
+    never_seen = dict.fromkeys(("turns", "errors", "p50_ms", "p95_ms", "p99_ms", "turns_per_s",
+                                "wall_s"))
+    session = dict.fromkeys(("turns", "answered", "first10_p50_ms", "last10_p50_ms",
+                             "last_over_first", "stored_bytes_per_turn"))
+    return {"load": load, "never_seen": never_seen, "session": session,
+            "rss_mb": rss, "train_s": None, "load_s": None,
             "index_build_s": {"cold": None, "cached": None} if system == "assistant" else None,
             "accuracy": {"in_scope": None, "in_scope_n": 0,
                          "off_topic_fallback": None, "off_topic_n": 0}}
@@ -124,6 +129,26 @@ def _load_rows(table: Rows, report: dict) -> None:
               *(f"{_fmt(la.get('1'), 2)} / {_fmt(la.get('16'), 2)}" for la in load_averages))
 
 
+def _phase_rows(table: Rows, report: dict) -> None:
+    """The never-seen questions and the 200-turn conversation (issue 15)."""
+    ours, base = report["systems"]["assistant"], report["systems"]["response_selector"]
+    a, b = ours.get("never_seen") or {}, base.get("never_seen") or {}
+    for key, label in (("p50_ms", "p50"), ("p95_ms", "p95")):
+        table.row(f"{label} latency, never-seen questions, 1 user (ms)", _fmt(a.get(key)),
+                  _fmt(b.get(key)), ours_over_baseline(a.get(key), b.get(key)),
+                  f"never_seen_{key}" if f"never_seen_{key}" in table.targets else None)
+    a, b = ours.get("session") or {}, base.get("session") or {}
+    table.row("one conversation: turns 1-10 / 191-200, median (ms)",
+              f"{_fmt(a.get('first10_p50_ms'))} / {_fmt(a.get('last10_p50_ms'))}",
+              f"{_fmt(b.get('first10_p50_ms'))} / {_fmt(b.get('last10_p50_ms'))}")
+    table.row("one conversation: last / first", _fmt(a.get("last_over_first"), 2),
+              _fmt(b.get("last_over_first"), 2), None,
+              "session_last_over_first" if "session_last_over_first" in table.targets else None)
+    table.row("tracker bytes stored per turn", _fmt(a.get("stored_bytes_per_turn")),
+              _fmt(b.get("stored_bytes_per_turn")),
+              ours_over_baseline(a.get("stored_bytes_per_turn"), b.get("stored_bytes_per_turn")))
+
+
 def _resource_rows(table: Rows, report: dict) -> None:
     ours, base = report["systems"]["assistant"], report["systems"]["response_selector"]
     r = report["ratios"]
@@ -165,6 +190,7 @@ def markdown(report: dict) -> str:
     """bench.md: one table of every measure, the assistant's targets marked."""
     table = Rows(report)
     _load_rows(table, report)
+    _phase_rows(table, report)
     _resource_rows(table, report)
     _accuracy_rows(table, report)
     machine = report["machine"]
