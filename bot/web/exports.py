@@ -18,7 +18,7 @@ from bot.web.errors import log_unavailable
 from bot.web.log_filters import LogFilters, log_filters
 from bot.web.staff_auth import staff_only
 from bot.web.state import web_state
-from bot.web.tracker_log import Conversation, TrackerLog, TrackerLogUnavailable, UnansweredQuestion, to_csv
+from bot.web.tracker_log import (DATABASE_ERRORS, Conversation, TrackerLog, UnansweredQuestion, to_csv)
 
 TimeFormat = Callable[[float | None], str]
 
@@ -56,12 +56,17 @@ def unanswered_rows(questions: Iterable[UnansweredQuestion], csv_texts: dict[str
 
 def logged_conversations(log: TrackerLog, filters: LogFilters) -> list[Conversation]:
     """Every conversation the filters match (no page limit)."""
-    return log.conversations(filters.query, filters.date_from, filters.date_to, None)[0]
+    return list(log.exported_conversations(filters.query, filters.date_from, filters.date_to))
 
 
 def unanswered_questions(log: TrackerLog, filters: LogFilters) -> list[UnansweredQuestion]:
     """The unanswered questions in the filters' dates."""
     return log.unanswered_questions(filters.date_from, filters.date_to)
+
+
+def csv_download(body: bytes, filename: str) -> Response:
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 async def csv_export(request: Request, read: Callable[[TrackerLog, LogFilters], list[Any]],
@@ -74,14 +79,10 @@ async def csv_export(request: Request, read: Callable[[TrackerLog, LogFilters], 
         return PlainTextResponse(filters.failure, status_code=400)
     try:
         found = await run_in_threadpool(read, state.tracker_log, filters)
-    except TrackerLogUnavailable as error:
+    except DATABASE_ERRORS as error:
         return PlainTextResponse(log_unavailable(request, error), status_code=503)
     csv_texts = state.texts["csv"]
-    return Response(
-        to_csv(csv_texts[headers], to_rows(found, csv_texts, state.format_time)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(to_csv(csv_texts[headers], to_rows(found, csv_texts, state.format_time)), filename)
 
 
 @staff_only
