@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from bot.web.errors import ApiError, log_unavailable
 from bot.web.log_filters import log_filters
 from bot.web.paging import page_of, paging, requested_page
+from bot.web.ratings import Rating, ratings_of
 from bot.web.staff_auth import staff_only
 from bot.web.state import WebState, web_state
 from bot.web.tracker_log import ConversationPage, TrackerLogUnavailable
@@ -101,36 +102,42 @@ async def log_page(request: Request) -> Response:
 
 
 def read_conversation_page(state: WebState, sender_id: str, number: int | None, turn: int | None
-                           ) -> tuple[ConversationPage | None, int]:
+                           ) -> tuple[ConversationPage | None, int, dict[int, Rating]]:
     """Page ``number`` of a conversation, or the page showing its ``turn``-th question
-    (the first page when neither is given), and that page's number."""
+    (the first page when neither is given), that page's number, and the ratings."""
     if number is None:
         offset = state.tracker_log.message_offset(sender_id, turn) if turn else None
         number = page_of(offset, CONVERSATION_PAGE_SIZE) if offset is not None else 1
     page = state.tracker_log.conversation_page(sender_id, (number - 1) * CONVERSATION_PAGE_SIZE,
                                                CONVERSATION_PAGE_SIZE)
-    return page, number
+    try:
+        ratings = ratings_of(state.settings.tracker_db_url, sender_id) if page else {}
+    except Exception:  # noqa: BLE001 - the messages matter more than their ratings
+        logger.exception("ratings of %s not read", sender_id)
+        ratings = {}
+    return page, number, ratings
 
 
 @staff_only
 async def conversation_page(request: Request) -> Response:
     """``GET /staff/log/{sender_id}?page=`` (or ``?turn=``: the page showing that
-    question): :data:`CONVERSATION_PAGE_SIZE` messages of one conversation (404 when
-    there is none)."""
+    question): :data:`CONVERSATION_PAGE_SIZE` messages of one conversation with the
+    candidate's ratings (404 when there is none)."""
     state = web_state(request)
     sender_id = request.path_params["sender_id"]
     turn_text = request.query_params.get("turn", "")
     turn = int(turn_text) if turn_text.isascii() and turn_text.isdigit() else None
     number = requested_page(request) if "page" in request.query_params or not turn else None
-    page, failure = None, None
+    page, ratings, failure = None, {}, None
     try:
-        page, number = await run_in_threadpool(read_conversation_page, state, sender_id, number, turn)
+        page, number, ratings = await run_in_threadpool(read_conversation_page, state, sender_id, number, turn)
     except TrackerLogUnavailable as error:
         failure = log_unavailable(request, error)
     status_code = 404 if page is None and failure is None else 200
     return state.render(request, "staff_conversation.html", {
         "sender_id": sender_id,
         "conversation": page,
+        "ratings": ratings,
         "paging": paging(request, CONVERSATION_PAGE_SIZE, page.total if page else 0, number or 1),
         "failure": failure,
         "active": "log",
