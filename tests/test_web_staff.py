@@ -1,5 +1,6 @@
 """Staff console against the real servers: retrieval search, conversation log (paged) and
-unanswered questions from a tracker store, CSV export (login: tests/test_web_staff_auth.py).
+unanswered questions from a tracker store, CSV export (login: tests/test_web_staff_auth.py;
+the inbox that replaced the unanswered page: tests/test_web_inbox.py).
 
 The tracker store is the real one: the SQLite file Rasa writes for the ``servers``
 fixture (tests/conftest.py). The ``conversations`` fixture fills it by really chatting,
@@ -222,7 +223,7 @@ def test_missing_tracker_db_is_reported(tmp_path: Path) -> None:
 def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path, conversations: Chatted) -> None:
     own_tables(staff.app.state.web.settings.tracker_db_url)  # the console's tables, made on first use
     before = tracker_db.read_bytes()
-    for page in ("/staff/log", f"/staff/log/{conversations.alice}", "/staff/unanswered"):
+    for page in ("/staff/log", f"/staff/log/{conversations.alice}", "/staff/inbox"):
         assert staff.get(page).status_code == 200
     assert tracker_db.read_bytes() == before
     engine = read_only_engine(staff.app.state.web.tracker_log.database_url)
@@ -255,10 +256,9 @@ def test_unanswered_ranked_by_normalised_frequency(staff: TestClient, conversati
     assert sorted(off_topic.sender_ids) == sorted([chatted.alice, chatted.bob])
     assert off_topic.example_text == OFF_TOPIC + "？"  # the latest wording
     assert questions.index(off_topic) < questions.index(listed[question_key(mask_sensitive(NUMBERS_MESSAGE))])
-    page = staff.get("/staff/unanswered").text
-    assert page.index(OFF_TOPIC + "？") < page.index("138****5678")
-    assert f'href="/staff/log/{chatted.alice}"' in page
-    assert "13812345678" not in page
+    page = staff.get("/staff/inbox", params={"kind": "fallback"}).text  # the page that replaced it
+    assert OFF_TOPIC + "？" in page and "138****5678" in page and "13812345678" not in page
+    assert f'href="/staff/log/{chatted.alice}?turn=2#turn-2"' in page
 
 
 def test_csv_exports_have_bom_and_masked_text(staff: TestClient, conversations: Chatted) -> None:
@@ -387,15 +387,15 @@ def test_regression_case_export_of_a_deadline(staff: TestClient, servers: Runnin
     assert exported_case(export(staff, sender, 1).text)["expect"] == "deadline:gd_direct_mail"
 
 
-def test_log_and_unanswered_pages_link_to_the_export(staff: TestClient, conversations: Chatted) -> None:
+def test_log_and_inbox_pages_link_to_the_export(staff: TestClient, conversations: Chatted) -> None:
     alice = conversations.alice
     page = staff.get(f"/staff/log/{alice}").text
     assert f'href="/staff/api/regression-case?sender_id={alice}&amp;turn=1"' in page
     assert f'href="/staff/api/regression-case?sender_id={alice}&amp;turn=2"' in page
     assert "导出为回归用例" in page
-    unanswered = staff.get("/staff/unanswered").text
+    inbox = staff.get("/staff/inbox").text
     # the most recent asking of the off-topic question is bob's first one
-    assert f'href="/staff/api/regression-case?sender_id={conversations.bob}&amp;turn=1"' in unanswered
+    assert f'href="/staff/api/regression-case?sender_id={conversations.bob}&amp;turn=1"' in inbox
 
 
 # ------------------------------------------------------------------ paging over a big tracker store

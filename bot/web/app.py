@@ -17,10 +17,14 @@ Staff (signed-cookie session after ``POST /staff/login``, :mod:`bot.web.staff_au
     ``GET /staff/api/search``              the same as JSON
     ``GET /staff/log``                     conversation log (``?q=&date_from=&date_to=``)
     ``GET /staff/log/{sender_id}``         one conversation
-    ``GET /staff/unanswered``              fallback / did-you-mean questions by frequency
+    ``GET /staff/inbox``                   what the assistant did not serve well, grouped by
+                                           similar question (``POST /staff/inbox/status``
+                                           marks a group; ``/staff/unanswered`` redirects here)
+                                                                           :mod:`bot.web.inbox`
     ``GET /staff/api/regression-case``     ``?sender_id=&turn=`` → one logged question as a
                                            regression case (YAML for tests/regression/)
-    ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``
+    ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``,
+    ``/staff/export/inbox.csv``
                                                                            :mod:`bot.web.exports`
     ``GET|POST /staff/annotate``           an inbox group's questions (``?question=…``): attach
                                            (``/attach``), new entry from passages (``/new-entry``),
@@ -42,7 +46,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import chat, exports, feedback, staff, staff_auth
+from bot.web import chat, exports, feedback, inbox, staff, staff_auth
 from bot.web import annotate, audit, hit_test, publish
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
@@ -65,9 +69,12 @@ ROUTES = [
     Route("/staff/api/regression-case", staff.regression_case, name="staff_regression_case"),
     Route("/staff/log", staff.log_page, name="staff_log"),
     Route("/staff/log/{sender_id:path}", staff.conversation_page, name="staff_conversation"),
-    Route("/staff/unanswered", staff.unanswered_page, name="staff_unanswered"),
+    Route("/staff/unanswered", inbox.unanswered_redirect, name="staff_unanswered"),
+    Route("/staff/inbox", inbox.inbox_page, name="staff_inbox"),
+    Route("/staff/inbox/status", inbox.set_status, methods=["POST"], name="staff_inbox_status"),
     Route("/staff/export/conversations.csv", exports.export_conversations, name="export_conversations"),
     Route("/staff/export/unanswered.csv", exports.export_unanswered, name="export_unanswered"),
+    Route("/staff/export/inbox.csv", exports.export_inbox, name="export_inbox"),
     Route("/staff/annotate", annotate.annotate_page, methods=["GET", "POST"], name="staff_annotate"),
     Route("/staff/annotate/attach", annotate.attach, methods=["POST"], name="staff_annotate_attach"),
     Route("/staff/annotate/new-entry", annotate.draft_entry, methods=["POST"], name="staff_annotate_new_entry"),
@@ -107,4 +114,5 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
     )
     app.state.web = build_state(settings or WebSettings.from_environment())
     app.state.feedback_limits = feedback.FeedbackLimits()
+    app.state.inbox_embeddings = inbox.QuestionEmbeddings()
     return app

@@ -1,9 +1,10 @@
-"""The staff console's CSV downloads: the conversation log and the unanswered questions.
+"""The staff console's CSV downloads: the conversation log, the unanswered questions and
+the inbox.
 
-Both take the log pages' filters (``?q=&date_from=&date_to=``) and give UTF-8 with a BOM,
-so Excel opens the Chinese text, with formula characters neutralised
-(:func:`bot.web.tracker_log.to_csv`). Errors are plain text: the browser shows them
-instead of saving a file.
+They take their pages' filters (the log's ``?q=&date_from=&date_to=``, the inbox's) and
+give UTF-8 with a BOM, so Excel opens the Chinese text, with formula characters
+neutralised (:func:`bot.web.tracker_log.to_csv`). Errors are plain text: the browser shows
+them instead of saving a file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.web.errors import log_unavailable
+from bot.web.inbox import inbox_filters, question_embeddings, read_inbox, topic_names
+from bot.web.inbox_views import INBOX_KINDS, InboxGroup
 from bot.web.log_filters import LogFilters, log_filters
 from bot.web.staff_auth import staff_only
 from bot.web.state import web_state
@@ -52,6 +55,20 @@ def unanswered_rows(questions: Iterable[UnansweredQuestion], csv_texts: dict[str
             format_time(question.last_asked),
             " ".join(question.sender_ids),
         ]
+
+
+def inbox_rows(groups: Iterable[InboxGroup], texts: dict[str, Any], topics: dict[str, str],
+               format_time: TimeFormat) -> Iterator[list[Any]]:
+    """One row per question of the inbox: its group's number, the question, how often
+    it was asked, its status, its items of each kind, when last, the group's topic and
+    example (conversation and question number)."""
+    for number, group in enumerate(groups, 1):
+        for question in group.questions:
+            items = [item for item in group.items if item.key == question.key]
+            kinds = [sum(1 for item in items if kind in item.kinds) for kind in INBOX_KINDS]
+            yield [number, question.text, question.count, texts["statuses"][question.status], *kinds,
+                   format_time(items[0].timestamp), topics.get(group.topic or "", group.topic or ""),
+                   group.example.sender_id, group.example.turn]
 
 
 def logged_conversations(log: TrackerLog, filters: LogFilters) -> list[Conversation]:
@@ -97,3 +114,20 @@ async def export_unanswered(request: Request) -> Response:
     """``GET /staff/export/unanswered.csv``: the unanswered questions by frequency."""
     return await csv_export(request, unanswered_questions, unanswered_rows,
                             "unanswered_headers", "unanswered.csv")
+
+
+@staff_only
+async def export_inbox(request: Request) -> Response:
+    """``GET /staff/export/inbox.csv``: the inbox's questions through its filters (every
+    page), one row each, grouped as the inbox groups them."""
+    state = web_state(request)
+    filters, failure = inbox_filters(request)
+    if failure:
+        return PlainTextResponse(failure, status_code=400)
+    try:
+        inbox = await run_in_threadpool(read_inbox, state, question_embeddings(request), filters)
+    except DATABASE_ERRORS as error:
+        return PlainTextResponse(log_unavailable(request, error), status_code=503)
+    texts = state.texts["inbox"]
+    rows = inbox_rows(inbox.groups, texts, topic_names(), state.format_time)
+    return csv_download(to_csv(texts["csv_headers"], rows), "inbox.csv")

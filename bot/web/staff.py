@@ -1,7 +1,8 @@
-"""The staff console's pages: retrieval search, conversation log, unanswered questions.
+"""The staff console's pages: retrieval search and the conversation log.
 
 A logged question can also be exported as a regression case. Every handler is
-:func:`bot.web.staff_auth.staff_only`.
+:func:`bot.web.staff_auth.staff_only`. (What the assistant did not serve well is the
+inbox's: :mod:`bot.web.inbox`.)
 
 The log is Rasa's tracker store, read-only (:class:`bot.web.tracker_log.TrackerLog`),
 read a page at a time; its queries and the retrieval engine block, so they run in a
@@ -142,29 +143,6 @@ async def conversation_page(request: Request) -> Response:
         "failure": failure,
         "active": "log",
     }, status_code=status_code)
-
-
-@staff_only
-async def unanswered_page(request: Request) -> Response:
-    """``GET /staff/unanswered?date_from=&date_to=``: fallback and did-you-mean questions
-    by frequency."""
-    state = web_state(request)
-    filters = log_filters(request)
-    questions, failure = [], filters.failure
-    if failure is None:
-        try:
-            questions = await run_in_threadpool(
-                state.tracker_log.unanswered_questions, filters.date_from, filters.date_to)
-        except TrackerLogUnavailable as error:
-            failure = log_unavailable(request, error)
-    return state.render(request, "staff_unanswered.html", {
-        "questions": questions,
-        "failure": failure,
-        "date_from": request.query_params.get("date_from", ""),
-        "date_to": request.query_params.get("date_to", ""),
-        "active": "unanswered",
-        "export_query": request.url.query,
-    })
 
 
 # --------------------------------------------------------------------------- regression case
