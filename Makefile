@@ -89,6 +89,20 @@ bench: install index train models/baseline/model.tar.gz ## latency, throughput, 
 soak: install index train ## the full soak: fuzz, 16 users for 10 minutes, kill -9 of each server, tracker check (reports/soak.json)
 	$(BOT) -m bot.quality.soak
 
+# The cluster profile (docs/CLUSTER.md): PostgreSQL, Redis and haproxy from Debian's packages,
+# run by supervisord as processes of ours (data under var/cluster), never as system services.
+.PHONY: install-cluster run-cluster test-cluster bench-cluster
+install-cluster: ## PostgreSQL, Redis and haproxy from Debian's packages, when missing
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
+	  || ! command -v haproxy >/dev/null; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server haproxy; fi
+run-cluster: install install-cluster index train ## start the cluster profile: 2 Rasa, 2 action servers, haproxy, PostgreSQL, Redis, web
+	$(BOT) -m bot.servers start --cluster
+test-cluster: install install-cluster index train ## the server tests against the cluster profile, and tests/test_cluster.py
+	$(BOT) -m pytest --cluster
+bench-cluster: install install-cluster index train ## cluster vs single process: throughput, p95, CPU and RSS per process (reports/cluster_bench.md)
+	$(BOT) -m bot.quality.cluster_bench $(BENCH_ARGS)
+
 clean: ## remove build outputs (venvs stay)
 	rm -rf models/index models/rasa models/baseline data/nlu/generated results reports bot/web/static/dist \
 	  $(BASELINE)/domain.yml $(BASELINE)/data

@@ -37,10 +37,15 @@ SUPERVISORCTL = PROJECT_ROOT / ".venv" / "bin" / "supervisorctl"
 RASA_MODEL = PROJECT_ROOT / "models" / "rasa" / "model.tar.gz"
 PROGRAMS = ("actions", "rasa", "web")
 CLUSTER_PROGRAMS = ("postgres", "redis", "haproxy", "actions1", "actions2", "rasa1", "rasa2", "web")
+RASA_INSTANCES = ("rasa1", "rasa2")
 POSTGRES_USER = "postgres"     # the OS user PostgreSQL runs as (it refuses root)
 TRACKER_DATABASE = "rasa"
+# Conversation locks for several Rasa instances: Rasa's own RedisLockStore loses tickets
+# when two instances change one conversation's lock at once (rasa_server/lock_store.py).
+CLUSTER_LOCK_STORE = "rasa_server.lock_store.AtomicRedisLockStore"
 # A conversation's lock held by an instance that died is free again after this long
-# (Rasa's default is 60 s; a turn takes well under a second).
+# (Rasa's default is 60 s; a live instance renews its tickets, a turn takes well under a
+# second).
 LOCK_LIFETIME_SECONDS = 5
 START_TIMEOUT_SECONDS = 240
 # The encoder's OpenMP threads spin while they wait; on 2 shared cores, with Rasa busy on
@@ -88,7 +93,9 @@ class Ports:
 @dataclass(frozen=True)
 class ClusterPorts:
     """The cluster profile: haproxy's two frontends (``actions``, ``rasa``) and the web
-    front are what clients use; the instances and the databases sit behind them."""
+    front are what clients use; the instances and the databases sit behind them. Redis
+    and PostgreSQL get ports of their own, off their defaults, so that a system Redis or
+    PostgreSQL on this machine does not clash with them."""
 
     actions: int = 5055
     rasa: int = 5005
@@ -98,7 +105,7 @@ class ClusterPorts:
     rasa1: int = 5006
     rasa2: int = 5007
     postgres: int = 6432
-    redis: int = 6379
+    redis: int = 6380
 
     config = CLUSTER_CONFIG
     programs = CLUSTER_PROGRAMS
@@ -116,21 +123,31 @@ class ClusterPorts:
             urls[f"rasa{n}"] = f"http://{HOST}:{getattr(self, f'rasa{n}')}/status"
         return urls
 
+    def instance_urls(self) -> dict[str, str]:
+        """Each Rasa instance's own address (haproxy's backends), by program name."""
+        return {name: f"http://{HOST}:{getattr(self, name)}" for name in RASA_INSTANCES}
+
+    @property
+    def tracker_db_url(self) -> str:
+        return f"postgresql://{TRACKER_DATABASE}@{HOST}:{self.postgres}/{TRACKER_DATABASE}"
+
     def environment(self, var_dir: Path) -> dict[str, str]:
         cluster = var_dir / "cluster"
         ports = {f"{name.upper()}_PORT": str(port) for name, port in asdict(self).items()}
         return {**ports, "PG_BIN": str(postgres_bin()), "PG_DATA": str(cluster / "postgres"),
                 "PG_SOCKET_DIR": str(cluster / "postgres-socket"),
-                "TRACKER_DIALECT": "postgresql", "LOCK_STORE_TYPE": "redis",
+                "TRACKER_DIALECT": "postgresql", "LOCK_STORE_TYPE": CLUSTER_LOCK_STORE,
                 "REDIS_HOST": HOST, "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME_SECONDS),
-                "TRACKER_DB_URL": f"postgresql://{TRACKER_DATABASE}@{HOST}:{self.postgres}/"
-                                  f"{TRACKER_DATABASE}"}
+                "TRACKER_DB_URL": self.tracker_db_url}
 
 
 def postgres_bin() -> Path:
     """The newest PostgreSQL server of Debian's packages (/usr/lib/postgresql/<v>/bin)."""
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    def version(binary: Path) -> int:
+        name = binary.parent.parent.name
+        return int(name) if name.isdigit() else 0
+
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=version)
     if not versions:
         raise RuntimeError("PostgreSQL is not installed: run `make install-cluster`")
     return versions[-1].parent
@@ -253,6 +270,11 @@ def prepare_postgres(env: dict[str, str]) -> None:
     data, sockets = Path(env["PG_DATA"]), Path(env["PG_SOCKET_DIR"])
     sockets.mkdir(parents=True, exist_ok=True)
     shutil.chown(sockets, POSTGRES_USER)
+    reachable = subprocess.run(["runuser", "-u", POSTGRES_USER, "--", "test", "-w", str(sockets)],
+                               capture_output=True, timeout=30)
+    if reachable.returncode != 0:  # e.g. under a 0700 directory of root's, as pytest's tmp_path
+        raise RuntimeError(f"the {POSTGRES_USER} user cannot reach {sockets.parent}: every "
+                           f"directory above it must be searchable by others (chmod o+x)")
     if (data / "PG_VERSION").exists():
         return
     data.mkdir(parents=True, exist_ok=True)
@@ -317,9 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"all servers up in {time.monotonic() - started:.0f}s, supervised by supervisord")
     print(f"  chat:          http://{HOST}:{ports.web}/")
     print(f"  staff console: http://{HOST}:{ports.web}/staff")
-    print(f"  Rasa REST:     http://{HOST}:{ports.rasa}/webhooks/rest/webhook")
-    print("  logs in var/log/, status with `.venv/bin/python -m bot.servers status`, "
-          "stop with `make stop`")
+    print(f"  Rasa REST:     http://{HOST}:{ports.rasa}/webhooks/rest/webhook"
+          + ("  (haproxy)" if args.cluster else ""))
+    if isinstance(ports, ClusterPorts):
+        for name, url in ports.instance_urls().items():
+            print(f"    {name}:       {url}")
+        print(f"  tracker store: {ports.tracker_db_url}")
+        print(f"  lock store:    redis://{HOST}:{ports.redis}/0")
+    print("  logs in var/log/, status with `.venv/bin/python -m bot.servers status"
+          + (" --cluster" if args.cluster else "") + "`, stop with `make stop`")
     return 0
 
 

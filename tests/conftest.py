@@ -1,10 +1,17 @@
 """Shared fixtures. The server fixtures start the REAL action server, Rasa server and
 web front under supervisord (on free ports, with a throw-away var/ directory and SQLite
-tracker store), once per session."""
+tracker store), once per session.
+
+``pytest --cluster`` (``make test-cluster``) starts the cluster profile instead for the
+session's ``servers`` (PostgreSQL, Redis, haproxy, two Rasa instances and two action
+servers, the web front) and runs only the tests that use it, plus those marked
+``cluster``; without the option those are skipped."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.servers import RASA_MODEL, Ports, Supervisor, free_port  # noqa: F401 - tests import it
+from bot.servers import (  # noqa: F401 - tests import them from here
+    RASA_MODEL, ClusterPorts, Ports, Supervisor, free_port)
 
 INDEX_MANIFEST = PROJECT_ROOT / "models" / "index" / "manifest.json"
 TEST_STAFF_PASSWORD = "test-staff-password-1234"
@@ -22,18 +30,48 @@ TEST_STAFF_PASSWORD = "test-staff-password-1234"
 SERVERS_TODAY = "2026-11-22"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--cluster", action="store_true", default=False,
+                     help="the `servers` fixture starts the cluster profile; run only the tests "
+                          "that use it and those marked `cluster` (make test-cluster)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cluster: needs the cluster profile (pytest --cluster, "
+                                       "make test-cluster); skipped without it")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--cluster"):
+        skip = pytest.mark.skip(reason="the cluster profile: make test-cluster")
+        for item in items:
+            if item.get_closest_marker("cluster"):
+                item.add_marker(skip)
+        return
+    # the tests that talk to the servers (through the session fixture), and the cluster's own
+    kept = [item for item in items
+            if item.get_closest_marker("cluster") or "servers" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
 @dataclass
 class RunningServers:
     supervisor: Supervisor
-    tracker_db: Path
+    tracker_db_url: str
     staff_password: str = TEST_STAFF_PASSWORD
 
     @property
-    def ports(self) -> Ports:
+    def ports(self) -> Ports | ClusterPorts:
         return self.supervisor.ports
 
     @property
+    def cluster(self) -> bool:
+        return isinstance(self.ports, ClusterPorts)
+
+    @property
     def rasa_url(self) -> str:
+        """Rasa's REST API: the one instance, or haproxy in front of the cluster's."""
         return f"http://127.0.0.1:{self.ports.rasa}"
 
     @property
@@ -41,8 +79,13 @@ class RunningServers:
         return f"http://127.0.0.1:{self.ports.web}"
 
     @property
-    def tracker_db_url(self) -> str:
-        return f"sqlite:///{self.tracker_db}"
+    def tracker_db(self) -> Path:
+        """The single profile's SQLite tracker file. The cluster has none: a test that
+        reads the file is skipped there (tests/test_cluster.py reads PostgreSQL)."""
+        if self.cluster:
+            pytest.skip("reads the single profile's SQLite tracker file; the cluster's "
+                        "PostgreSQL store is read in tests/test_cluster.py")
+        return Path(self.tracker_db_url.removeprefix("sqlite:///"))
 
 
 def post_json(url: str, payload: object, timeout: float = 30) -> tuple[int, object]:
@@ -61,29 +104,44 @@ def post_json(url: str, payload: object, timeout: float = 30) -> tuple[int, obje
         return status, body
 
 
-def supervised_servers(directory: Path) -> RunningServers:
+def supervised_servers(directory: Path, cluster: bool = False) -> RunningServers:
     """A set of the real servers under supervisord in ``directory`` (its var/), with
-    the test staff password and the pinned "today"."""
+    the test staff password and the pinned "today": the single profile, or the cluster
+    profile (``directory`` must then be reachable by the postgres user)."""
     for needed, command in ((RASA_MODEL, "make train"), (INDEX_MANIFEST, "make index")):
         if not needed.exists():
             pytest.fail(f"{needed} is missing: run `{command}` (make test does it)")
-    tracker_db = directory / "tracker.db"
+    ports = ClusterPorts.free() if cluster else Ports.free()
+    tracker_db_url = ports.tracker_db_url if cluster else f"sqlite:///{directory / 'tracker.db'}"
     supervisor = Supervisor(
-        Ports.free(), var_dir=directory, tracker_db_url=f"sqlite:///{tracker_db}",
+        ports, var_dir=directory, tracker_db_url=tracker_db_url,
         extra_env={"STAFF_PASSWORD": TEST_STAFF_PASSWORD,
                    "SECRET_KEY": "test-secret-key-not-for-production",
                    "WEB_ENV_FILE": str(directory / "absent.env"),  # ignore ./.env
                    "ASSISTANT_TODAY": SERVERS_TODAY})
     supervisor.start()
-    return RunningServers(supervisor, tracker_db)
+    return RunningServers(supervisor, tracker_db_url)
+
+
+def cluster_directory() -> Path:
+    """A var/ directory for a test cluster: PostgreSQL runs as its own user, who cannot
+    enter pytest's tmp_path (0700 directories of root's)."""
+    directory = Path(tempfile.mkdtemp(prefix="assistant-cluster-"))
+    directory.chmod(0o755)
+    return directory
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory) -> RunningServers:
-    """Action server + Rasa + web front, started for real. Needs `make index train`."""
-    running = supervised_servers(tmp_path_factory.mktemp("servers"))
+def servers(request: pytest.FixtureRequest, tmp_path_factory) -> RunningServers:
+    """Action server + Rasa + web front, started for real (with --cluster: the cluster
+    profile). Needs `make index train`."""
+    cluster = request.config.getoption("--cluster")
+    directory = cluster_directory() if cluster else tmp_path_factory.mktemp("servers")
+    running = supervised_servers(directory, cluster=cluster)
     yield running
     running.supervisor.stop()
+    if cluster:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

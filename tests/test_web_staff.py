@@ -1,19 +1,23 @@
-"""Staff console against the real servers: retrieval search, conversation log and
-unanswered questions from a tracker store, CSV export (login: tests/test_web_staff_auth.py).
+"""Staff console against the real servers: retrieval search, conversation log (paged) and
+unanswered questions from a tracker store, CSV export (login: tests/test_web_staff_auth.py;
+the inbox that replaced the unanswered page: tests/test_web_inbox.py).
 
 The tracker store is the real one: the SQLite file Rasa writes for the ``servers``
 fixture (tests/conftest.py). The ``conversations`` fixture fills it by really chatting,
 through the web front (masked before Rasa) and, for the numbers a candidate could send
 through another channel, straight to Rasa's REST channel (stored unmasked, so the
 console's own masking is what is tested). The search tests use the real
-``bot.retrieval.engine`` engine over ``models/index``.
+``bot.retrieval.engine`` engine over ``models/index``. The paging tests copy those real
+rows into a bigger tracker store (many conversations, one very long one).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,9 +32,9 @@ from starlette.testclient import TestClient
 from bot.lang.privacy import mask_sensitive
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.database import read_only_engine
-from bot.web.staff import SEARCH_RESULT_COUNT
-from bot.web.tracker_log import UNANSWERED_KINDS, _normalise_for_grouping
+from bot.web.database import own_tables, question_key, read_only_engine
+from bot.web.staff import CONVERSATION_PAGE_SIZE, LOG_PAGE_SIZE, SEARCH_RESULT_COUNT
+from bot.web.tracker_log import PREVIEW_MESSAGES, UNANSWERED_KINDS, TrackerLog
 from tests.conftest import RunningServers
 # The clients of the login tests; their ``tracker_db`` here is this module's: the real one.
 from tests.test_web_staff_auth import PASSWORD, anonymous, make_settings, staff  # noqa: F401 - fixtures
@@ -216,10 +220,11 @@ def test_missing_tracker_db_is_reported(tmp_path: Path) -> None:
         assert client.get("/staff/export/unanswered.csv").status_code == 503
 
 
-def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path) -> None:
+def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path, conversations: Chatted) -> None:
+    own_tables(staff.app.state.web.settings.tracker_db_url)  # the console's tables, made on first use
     before = tracker_db.read_bytes()
-    staff.get("/staff/log")
-    staff.get("/staff/unanswered")
+    for page in ("/staff/log", f"/staff/log/{conversations.alice}", "/staff/inbox"):
+        assert staff.get(page).status_code == 200
     assert tracker_db.read_bytes() == before
     engine = read_only_engine(staff.app.state.web.tracker_log.database_url)
     with engine.connect() as connection, pytest.raises(sqlalchemy.exc.OperationalError):
@@ -241,20 +246,19 @@ def test_unanswered_ranked_by_normalised_frequency(staff: TestClient, conversati
     expected: dict[str, dict[str, int]] = {}
     for turn in chatted.turns:  # exactly the turns the assistant did not answer confidently
         if turn.custom["kind"] in UNANSWERED_KINDS:
-            counts = expected.setdefault(_normalise_for_grouping(mask_sensitive(turn.text)), {kind: 0 for kind in UNANSWERED_KINDS})
+            counts = expected.setdefault(question_key(mask_sensitive(turn.text)), {kind: 0 for kind in UNANSWERED_KINDS})
             counts[turn.custom["kind"]] += 1
     assert set(listed) == set(expected)
     for key, counts in expected.items():
         assert (listed[key].fallback_count, listed[key].did_you_mean_count) == (counts["fallback"], counts["did_you_mean"])
-    off_topic = listed[_normalise_for_grouping(OFF_TOPIC)]  # with and without "？" merged
+    off_topic = listed[question_key(OFF_TOPIC)]  # with and without "？" merged
     assert (off_topic.count, off_topic.fallback_count) == (2, 2)
     assert sorted(off_topic.sender_ids) == sorted([chatted.alice, chatted.bob])
     assert off_topic.example_text == OFF_TOPIC + "？"  # the latest wording
-    assert questions.index(off_topic) < questions.index(listed[_normalise_for_grouping(mask_sensitive(NUMBERS_MESSAGE))])
-    page = staff.get("/staff/unanswered").text
-    assert page.index(OFF_TOPIC + "？") < page.index("138****5678")
-    assert f'href="/staff/log/{chatted.alice}"' in page
-    assert "13812345678" not in page
+    assert questions.index(off_topic) < questions.index(listed[question_key(mask_sensitive(NUMBERS_MESSAGE))])
+    page = staff.get("/staff/inbox", params={"kind": "fallback"}).text  # the page that replaced it
+    assert OFF_TOPIC + "？" in page and "138****5678" in page and "13812345678" not in page
+    assert f'href="/staff/log/{chatted.alice}?turn=2#turn-2"' in page
 
 
 def test_csv_exports_have_bom_and_masked_text(staff: TestClient, conversations: Chatted) -> None:
@@ -383,12 +387,132 @@ def test_regression_case_export_of_a_deadline(staff: TestClient, servers: Runnin
     assert exported_case(export(staff, sender, 1).text)["expect"] == "deadline:gd_direct_mail"
 
 
-def test_log_and_unanswered_pages_link_to_the_export(staff: TestClient, conversations: Chatted) -> None:
+def test_log_and_inbox_pages_link_to_the_export(staff: TestClient, conversations: Chatted) -> None:
     alice = conversations.alice
     page = staff.get(f"/staff/log/{alice}").text
     assert f'href="/staff/api/regression-case?sender_id={alice}&amp;turn=1"' in page
     assert f'href="/staff/api/regression-case?sender_id={alice}&amp;turn=2"' in page
     assert "导出为回归用例" in page
-    unanswered = staff.get("/staff/unanswered").text
+    inbox = staff.get("/staff/inbox").text
     # the most recent asking of the off-topic question is bob's first one
-    assert f'href="/staff/api/regression-case?sender_id={conversations.bob}&amp;turn=1"' in unanswered
+    assert f'href="/staff/api/regression-case?sender_id={conversations.bob}&amp;turn=1"' in inbox
+
+
+# ------------------------------------------------------------------ paging over a big tracker store
+
+COPIES = 2 * LOG_PAGE_SIZE + 23   # conversations copied from alice's and bob's
+LONG_TURNS = 130                  # of the long conversation: 260 messages, three pages
+LONG = "long-conversation-0001"
+
+
+@pytest.fixture(scope="module")
+def big_tracker(conversations: Chatted, tracker_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tracker store made of the real rows Rasa wrote for alice and bob: copied under
+    :data:`COPIES` new sender ids one minute apart, and bob's turns repeated into one
+    conversation of :data:`LONG_TURNS` questions (the first half three days earlier)."""
+    source = sqlite3.connect(f"file:{tracker_db}?mode=ro", uri=True)
+    rows = {sender: source.execute("SELECT type_name, timestamp, intent_name, action_name, data FROM events "
+                                   "WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+            for sender in (conversations.alice, conversations.bob)}
+    source.close()
+    path = tmp_path_factory.mktemp("big") / "tracker.db"
+    target = sqlite3.connect(path)
+    target.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, type_name "
+                   "VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT)")
+    target.execute("CREATE INDEX ix_events_sender_id ON events (sender_id)")
+    insert = "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) VALUES (?, ?, ?, ?, ?, ?)"
+    start = time.time() - 3600
+    for n in range(COPIES):
+        original = rows[conversations.alice if n % 2 else conversations.bob]
+        first = original[0][1]
+        target.executemany(insert, [(f"copy-{n:04d}", kind, start + n * 60 + (at - first), intent, action, data)
+                                    for kind, at, intent, action, data in original])
+    bob = rows[conversations.bob]
+    bob_turn = [row for row in bob if row[0] in ("user", "bot")][:2]  # bob's first question and its answer
+    for n in range(LONG_TURNS):
+        at = start - (3 * 86400 if n < LONG_TURNS // 2 else 0) + n * 10
+        target.executemany(insert, [(LONG, kind, at + i, intent, action, data)
+                                    for i, (kind, _, intent, action, data) in enumerate(bob_turn)])
+    target.commit()
+    target.close()
+    return path
+
+
+@pytest.fixture()
+def big_staff(big_tracker: Path) -> TestClient:
+    client = TestClient(create_app(make_settings(big_tracker)), follow_redirects=False)
+    assert client.post("/staff/login", data={"password": PASSWORD}).status_code == 303
+    return client
+
+
+def shown_senders(page: str) -> list[str]:
+    return re.findall(r'<section class="conversation" data-sender-id="([^"]+)"', page)
+
+
+def test_the_log_is_paged_newest_first(big_staff: TestClient) -> None:
+    total = COPIES + 1
+    pages = [big_staff.get("/staff/log", params={"page": str(n)}).text for n in (1, 2, 3)]
+    listed = [shown_senders(page) for page in pages]
+    assert [len(senders) for senders in listed] == [LOG_PAGE_SIZE, LOG_PAGE_SIZE, total - 2 * LOG_PAGE_SIZE]
+    everyone = [sender for senders in listed for sender in senders]
+    assert len(set(everyone)) == total
+    copies = [sender for sender in everyone if sender.startswith("copy-")]
+    assert copies == sorted(copies, reverse=True), "most recent activity first, across pages"
+    assert TEXTS["paging"]["total"].format(total=total, first=1, last=LOG_PAGE_SIZE) in pages[0]
+    assert TEXTS["paging"]["total"].format(total=total, first=101, last=total) in pages[2]
+    assert 'rel="next" href="/staff/log?page=2"' in pages[0] and 'rel="prev"' not in pages[0]
+    assert 'rel="prev" href="/staff/log?page=2"' in pages[2] and 'rel="next"' not in pages[2]
+    for page in pages:  # a page shows the first messages of each conversation, not all of them
+        assert page.count('<li class="log-') <= LOG_PAGE_SIZE * PREVIEW_MESSAGES
+    long_section = re.search(rf'data-sender-id="{LONG}">.*?</section>', "".join(pages), flags=re.S).group(0)
+    assert f"{2 * LONG_TURNS} {TEXTS['staff']['messages']}" in long_section
+    assert shown_senders(big_staff.get("/staff/log", params={"page": "9"}).text) == []
+    assert shown_senders(big_staff.get("/staff/log", params={"page": "x"}).text) == listed[0]
+
+
+def test_the_log_pages_keep_the_filters(big_staff: TestClient) -> None:
+    day = datetime.now().astimezone().date()
+    first = big_staff.get("/staff/log", params={"q": "食堂", "date_from": str(day - timedelta(days=1))}).text
+    matching = COPIES  # every copy asked about the canteen; the long conversation's half today too
+    assert TEXTS["paging"]["total"].format(total=matching + 1, first=1, last=LOG_PAGE_SIZE) in first
+    assert f'href="/staff/log?q=%E9%A3%9F%E5%A0%82&amp;date_from={day - timedelta(days=1)}&amp;page=2"' in first
+    last = big_staff.get("/staff/log", params={"q": "食堂", "date_from": str(day - timedelta(days=1)), "page": "3"}).text
+    assert len(shown_senders(last)) == matching + 1 - 2 * LOG_PAGE_SIZE
+    assert "page=2" in last and "q=%E9%A3%9F%E5%A0%82" in last
+
+
+def user_turns_on(page: str) -> list[int]:
+    return [int(turn) for turn in re.findall(r'<li class="log-user[^"]*" id="turn-(\d+)">', page)]
+
+
+def test_a_long_conversation_is_paged_with_its_turn_numbers(big_staff: TestClient) -> None:
+    pages = [big_staff.get(f"/staff/log/{LONG}", params={"page": str(n)}).text for n in (1, 2, 3)]
+    assert [page.count('<li class="log-') for page in pages] == [CONVERSATION_PAGE_SIZE, CONVERSATION_PAGE_SIZE,
+                                                                  2 * LONG_TURNS - 2 * CONVERSATION_PAGE_SIZE]
+    assert user_turns_on(pages[0]) == list(range(1, 51))
+    assert user_turns_on(pages[1]) == list(range(51, 101)), "numbered as in the whole conversation"
+    assert f'href="/staff/api/regression-case?sender_id={LONG}&amp;turn=51"' in pages[1]
+    assert TEXTS["paging"]["total"].format(total=2 * LONG_TURNS, first=201, last=2 * LONG_TURNS) in pages[2]
+    assert f'rel="prev" href="/staff/log/{LONG}?page=2"' in pages[2]
+    to_turn = big_staff.get(f"/staff/log/{LONG}", params={"turn": "120"}).text
+    assert 'id="turn-120"' in to_turn and user_turns_on(to_turn)[0] == 101, "the page showing that question"
+    assert user_turns_on(big_staff.get(f"/staff/log/{LONG}", params={"turn": "999"}).text)[0] == 1
+    past = big_staff.get(f"/staff/log/{LONG}", params={"page": "7"})
+    assert past.status_code == 200 and TEXTS["paging"]["past_the_end"] in past.text
+
+
+def test_turns_keep_their_numbers_in_a_date_range(big_tracker: Path) -> None:
+    log = TrackerLog(f"sqlite:///{big_tracker}", datetime.now().astimezone().tzinfo)
+    today = datetime.now().astimezone().date()
+    long_turns = [turn for turn in log.turns(today - timedelta(days=1), None) if turn.sender_id == LONG]
+    assert [turn.turn for turn in long_turns] == list(range(LONG_TURNS // 2 + 1, LONG_TURNS + 1))
+    whole = log.conversation(LONG)
+    assert whole.exchange(LONG_TURNS // 2 + 1)[0].text == long_turns[0].question.text
+    assert log.user_turns(LONG) == LONG_TURNS
+    assert log.message_offset(LONG, 51) == 100 and log.message_offset(LONG, LONG_TURNS + 1) is None
+
+
+def test_the_export_is_not_paged(big_staff: TestClient) -> None:
+    rows = list(csv.reader(io.StringIO(big_staff.get("/staff/export/conversations.csv").content.decode("utf-8-sig"))))
+    assert len({row[0] for row in rows[1:]}) == COPIES + 1
+    assert sum(1 for row in rows[1:] if row[0] == LONG) == 2 * LONG_TURNS

@@ -7,6 +7,7 @@ Candidates (:mod:`bot.web.chat`)
     ``GET /``               WeChat-style chat page (``?embed=1`` inside the embed panel)
     ``POST /api/chat``      ``{session_id, message}`` → ``{user_text, messages: [bubble…]}``
     ``GET /api/history``    ``?session_id=`` → ``{messages: [bubble…]}`` from Rasa's tracker
+    ``POST /api/feedback``  ``{session_id, turn, rating, reason?, comment?}``  :mod:`bot.web.feedback`
     ``GET /embed.js``       one-line embed: floating button + iframe panel
     ``GET /embed-demo``     a plain page using that snippet
     ``GET /healthz``        liveness
@@ -16,11 +17,23 @@ Staff (signed-cookie session after ``POST /staff/login``, :mod:`bot.web.staff_au
     ``GET /staff/api/search``              the same as JSON
     ``GET /staff/log``                     conversation log (``?q=&date_from=&date_to=``)
     ``GET /staff/log/{sender_id}``         one conversation
-    ``GET /staff/unanswered``              fallback / did-you-mean questions by frequency
+    ``GET /staff/inbox``                   what the assistant did not serve well, grouped by
+                                           similar question (``POST /staff/inbox/status``
+                                           marks a group; ``/staff/unanswered`` redirects here)
+                                                                           :mod:`bot.web.inbox`
     ``GET /staff/api/regression-case``     ``?sender_id=&turn=`` → one logged question as a
                                            regression case (YAML for tests/regression/)
-    ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``
+    ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``,
+    ``/staff/export/inbox.csv``
                                                                            :mod:`bot.web.exports`
+    ``GET|POST /staff/annotate``           an inbox group's questions (``?question=…``): attach
+                                           (``/attach``), new entry from passages (``/new-entry``),
+                                           out of scope (``/out-of-scope``)  :mod:`bot.web.annotate`
+    ``GET|POST /staff/publish``            rebuild, gate and load index and model; progress as
+                                           JSON at ``/staff/api/publish``     :mod:`bot.web.publish`
+    ``GET /staff/audit``                   every staff change, paged           :mod:`bot.web.audit`
+    ``GET|POST /staff/hit-test``           many questions at once, CSV; ``/cases`` saves rows as
+                                           regression cases                    :mod:`bot.web.hit_test`
 """
 
 from __future__ import annotations
@@ -33,7 +46,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import chat, exports, staff, staff_auth
+from bot.web import chat, exports, feedback, inbox, staff, staff_auth
+from bot.web import annotate, audit, hit_test, publish
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
 from bot.web.settings import WebSettings
@@ -46,6 +60,7 @@ ROUTES = [
     Route("/embed-demo", chat.embed_demo, name="embed_demo"),
     Route("/api/chat", chat.chat, methods=["POST"], name="api_chat"),
     Route("/api/history", chat.history, methods=["GET"], name="api_history"),
+    Route("/api/feedback", feedback.give_feedback, methods=["POST"], name="api_feedback"),
     Route("/staff/login", staff_auth.login_form, methods=["GET"], name="staff_login"),
     Route("/staff/login", staff_auth.login_submit, methods=["POST"], name="staff_login_submit"),
     Route("/staff/logout", staff_auth.logout, methods=["POST"], name="staff_logout"),
@@ -54,9 +69,23 @@ ROUTES = [
     Route("/staff/api/regression-case", staff.regression_case, name="staff_regression_case"),
     Route("/staff/log", staff.log_page, name="staff_log"),
     Route("/staff/log/{sender_id:path}", staff.conversation_page, name="staff_conversation"),
-    Route("/staff/unanswered", staff.unanswered_page, name="staff_unanswered"),
+    Route("/staff/unanswered", inbox.unanswered_redirect, name="staff_unanswered"),
+    Route("/staff/inbox", inbox.inbox_page, name="staff_inbox"),
+    Route("/staff/inbox/status", inbox.set_status, methods=["POST"], name="staff_inbox_status"),
     Route("/staff/export/conversations.csv", exports.export_conversations, name="export_conversations"),
     Route("/staff/export/unanswered.csv", exports.export_unanswered, name="export_unanswered"),
+    Route("/staff/export/inbox.csv", exports.export_inbox, name="export_inbox"),
+    Route("/staff/annotate", annotate.annotate_page, methods=["GET", "POST"], name="staff_annotate"),
+    Route("/staff/annotate/attach", annotate.attach, methods=["POST"], name="staff_annotate_attach"),
+    Route("/staff/annotate/new-entry", annotate.draft_entry, methods=["POST"], name="staff_annotate_new_entry"),
+    Route("/staff/annotate/out-of-scope", annotate.out_of_scope, methods=["POST"], name="staff_annotate_out_of_scope"),
+    Route("/staff/publish", publish.publish_page, methods=["GET"], name="staff_publish"),
+    Route("/staff/publish", publish.start_publish, methods=["POST"], name="staff_publish_start"),
+    Route("/staff/api/publish", publish.publish_status, name="staff_publish_status"),
+    Route("/staff/audit", audit.audit_page, name="staff_audit"),
+    Route("/staff/hit-test", hit_test.hit_test_page, methods=["GET"], name="staff_hit_test"),
+    Route("/staff/hit-test", hit_test.run_hit_test, methods=["POST"], name="staff_hit_test_run"),
+    Route("/staff/hit-test/cases", hit_test.save_cases, methods=["POST"], name="staff_hit_test_cases"),
     Mount("/static", app=StaticFiles(directory=STATIC_DIRECTORY), name="static"),
 ]
 
@@ -84,4 +113,6 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.web = build_state(settings or WebSettings.from_environment())
+    app.state.feedback_limits = feedback.FeedbackLimits()
+    app.state.inbox_embeddings = inbox.QuestionEmbeddings()
     return app

@@ -1,7 +1,8 @@
 """The candidates' side: the chat page, its JSON API and the embed snippet.
 
 ``GET /`` (``?embed=1`` inside the embed panel), ``POST /api/chat``, ``GET /api/history``,
-``GET /embed.js``, ``GET /embed-demo`` and ``GET /healthz``. A message is cleaned (invalid
+``GET /embed.js``, ``GET /embed-demo`` and ``GET /healthz`` (the thumbs up and down on the
+answers: :mod:`bot.web.feedback`). A message is cleaned (invalid
 Unicode, control and zero-width characters) and masked before Rasa sees it, so no tracker
 store ever holds an identity number or a mobile number. Every message gets a reply: when
 Rasa cannot answer (down, too slow, an error, nothing to say) the candidate gets the
@@ -27,7 +28,8 @@ from bot.lang.text import is_traditional, strip_control
 from bot.rasa_client import BotMessage, RasaBadResponse, RasaUnavailable, RestReply
 from bot.web.database import outage_turns, own_tables
 from bot.web.errors import ApiError
-from bot.web.messages import bubbles_from_reply, bubbles_from_tracker_events
+from bot.web.messages import bubbles_from_reply
+from bot.web.ratings import current_turn, history_ratings, rated_bubbles
 from bot.web.state import STATIC_DIRECTORY, WebState, web_state
 
 logger = logging.getLogger(__name__)
@@ -131,11 +133,16 @@ def session_id_of(raw: Any, state: WebState) -> str:
     raise ApiError(400, state.texts["api"]["bad_session_id"], "bad_session_id")
 
 
+def without_surrogates(text: str) -> str:
+    """``text`` without lone surrogates (valid JSON, invalid Unicode)."""
+    return _SURROGATES.sub("", text)
+
+
 def message_of(raw: Any, state: WebState) -> str:
     """The candidate's message, stripped: text, not empty, not over the limit."""
     if raw is not None and not isinstance(raw, str):
         raise ApiError(400, state.texts["api"]["message_not_text"], "message_not_text")
-    message = strip_control(_SURROGATES.sub("", raw or "")).strip()
+    message = strip_control(without_surrogates(raw or "")).strip()
     if not message:
         raise ApiError(400, state.texts["api"]["empty_message"], "empty_message")
     if len(message) > state.settings.max_message_chars:
@@ -208,28 +215,35 @@ def log_outage(state: WebState, session_id: str, text: str, problem: str) -> Non
 
 
 async def chat(request: Request) -> Response:
-    """``POST /api/chat``: ``{session_id, message}`` → ``{user_text, masked, messages}``."""
+    """``POST /api/chat``: ``{session_id, message}`` → ``{user_text, masked, messages, turn}``
+    (``turn``: the question's number, to rate its answer; null when Rasa did not answer)."""
     state = web_state(request)
     payload = await read_json_object(request, state)
     session_id = session_id_of(payload.get("session_id"), state)
     message = message_of(payload.get("message"), state)
     masked = mask_sensitive(message)  # before Rasa: never stored unmasked
     reply = await answered(state, session_id, masked)
+    turn = None
     if isinstance(reply, str):
         await run_in_threadpool(log_outage, state, session_id, masked, reply)
         polite = unavailable_reply().in_script(is_traditional(masked))
         reply = RestReply((BotMessage(polite.text, (), polite.custom),))
+    else:
+        turn = await run_in_threadpool(current_turn, state, session_id)
     return JSONResponse({
         "user_text": masked,
         "masked": masked != message,
         "messages": bubbles_from_reply(reply, timestamp=time.time()),
+        "turn": turn,
     })
 
 
 async def history(request: Request) -> Response:
-    """``GET /api/history?session_id=``: the conversation so far, from Rasa's tracker."""
+    """``GET /api/history?session_id=``: the conversation so far, from Rasa's tracker, each
+    bot bubble with the ``turn`` it answers and the ``rating`` the candidate gave it."""
     state = web_state(request)
     session_id = session_id_of(request.query_params.get("session_id"), state)
     tracker = await from_rasa(state.rasa_client.tracker(session_id), state, "tracker response")
     events = tracker.get("events") if isinstance(tracker.get("events"), list) else []
-    return JSONResponse({"session_id": session_id, "messages": bubbles_from_tracker_events(events)})
+    turns_before, ratings = await run_in_threadpool(history_ratings, state, session_id, events)
+    return JSONResponse({"session_id": session_id, "messages": rated_bubbles(events, turns_before, ratings)})

@@ -1,9 +1,10 @@
-"""The staff console's CSV downloads: the conversation log and the unanswered questions.
+"""The staff console's CSV downloads: the conversation log, the unanswered questions and
+the inbox.
 
-Both take the log pages' filters (``?q=&date_from=&date_to=``) and give UTF-8 with a BOM,
-so Excel opens the Chinese text, with formula characters neutralised
-(:func:`bot.web.tracker_log.to_csv`). Errors are plain text: the browser shows them
-instead of saving a file.
+They take their pages' filters (the log's ``?q=&date_from=&date_to=``, the inbox's) and
+give UTF-8 with a BOM, so Excel opens the Chinese text, with formula characters
+neutralised (:func:`bot.web.tracker_log.to_csv`). Errors are plain text: the browser shows
+them instead of saving a file.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.web.errors import log_unavailable
+from bot.web.inbox import inbox_filters, question_embeddings, read_inbox, topic_names
+from bot.web.inbox_views import INBOX_KINDS, InboxGroup
 from bot.web.log_filters import LogFilters, log_filters
 from bot.web.staff_auth import staff_only
 from bot.web.state import web_state
-from bot.web.tracker_log import Conversation, TrackerLog, TrackerLogUnavailable, UnansweredQuestion, to_csv
+from bot.web.tracker_log import (DATABASE_ERRORS, Conversation, TrackerLog, UnansweredQuestion, to_csv)
 
 TimeFormat = Callable[[float | None], str]
 
@@ -54,14 +57,33 @@ def unanswered_rows(questions: Iterable[UnansweredQuestion], csv_texts: dict[str
         ]
 
 
+def inbox_rows(groups: Iterable[InboxGroup], texts: dict[str, Any], topics: dict[str, str],
+               format_time: TimeFormat) -> Iterator[list[Any]]:
+    """One row per question of the inbox: its group's number, the question, how often
+    it was asked, its status, its items of each kind, when last, the group's topic and
+    example (conversation and question number)."""
+    for number, group in enumerate(groups, 1):
+        for question in group.questions:
+            items = [item for item in group.items if item.key == question.key]
+            kinds = [sum(1 for item in items if kind in item.kinds) for kind in INBOX_KINDS]
+            yield [number, question.text, question.count, texts["statuses"][question.status], *kinds,
+                   format_time(items[0].timestamp), topics.get(group.topic or "", group.topic or ""),
+                   group.example.sender_id, group.example.turn]
+
+
 def logged_conversations(log: TrackerLog, filters: LogFilters) -> list[Conversation]:
     """Every conversation the filters match (no page limit)."""
-    return log.conversations(filters.query, filters.date_from, filters.date_to, None)[0]
+    return list(log.exported_conversations(filters.query, filters.date_from, filters.date_to))
 
 
 def unanswered_questions(log: TrackerLog, filters: LogFilters) -> list[UnansweredQuestion]:
     """The unanswered questions in the filters' dates."""
     return log.unanswered_questions(filters.date_from, filters.date_to)
+
+
+def csv_download(body: bytes, filename: str) -> Response:
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 async def csv_export(request: Request, read: Callable[[TrackerLog, LogFilters], list[Any]],
@@ -74,14 +96,10 @@ async def csv_export(request: Request, read: Callable[[TrackerLog, LogFilters], 
         return PlainTextResponse(filters.failure, status_code=400)
     try:
         found = await run_in_threadpool(read, state.tracker_log, filters)
-    except TrackerLogUnavailable as error:
+    except DATABASE_ERRORS as error:
         return PlainTextResponse(log_unavailable(request, error), status_code=503)
     csv_texts = state.texts["csv"]
-    return Response(
-        to_csv(csv_texts[headers], to_rows(found, csv_texts, state.format_time)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(to_csv(csv_texts[headers], to_rows(found, csv_texts, state.format_time)), filename)
 
 
 @staff_only
@@ -96,3 +114,20 @@ async def export_unanswered(request: Request) -> Response:
     """``GET /staff/export/unanswered.csv``: the unanswered questions by frequency."""
     return await csv_export(request, unanswered_questions, unanswered_rows,
                             "unanswered_headers", "unanswered.csv")
+
+
+@staff_only
+async def export_inbox(request: Request) -> Response:
+    """``GET /staff/export/inbox.csv``: the inbox's questions through its filters (every
+    page), one row each, grouped as the inbox groups them."""
+    state = web_state(request)
+    filters, failure = inbox_filters(request)
+    if failure:
+        return PlainTextResponse(failure, status_code=400)
+    try:
+        inbox = await run_in_threadpool(read_inbox, state, question_embeddings(request), filters)
+    except DATABASE_ERRORS as error:
+        return PlainTextResponse(log_unavailable(request, error), status_code=503)
+    texts = state.texts["inbox"]
+    rows = inbox_rows(inbox.groups, texts, topic_names(), state.format_time)
+    return csv_download(to_csv(texts["csv_headers"], rows), "inbox.csv")

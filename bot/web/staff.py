@@ -1,10 +1,12 @@
-"""The staff console's pages: retrieval search, conversation log, unanswered questions.
+"""The staff console's pages: retrieval search and the conversation log.
 
 A logged question can also be exported as a regression case. Every handler is
-:func:`bot.web.staff_auth.staff_only`.
+:func:`bot.web.staff_auth.staff_only`. (What the assistant did not serve well is the
+inbox's: :mod:`bot.web.inbox`.)
 
-The log is Rasa's tracker store, read-only (:class:`bot.web.tracker_log.TrackerLog`); its
-queries and the retrieval engine block, so they run in a worker thread.
+The log is Rasa's tracker store, read-only (:class:`bot.web.tracker_log.TrackerLog`),
+read a page at a time; its queries and the retrieval engine block, so they run in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.web.errors import ApiError, log_unavailable
 from bot.web.log_filters import log_filters
+from bot.web.paging import page_of, paging, requested_page
+from bot.web.ratings import Rating, ratings_of
 from bot.web.staff_auth import staff_only
 from bot.web.state import WebState, web_state
-from bot.web.tracker_log import TrackerLogUnavailable
+from bot.web.tracker_log import ConversationPage, TrackerLogUnavailable
 from bot.web.views import HitView, regression_case_yaml
 
 logger = logging.getLogger(__name__)
 
 SEARCH_RESULT_COUNT = 8
-LOG_CONVERSATION_LIMIT = 200
+LOG_PAGE_SIZE = 50            # conversations per page of the log
+CONVERSATION_PAGE_SIZE = 100  # messages per page of one conversation
 
 
 # --------------------------------------------------------------------------- search
@@ -72,15 +77,17 @@ async def search_json(request: Request) -> Response:
 
 @staff_only
 async def log_page(request: Request) -> Response:
-    """``GET /staff/log?q=&date_from=&date_to=``: conversations, most recent first."""
+    """``GET /staff/log?q=&date_from=&date_to=&page=``: conversations, most recent first,
+    :data:`LOG_PAGE_SIZE` a page, each with its first messages."""
     state = web_state(request)
     filters = log_filters(request)
+    number = requested_page(request)
     conversations, total, failure = [], 0, filters.failure
     if failure is None:
         try:
             conversations, total = await run_in_threadpool(
                 state.tracker_log.conversations, filters.query, filters.date_from, filters.date_to,
-                LOG_CONVERSATION_LIMIT)
+                (number - 1) * LOG_PAGE_SIZE, LOG_PAGE_SIZE)
         except TrackerLogUnavailable as error:
             failure = log_unavailable(request, error)
     return state.render(request, "staff_log.html", {
@@ -88,54 +95,54 @@ async def log_page(request: Request) -> Response:
         "date_from": request.query_params.get("date_from", ""),
         "date_to": request.query_params.get("date_to", ""),
         "conversations": conversations,
-        "total": total,
-        "limit": LOG_CONVERSATION_LIMIT,
+        "paging": paging(request, LOG_PAGE_SIZE, total, number),
         "failure": failure,
         "active": "log",
         "export_query": request.url.query,
     })
 
 
+def read_conversation_page(state: WebState, sender_id: str, number: int | None, turn: int | None
+                           ) -> tuple[ConversationPage | None, int, dict[int, Rating]]:
+    """Page ``number`` of a conversation, or the page showing its ``turn``-th question
+    (the first page when neither is given), that page's number, and the ratings."""
+    if number is None:
+        offset = state.tracker_log.message_offset(sender_id, turn) if turn else None
+        number = page_of(offset, CONVERSATION_PAGE_SIZE) if offset is not None else 1
+    page = state.tracker_log.conversation_page(sender_id, (number - 1) * CONVERSATION_PAGE_SIZE,
+                                               CONVERSATION_PAGE_SIZE)
+    try:
+        ratings = ratings_of(state.settings.tracker_db_url, sender_id) if page else {}
+    except Exception:  # noqa: BLE001 - the messages matter more than their ratings
+        logger.exception("ratings of %s not read", sender_id)
+        ratings = {}
+    return page, number, ratings
+
+
 @staff_only
 async def conversation_page(request: Request) -> Response:
-    """``GET /staff/log/{sender_id}``: one conversation (404 when there is none)."""
+    """``GET /staff/log/{sender_id}?page=`` (or ``?turn=``: the page showing that
+    question): :data:`CONVERSATION_PAGE_SIZE` messages of one conversation with the
+    candidate's ratings (404 when there is none)."""
     state = web_state(request)
     sender_id = request.path_params["sender_id"]
-    conversation, failure = None, None
+    turn_text = request.query_params.get("turn", "")
+    turn = int(turn_text) if turn_text.isascii() and turn_text.isdigit() else None
+    number = requested_page(request) if "page" in request.query_params or not turn else None
+    page, ratings, failure = None, {}, None
     try:
-        conversation = await run_in_threadpool(state.tracker_log.conversation, sender_id)
+        page, number, ratings = await run_in_threadpool(read_conversation_page, state, sender_id, number, turn)
     except TrackerLogUnavailable as error:
         failure = log_unavailable(request, error)
-    status_code = 404 if conversation is None and failure is None else 200
-    return state.render(
-        request,
-        "staff_conversation.html",
-        {"sender_id": sender_id, "conversation": conversation, "failure": failure, "active": "log"},
-        status_code=status_code,
-    )
-
-
-@staff_only
-async def unanswered_page(request: Request) -> Response:
-    """``GET /staff/unanswered?date_from=&date_to=``: fallback and did-you-mean questions
-    by frequency."""
-    state = web_state(request)
-    filters = log_filters(request)
-    questions, failure = [], filters.failure
-    if failure is None:
-        try:
-            questions = await run_in_threadpool(
-                state.tracker_log.unanswered_questions, filters.date_from, filters.date_to)
-        except TrackerLogUnavailable as error:
-            failure = log_unavailable(request, error)
-    return state.render(request, "staff_unanswered.html", {
-        "questions": questions,
+    status_code = 404 if page is None and failure is None else 200
+    return state.render(request, "staff_conversation.html", {
+        "sender_id": sender_id,
+        "conversation": page,
+        "ratings": ratings,
+        "paging": paging(request, CONVERSATION_PAGE_SIZE, page.total if page else 0, number or 1),
         "failure": failure,
-        "date_from": request.query_params.get("date_from", ""),
-        "date_to": request.query_params.get("date_to", ""),
-        "active": "unanswered",
-        "export_query": request.url.query,
-    })
+        "active": "log",
+    }, status_code=status_code)
 
 
 # --------------------------------------------------------------------------- regression case

@@ -195,3 +195,37 @@ def test_staff_page_redirects_to_login_then_search_shows_hits(
     assert page.locator(".hit .citations li").count() >= 1
     page.set_viewport_size({"width": 1100, "height": 900})
     screenshot("staff-search-hits")
+
+
+def test_a_thumbs_down_with_a_reason_shows_as_given_after_reload(page: Any, web_front_url: str, servers: Any,
+                                                                  screenshot: Any) -> None:
+    from bot.datafiles import ui_texts
+    from bot.web.ratings import ratings_of
+
+    texts = widget = ui_texts()["chat"]["feedback"]
+    open_chat(page, web_front_url)
+    assert page.locator(".msg-feedback").count() == 0, "nothing to rate in the welcome"
+    send(page, FAQ_QUESTION)
+    wait_for_bot_count(page, 2)
+    answer = bot_rows(page).nth(1)
+    assert answer.locator(".msg-feedback").count() == 1
+    answer.get_by_role("button", name=widget["down_label"]).click()
+    answer.get_by_role("radio", name=texts["reasons"]["off_topic"]).click()
+    assert answer.get_by_role("radio", name=texts["reasons"]["off_topic"]).get_attribute("aria-checked") == "true"
+    answer.get_by_role("textbox", name=widget["comment_label"]).fill("我想问的是邮费，手机13812345678")
+    answer.get_by_role("button", name=widget["submit"]).click()
+    page.wait_for_selector(f'.feedback-notice:has-text("{widget["thanks"]}")')
+    screenshot("chat-thumbs-down-given")
+    session = page.evaluate("localStorage.getItem('certificate-faq-session-id')")
+    stored = ratings_of(servers.tracker_db_url, session)
+    assert {turn: (r.rating, r.reason, r.comment) for turn, r in stored.items()} == {
+        1: ("down", "off_topic", "我想问的是邮费，手机138****5678")}
+
+    page.reload()
+    page.wait_for_selector('.chat-list[data-loaded="true"]')
+    answer = bot_rows(page).first  # from the history: the welcome is not shown again
+    given = answer.get_by_role("button", name=widget["down_given"])
+    assert given.get_attribute("aria-pressed") == "true"
+    assert answer.get_by_role("button", name=widget["up_label"]).get_attribute("aria-pressed") == "false"
+    assert answer.locator(".feedback-reason-given").inner_text().strip() == texts["reasons"]["off_topic"]
+    screenshot("chat-thumbs-down-after-reload")

@@ -1,4 +1,4 @@
-// The two JSON endpoints of bot/web/app.py and the browser-side session id.
+// The JSON endpoints of bot/web/app.py and the browser-side session id.
 
 const SESSION_KEY = "certificate-faq-session-id";
 let memorySessionId = null;
@@ -73,6 +73,21 @@ export async function getHistory(session, networkMessage) {
   let response;
   try {
     response = await fetch("/api/history?session_id=" + encodeURIComponent(session));
+  } catch (error) {
+    throw new ApiError(networkMessage, 0);
+  }
+  return parse(response, networkMessage);
+}
+
+/** Rate the answer to the session's ``turn``-th question: {rating: "up"|"down", reason?, comment?}. */
+export async function postFeedback(session, turn, rating, networkMessage) {
+  let response;
+  try {
+    response = await fetch("/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session_id: session, turn, ...rating }),
+    });
   } catch (error) {
     throw new ApiError(networkMessage, 0);
   }

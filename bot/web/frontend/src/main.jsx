@@ -8,6 +8,7 @@ import "@chatui/core/dist/index.css";
 import "./chat.css";
 import { FormattedText } from "./text.js";
 import { getHistory, postChat, resetSessionId, sessionId } from "./api.js";
+import { Feedback, isRateable } from "./feedback.jsx";
 
 const TIME_GAP_SECONDS = 5 * 60;
 const BOT_AVATAR = "/static/img/bot.svg";
@@ -90,7 +91,7 @@ function Sources({ custom, texts }) {
   );
 }
 
-function MessageRow({ message, texts, onRetry }) {
+function MessageRow({ message, texts, onRetry, feedback }) {
   if (message.role === "system") {
     return (
       <div className="chat-system" role="status">
@@ -112,6 +113,7 @@ function MessageRow({ message, texts, onRetry }) {
             <button type="button" className="msg-retry" onClick={onRetry}>{texts.retry}</button>
           ) : null}
         </Bubble>
+        {feedback}
       </div>
     </div>
   );
@@ -119,6 +121,7 @@ function MessageRow({ message, texts, onRetry }) {
 
 function App({ config }) {
   const texts = config.texts;
+  const feedbackTexts = texts.feedback;
   const maxChars = config.maxMessageChars;
   const [session, setSession] = useState(() => sessionId());
   const [messages, setMessages] = useState([]);
@@ -197,7 +200,9 @@ function App({ config }) {
             message.id === userMessage.id && body.masked ? { ...message, text: body.user_text } : message
           );
           const notice = body.masked ? [{ id: localId(), role: "system", text: texts.masked_notice }] : [];
-          const replies = (body.messages || []).map((message) => ({ ...message, id: localId() }));
+          // the question's number (null when Rasa did not answer): what a rating refers to
+          const turn = Number.isInteger(body.turn) ? body.turn : null;
+          const replies = (body.messages || []).map((message) => ({ ...message, id: localId(), turn, rating: null }));
           return [...updated, ...notice, ...replies];
         });
       } catch (error) {
@@ -247,6 +252,16 @@ function App({ config }) {
     return asked ? () => send(asked.text) : null;
   };
 
+  const rated = useCallback((id, rating) => {
+    setMessages((list) => list.map((message) => (message.id === id ? { ...message, rating } : message)));
+  }, []);
+
+  // one rating per question: under the last rateable bubble answering it
+  const ratedAt = new Map();
+  messages.forEach((message, index) => {
+    if (isRateable(message)) ratedAt.set(message.turn, index);
+  });
+
   let previousTimestamp = null;
   const rows = [];
   messages.forEach((message, index) => {
@@ -258,7 +273,10 @@ function App({ config }) {
       );
     }
     if (message.timestamp) previousTimestamp = message.timestamp;
-    rows.push(<MessageRow key={message.id} message={message} texts={texts} onRetry={retryFor(index)} />);
+    const feedback = isRateable(message) && ratedAt.get(message.turn) === index && feedbackTexts ? (
+      <Feedback message={message} session={session} texts={feedbackTexts} onRated={rated} />
+    ) : null;
+    rows.push(<MessageRow key={message.id} message={message} texts={texts} onRetry={retryFor(index)} feedback={feedback} />);
   });
 
   const remaining = maxChars - draft.length;
