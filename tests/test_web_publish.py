@@ -439,3 +439,77 @@ def test_loading_a_model_into_rasa_loses_no_chat_turn(servers) -> None:
     assert traffic.sent >= 3 and traffic.lost == []
     assert {kind for _, question, kind in traffic.replies if question == "什么是证书直邮？"} == {"faq_answer"}
     assert traffic.stored() == traffic.sent_by_sender(), "every turn stored once"
+
+
+# ------------------------------------------------------------------ a project of its own
+
+
+import subprocess  # noqa: E402
+
+from bot import PROJECT_ROOT  # noqa: E402
+
+COPIED_DIRS = ("bot", "actions", "rasa_server", "ops", "data", "tests/regression", ".rasa")
+COPIED_FILES = ("config.yml", "domain.yml", "endpoints.yml", "credentials.yml")
+LINKED = (".venv", ".venv-rasa")
+_START = r'''
+import json, sys
+from pathlib import Path
+from bot.servers import Ports, Supervisor
+var = Path(sys.argv[1])
+supervisor = Supervisor(Ports.free(), var_dir=var, tracker_db_url=f"sqlite:///{var}/tracker.db",
+                        extra_env=json.loads(sys.argv[2]))
+supervisor.start()
+print(json.dumps({"actions": supervisor.ports.actions, "rasa": supervisor.ports.rasa, "web": supervisor.ports.web}))
+'''
+_STOP = r'''
+import sys
+from pathlib import Path
+from bot.servers import Ports, Supervisor
+Supervisor(Ports(), var_dir=Path(sys.argv[1])).stop()
+'''
+
+
+@dataclass
+class CopiedProject:
+    """The project's code, data and models copied (virtual environments linked), and its
+    servers under their own supervisord: a publish there changes only the copy."""
+
+    root: Path
+    var: Path
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, directory: Path) -> CopiedProject:
+        root = directory / "project"
+        root.mkdir(parents=True)
+        ignored = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules")
+        for name in COPIED_DIRS:
+            shutil.copytree(PROJECT_ROOT / name, root / name, ignore=ignored, symlinks=True)
+        for name in COPIED_FILES:
+            shutil.copy2(PROJECT_ROOT / name, root / name)
+        for name in LINKED:
+            os.symlink(PROJECT_ROOT / name, root / name)
+        (root / "models" / "rasa").mkdir(parents=True)
+        shutil.copy2(PROJECT_ROOT / "models" / "rasa" / "model.tar.gz", root / "models" / "rasa" / "model.tar.gz")
+        shutil.copytree(os.path.realpath(PROJECT_ROOT / "models" / "index"), root / "models" / "index")
+        return cls(root, directory / "var")
+
+    def python(self, code: str, *args: str) -> str:
+        done = subprocess.run([str(self.root / ".venv" / "bin" / "python"), "-c", code, *args], cwd=self.root,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    def start(self, extra_env: dict[str, str]) -> None:
+        self.ports = json.loads(self.python(_START, str(self.var), json.dumps(extra_env)).strip().splitlines()[-1])
+
+    def stop(self) -> None:
+        self.python(_STOP, str(self.var))
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['web']}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['rasa']}"

@@ -194,7 +194,7 @@ def build_view(state: WebState, questions: tuple[str, ...], sender_id: str, turn
 
 
 def render(request: Request, view: AnnotateView, status_code: int = 200) -> Response:
-    return web_state(request).render(request, "staff_annotate.html", {"view": view, "active": "annotate"},
+    return web_state(request).render(request, "staff_annotate.html", {"view": view, "active": "inbox"},
                                      status_code=status_code)
 
 
