@@ -200,7 +200,9 @@ def test_the_staff_console_reads_the_log_unanswered_and_exports_from_postgresql(
         assert f'data-sender-id="{sender}"' in web.get("/staff/log").text
         conversation = web.get(f"/staff/log/{sender}").text
         assert QUESTIONS[0] in conversation and OFF_TOPIC in conversation
-        assert OFF_TOPIC in web.get("/staff/unanswered").text
+        inbox = web.get("/staff/unanswered", follow_redirects=True)   # the inbox now
+        assert inbox.status_code == 200 and OFF_TOPIC in inbox.text
+        assert OFF_TOPIC in web.get("/staff/export/inbox.csv").content.decode("utf-8-sig")
         unanswered = web.get("/staff/export/unanswered.csv")
         assert unanswered.status_code == 200
         rows = list(csv.reader(io.StringIO(unanswered.content.decode("utf-8-sig"))))

@@ -92,6 +92,9 @@ def test_why_a_turn_is_in_the_inbox() -> None:
     assert turn_kinds(logged(1, "q", unsure), None, 0.59) == ("low_confidence",)
     assert turn_kinds(logged(1, "q", confident), down, 0.59) == ("thumbs_down",)
     assert turn_kinds(logged(1, "q", unsure), Rating("s-1", 1, "up", None, None, 1.0), 0.59) == ("low_confidence",)
+    per_region = message("bot", "各地的规定不同", 1, 1, kind="faq_answer", entry_id="henan_mail_fee", score=0.47,
+                         entries=("henan_mail_fee", "gz_paper_mail_fee"))
+    assert turn_kinds(logged(1, "寄证书收费不", per_region), None, 0.59) == (), "answered for each region"
     assert turn_kinds(logged(1, "q", message("bot", "你好", 1, 1, kind="smalltalk")), None, 0.59) == ()
     assert turn_kinds(logged(1, "q", None), None, 0.59) == ()
 

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.servers
 TEXTS = ui_texts()
 
 FAQ_QUESTION = "什么是证书直邮？"
-OFF_TOPIC = "今天中午食堂吃什么"  # asked by alice and (with "？") by bob: one question, twice
+OFF_TOPIC = "今天中午二食堂吃什么"  # asked by alice and (with "？") by bob: one question, twice (and by no other test)
 NUMBERS_MESSAGE = "<script>alert('x')</script><img src=x onerror=alert(1)> 我的手机13812345678，身份证440106199001011234"
 FORMULA_MESSAGE = '=HYPERLINK("http://evil")'
 
@@ -223,7 +223,7 @@ def test_missing_tracker_db_is_reported(tmp_path: Path) -> None:
 def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path, conversations: Chatted) -> None:
     own_tables(staff.app.state.web.settings.tracker_db_url)  # the console's tables, made on first use
     before = tracker_db.read_bytes()
-    for page in ("/staff/log", f"/staff/log/{conversations.alice}", "/staff/inbox"):
+    for page in ("/staff/log", f"/staff/log/{conversations.alice}", "/staff/inbox", "/staff/dashboard"):
         assert staff.get(page).status_code == 200
     assert tracker_db.read_bytes() == before
     engine = read_only_engine(staff.app.state.web.tracker_log.database_url)

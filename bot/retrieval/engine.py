@@ -11,6 +11,7 @@ without a hint.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,13 @@ import numpy as np
 
 from bot.knowledge.corpus import Citation, citations
 from bot.retrieval.embedding import EmbeddingCache, Encoder, get_encoder, unpack_embedding
-from bot.retrieval.index import LoadedIndex, load_index
+from bot.retrieval.index import LoadedIndex, index_version, load_index
 from bot.knowledge.entries import TOPICS, KnowledgeBase, load_knowledge_base
 from bot.retrieval.settings import Settings, load_settings
 from bot.lang.text import has_words
 from bot.lang.vocabulary import matching_form
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("entry", "passage")
 QUERY_CACHE_SIZE = 2048  # distinct query embeddings kept per engine (1.5 kB each)
@@ -214,22 +217,60 @@ def _clip(score: float) -> float:
     return float(min(1.0, max(0.0, score)))
 
 
-_engines: dict[tuple, Engine] = {}
+@dataclass(frozen=True)
+class _Served:
+    engine: Engine
+    version: tuple | None       # bot.retrieval.index.index_version when it was loaded
+
+
+_engines: dict[tuple, _Served] = {}
+_failed: dict[tuple, tuple] = {}   # key → an index version that would not load
 _lock = threading.Lock()
 
 
 def load_engine(settings: Settings | None = None, index_dir: Path | None = None,
                 encoder: Encoder | None = None, reload: bool = False) -> Engine:
-    """The engine over ``models/index`` (or ``index_dir``), created once per
-    configuration. Raises ``bot.retrieval.index.IndexMissingError`` / ``IndexMismatchError``
-    (both ``IndexUnusableError``) with a message telling to run ``make index``."""
+    """The engine over ``models/index`` (or ``index_dir``) and the knowledge copied into
+    it, created once per configuration and again when a publish serves a new index
+    version (:func:`bot.retrieval.index.index_version`, one ``stat`` per call). While the
+    new version loads, other threads keep the engine they had; a version that does not
+    load is logged and the one loaded before goes on serving. Raises
+    ``bot.retrieval.index.IndexMissingError`` / ``IndexMismatchError`` (both
+    ``IndexUnusableError``) with a message telling to run ``make index`` when there is
+    no engine to fall back on."""
     settings = settings or load_settings()
     index_dir = Path(index_dir or settings.index_dir)
     encoder = encoder or get_encoder(settings)
-    key = (str(index_dir), str(settings.entries_dir), str(settings.sources_dir), encoder.model_id, id(encoder))
-    with _lock:
-        if reload or key not in _engines:
-            index = load_index(encoder, index_dir, settings.entries_dir, settings.sources_dir)
-            kb = load_knowledge_base(settings.entries_dir, settings.sources_dir)
-            _engines[key] = Engine(index, kb, encoder, settings)
-        return _engines[key]
+    key = (str(index_dir), settings, encoder.model_id, id(encoder))
+    version = index_version(index_dir)
+    served = _engines.get(key)
+    if served is not None and not reload and (version is None or version in (served.version, _failed.get(key))):
+        return served.engine
+    if not _lock.acquire(blocking=served is None or reload):
+        return served.engine  # another thread loads the new version meanwhile
+    try:
+        served = _engines.get(key)
+        version = index_version(index_dir)
+        if served is not None and not reload and (version is None or version == served.version):
+            return served.engine
+        try:
+            engine = _load(settings, Path(version[0]) if version else index_dir, encoder)
+        except Exception:
+            if served is None or reload:
+                raise
+            logger.exception("index version %s does not load; serving %s", version, served.version)
+            _failed[key] = version
+            return served.engine
+        _engines[key] = _Served(engine, version)
+        return engine
+    finally:
+        _lock.release()
+
+
+def _load(settings: Settings, directory: Path, encoder: Encoder) -> Engine:
+    """An engine over one index directory (its real path, so a publish that swaps the
+    link meanwhile cannot mix two versions) and the knowledge it was built from."""
+    index = load_index(encoder, directory)
+    knowledge = index.knowledge
+    kb = load_knowledge_base(knowledge.entries_dir, knowledge.sources_dir)
+    return Engine(index, kb, encoder, settings)

@@ -6,17 +6,29 @@
                          ref (entry id or passage id), topic, and the matched text,
   * ``classifier.pkl`` — the entry classifier (``bot/retrieval/ranker.py``) trained on the same
                          vectors plus ``data/faq/out_of_scope.yml``,
+  * ``knowledge/``    — the entry, source and out-of-scope files the index was built from,
+                         copied first, so the index and the knowledge it answers with are
+                         one unit: the servers answer from it, not from ``data/faq``, which
+                         staff change before a publish,
   * ``manifest.json`` — model id, dimension, counts, data hash, build time, created_at.
 
 The data hash is a sha256 over the entry, source and out-of-scope files and the
-encoder's and classifier's configuration; loading refuses an index whose manifest does not match the current
-data or encoder, and says to run ``make index``.
+encoder's and classifier's configuration; loading refuses an index whose manifest does
+not match its knowledge (or the data given) or the encoder, and says to run ``make index``.
+``make index`` is stale when the hash differs from ``data/faq``'s.
+
+A publish (``bot.build.publish``) builds a new index in a directory of its own beside
+``models/index`` (``models/index-versions/<version>``) and makes ``models/index`` a
+symbolic link to it in one rename (:func:`publish_index`); a server notices the new
+version by its manifest (:func:`index_version`, one ``stat``) and loads it whole.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,10 +44,13 @@ from bot.lang.text import normalise
 from bot.lang.noise import core_of
 from bot.lang.vocabulary import canonical
 
-INDEX_FORMAT = 5  # 5: entry texts in matching form and as written
+INDEX_FORMAT = 6  # 5: entry texts in matching form and as written; 6: its knowledge inside
 VECTORS_FILE = "vectors.faiss"
 ROWS_FILE = "rows.json"
 MANIFEST_FILE = "manifest.json"
+KNOWLEDGE_DIR = "knowledge"
+OUT_OF_SCOPE_FILE = "out_of_scope.yml"
+KEPT_VERSIONS = 3  # the published index and the two before it (a server may still read one)
 ENTRY_KINDS = ("question", "paraphrase")
 
 
@@ -63,6 +78,20 @@ class Row:
         return self.kind in ENTRY_KINDS
 
 
+@dataclass(frozen=True)
+class Knowledge:
+    """Where an index's own copy of the data it was built from is."""
+
+    entries_dir: Path
+    sources_dir: Path
+    out_of_scope: Path
+
+    @classmethod
+    def of(cls, index_dir: Path) -> Knowledge:
+        root = Path(index_dir) / KNOWLEDGE_DIR
+        return cls(root / "entries", root / "sources", root / OUT_OF_SCOPE_FILE)
+
+
 @dataclass
 class LoadedIndex:
     index: object               # faiss.IndexFlatIP
@@ -70,6 +99,11 @@ class LoadedIndex:
     manifest: dict
     directory: Path
     classifier: ranker.EntryClassifier | None = None
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The entries and sources this index was built from (answer with these)."""
+        return Knowledge.of(self.directory)
 
     def vectors(self) -> np.ndarray:
         """All stored vectors (n, d), float32."""
@@ -167,6 +201,23 @@ def data_hash(entries_dir: Path, sources_dir: Path, encoder: Encoder | dict | st
     return digest.hexdigest()
 
 
+def copy_knowledge(out_dir: Path, entries_dir: Path, sources_dir: Path, out_of_scope: Path) -> Knowledge:
+    """Copy the entry and source files and the out-of-scope questions into
+    ``out_dir/knowledge`` (replacing an older copy) and say where they are."""
+    out_dir = Path(out_dir)
+    staging = out_dir / f".{KNOWLEDGE_DIR}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    for name, folder in (("entries", entries_dir), ("sources", sources_dir)):
+        (staging / name).mkdir(parents=True)
+        for path in sorted(Path(folder).glob("*.yml")):
+            shutil.copy2(path, staging / name / path.name)
+    if Path(out_of_scope).exists():
+        shutil.copy2(out_of_scope, staging / OUT_OF_SCOPE_FILE)
+    shutil.rmtree(out_dir / KNOWLEDGE_DIR, ignore_errors=True)
+    staging.rename(out_dir / KNOWLEDGE_DIR)
+    return Knowledge.of(out_dir)
+
+
 def cached_encode(encoder: Encoder, texts: list[str], cache_dir: Path | None) -> tuple[np.ndarray, int]:
     """Encode ``texts``, reusing vectors of unchanged texts from ``cache_dir`` (one
     ``.npz`` per encoder configuration). Returns (vectors, number of texts encoded)."""
@@ -212,14 +263,17 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
     sources_dir = Path(sources_dir or settings.sources_dir)
 
     started = time.perf_counter()
-    digest = data_hash(entries_dir, sources_dir, encoder)  # before reading: a concurrent edit makes it stale
-    kb = load_knowledge_base(entries_dir, sources_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the copy first: the hash, the rows and the classifier all come from it, so a staff
+    # edit made during the build cannot slip in halfway
+    knowledge = copy_knowledge(out_dir, entries_dir, sources_dir, settings.out_of_scope_file)
+    digest = data_hash(knowledge.entries_dir, knowledge.sources_dir, encoder, knowledge.out_of_scope)
+    kb = load_knowledge_base(knowledge.entries_dir, knowledge.sources_dir)
     rows = collect_rows(kb)
     loaded = time.perf_counter()
     if cache_dir == "default":
         cache_dir = out_dir / "cache"
-    negatives = ranker.read_out_of_scope(settings.out_of_scope_file) \
-        if settings.out_of_scope_file.exists() else []
+    negatives = ranker.read_out_of_scope(knowledge.out_of_scope) if knowledge.out_of_scope.exists() else []
     texts = [r.text for r in rows] + negatives
     all_vectors, encoded_count = cached_encode(encoder, texts, cache_dir)
     vectors = all_vectors[: len(rows)]
@@ -230,7 +284,6 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
     index = faiss.IndexFlatIP(dimension)
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{VECTORS_FILE}.tmp"
     faiss.write_index(index, str(tmp))
     tmp.replace(out_dir / VECTORS_FILE)
@@ -261,6 +314,7 @@ def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
         "data_sha256": digest,
         "entries_dir": str(entries_dir),
         "sources_dir": str(sources_dir),
+        "knowledge": KNOWLEDGE_DIR,
         "build_seconds": round(total, 3),
         "encode_seconds": round(encoded - loaded, 3),
         "classifier": {**settings.classifier.as_dict(), "sklearn": classifier.sklearn_version,
@@ -305,7 +359,8 @@ def is_stale(index_dir: Path | None = None, entries_dir: Path | None = None,
     settings = load_settings()
     index_dir = Path(index_dir or settings.index_dir)
     manifest = read_manifest(index_dir)
-    if manifest is None or not (index_dir / VECTORS_FILE).exists() or not (index_dir / ROWS_FILE).exists():
+    if (manifest is None or not (index_dir / VECTORS_FILE).exists() or not (index_dir / ROWS_FILE).exists()
+            or not (index_dir / KNOWLEDGE_DIR).is_dir()):
         return True
     encoder = encoder if encoder is not None else get_encoder(settings)
     current = data_hash(Path(entries_dir or settings.entries_dir),
@@ -315,7 +370,8 @@ def is_stale(index_dir: Path | None = None, entries_dir: Path | None = None,
 
 def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Path | None = None,
                sources_dir: Path | None = None, check_data: bool = True) -> LoadedIndex:
-    """Load the index and check its manifest against the encoder and the data."""
+    """Load the index and check its manifest against the encoder and the data: the
+    entries and sources given, or else the index's own copy of its knowledge."""
     import faiss
 
     from bot.retrieval.settings import load_settings
@@ -340,8 +396,12 @@ def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Pat
     if index.d != manifest.get("dimension"):
         problems.append(f"stored vectors have dimension {index.d}, manifest says {manifest.get('dimension')}")
     if check_data:
-        current = data_hash(Path(entries_dir or settings.entries_dir),
-                            Path(sources_dir or settings.sources_dir), encoder)
+        if entries_dir is None and sources_dir is None:
+            own = Knowledge.of(index_dir)
+            current = data_hash(own.entries_dir, own.sources_dir, encoder, own.out_of_scope)
+        else:
+            current = data_hash(Path(entries_dir or settings.entries_dir),
+                                Path(sources_dir or settings.sources_dir), encoder)
         if manifest.get("data_sha256") != current:
             problems.append("data hash differs: the entries, sources or encoder config changed since the build")
     classifier = ranker.load(index_dir)
@@ -354,3 +414,64 @@ def load_index(encoder: Encoder, index_dir: Path | None = None, entries_dir: Pat
         raise IndexMismatchError(f"index in {index_dir} does not match: {'; '.join(problems)}; {hint}")
     return LoadedIndex(index=index, rows=rows, manifest=manifest, directory=index_dir,
                        classifier=classifier)
+
+
+# ---------------------------------------------------------------- published versions
+
+
+def versions_dir(index_dir: Path) -> Path:
+    """Where published index versions are built: ``models/index-versions`` beside
+    ``models/index``."""
+    index_dir = Path(index_dir)
+    return index_dir.with_name(f"{index_dir.name}-versions")
+
+
+def new_version_dir(index_dir: Path, label: str) -> Path:
+    """A directory for a new index version (not created): UTC time, then ``label``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return versions_dir(index_dir) / f"{stamp}-{label}"
+
+
+def index_version(index_dir: Path) -> tuple[str, int, int] | None:
+    """What identifies the index served at ``index_dir`` now, in one ``stat``: its real
+    directory and its manifest's inode and modification time (a build writes the
+    manifest last, as a new file); None while there is no complete index."""
+    real = os.path.realpath(index_dir)
+    try:
+        stat = os.stat(os.path.join(real, MANIFEST_FILE))
+    except OSError:
+        return None
+    return real, stat.st_ino, stat.st_mtime_ns
+
+
+def publish_index(version_dir: Path, index_dir: Path | None = None) -> Path | None:
+    """Serve the complete build in ``version_dir`` (under :func:`versions_dir`): make
+    ``index_dir`` a symbolic link to it in one rename, so a reader finds the old index or
+    the new one, never a mix. The first time, a real ``index_dir`` (``make index``'s)
+    moves into the versions first. Versions beyond the last :data:`KEPT_VERSIONS` are
+    removed. Returns the directory served before (None when there was none)."""
+    from bot.retrieval.settings import load_settings
+
+    index_dir = Path(index_dir or load_settings().index_dir)
+    version_dir = Path(version_dir).resolve()
+    if read_manifest(version_dir) is None:
+        raise IndexMissingError(f"no complete index in {version_dir}")
+    versions = versions_dir(index_dir)
+    versions.mkdir(parents=True, exist_ok=True)
+    previous = Path(os.path.realpath(index_dir)) if index_dir.exists() else None
+    if index_dir.is_dir() and not index_dir.is_symlink():
+        # once: a moment without models/index, the servers keep the index they loaded;
+        # named by when it was built, so it is the oldest version
+        built = (read_manifest(index_dir) or {}).get("created_at")
+        stamp = datetime.fromisoformat(built).strftime("%Y%m%dT%H%M%S000000Z") if built else "0" * 22
+        previous = versions / f"{stamp}-made-by-make-index"
+        os.rename(index_dir, previous)
+    link = index_dir.with_name(f".{index_dir.name}.{os.getpid()}.link")
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(version_dir, index_dir.parent), link)
+    os.replace(link, index_dir)
+    built = sorted(p for p in versions.iterdir() if p.is_dir() and (p / MANIFEST_FILE).exists())
+    for old in built[:-KEPT_VERSIONS]:
+        if old.resolve() not in (version_dir, previous):
+            shutil.rmtree(old, ignore_errors=True)
+    return previous

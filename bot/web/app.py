@@ -21,6 +21,7 @@ Staff (signed-cookie session after ``POST /staff/login``, :mod:`bot.web.staff_au
                                            similar question (``POST /staff/inbox/status``
                                            marks a group; ``/staff/unanswered`` redirects here)
                                                                            :mod:`bot.web.inbox`
+    ``GET /staff/dashboard``               figures per day as charts      :mod:`bot.web.dashboard`
     ``GET /staff/api/regression-case``     ``?sender_id=&turn=`` → one logged question as a
                                            regression case (YAML for tests/regression/)
     ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``,
@@ -46,7 +47,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import chat, exports, feedback, inbox, staff, staff_auth
+from bot.web import chat, dashboard, exports, feedback, inbox, staff, staff_auth
 from bot.web import annotate, audit, hit_test, publish
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
@@ -72,6 +73,7 @@ ROUTES = [
     Route("/staff/unanswered", inbox.unanswered_redirect, name="staff_unanswered"),
     Route("/staff/inbox", inbox.inbox_page, name="staff_inbox"),
     Route("/staff/inbox/status", inbox.set_status, methods=["POST"], name="staff_inbox_status"),
+    Route("/staff/dashboard", dashboard.dashboard_page, name="staff_dashboard"),
     Route("/staff/export/conversations.csv", exports.export_conversations, name="export_conversations"),
     Route("/staff/export/unanswered.csv", exports.export_unanswered, name="export_unanswered"),
     Route("/staff/export/inbox.csv", exports.export_inbox, name="export_inbox"),

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import strip_control
 from bot.web.chat import session_id_of, without_surrogates
-from bot.web.errors import ApiError
+from bot.web.errors import ApiError, error_response
 from bot.web.ratings import RATINGS, REASONS, Rating, save_rating
 from bot.web.state import WebState, web_state
 from bot.web.tracker_log import DATABASE_ERRORS
@@ -148,8 +148,9 @@ async def give_feedback(request: Request) -> Response:
     wait = feedback_limits(request).wait_seconds(session_id, client_address(request))
     if wait:
         error = refused(state, 429, "rate_limited", minutes=max(1, (wait + 59) // 60))
-        return JSONResponse({"error": error.code, "message": error.message}, status_code=429,
-                            headers={"Retry-After": str(wait)})
+        response = error_response(error.status_code, error.message, error.code)
+        response.headers["Retry-After"] = str(wait)
+        return response
     rating = rating_of(payload, session_id, state)
     try:
         await run_in_threadpool(check_and_save, state, rating)

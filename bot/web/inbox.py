@@ -31,8 +31,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from bot.datafiles import reply_texts
 from bot.web.database import INBOX_STATUSES, question_statuses, record_audit, set_question_status
 from bot.web.errors import log_unavailable
-from bot.web.inbox_views import (INBOX_KINDS, LOW_CONFIDENCE_MARGIN, STATUS_FILTERS, Cluster, InboxFilters,
-                                 InboxGroup, each_alone, group_items, inbox_items, shown_groups)
+from bot.web.inbox_views import (INBOX_KINDS, LOW_CONFIDENCE_MARGIN, STATUS_FILTERS, InboxFilters, InboxGroup,
+                                 each_alone, group_items, inbox_items, shown_groups)
 from bot.web.log_filters import log_filters
 from bot.web.paging import paging, requested_page
 from bot.web.ratings import ratings_between
@@ -111,14 +111,14 @@ def read_inbox(state: WebState, embeddings: QuestionEmbeddings, filters: InboxFi
     thumbs_down = {(rating.sender_id, rating.turn): rating for rating in ratings_between(url, rating="down")}
     turns = state.tracker_log.turns(filters.date_from, filters.date_to)
     items = [item for item in inbox_items(turns, thumbs_down, low_confidence_below()) if filters.admits(item)]
-    cluster: Cluster = embeddings.cluster
+    statuses = question_statuses(url)
     ungrouped_reason = None
     try:
-        groups = group_items(items, question_statuses(url), cluster)
+        groups = group_items(items, statuses, embeddings.cluster)
     except Exception as error:  # noqa: BLE001 - no encoder (model missing, broken): the inbox stays up
         logger.exception("inbox questions not grouped")
         ungrouped_reason = f"{type(error).__name__}: {error}"
-        groups = group_items(items, question_statuses(url), each_alone)
+        groups = group_items(items, statuses, each_alone)
     counts = {status: sum(1 for group in groups if group.status == status) for status in INBOX_STATUSES}
     return Inbox(shown_groups(groups, filters.status), counts, ungrouped_reason)
 

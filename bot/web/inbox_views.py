@@ -54,8 +54,10 @@ def turn_kinds(turn: LoggedTurn, rating: Rating | None, low_confidence_below: fl
     if turn.kind in ("fallback", "did_you_mean"):
         kinds.append(turn.kind)
     answer = turn.answer
+    # an answer per region (custom.entries) is scored by its best region's share of the
+    # question, not by how sure it is: the regions together were confident enough
     if (answer is not None and answer.kind == "faq_answer" and answer.score is not None
-            and answer.score < low_confidence_below):
+            and answer.score < low_confidence_below and len(answer.entries) < 2):
         kinds.append("low_confidence")
     if rating is not None and rating.rating == "down":
         kinds.append("thumbs_down")

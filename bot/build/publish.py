@@ -1,0 +1,479 @@
+"""Publishing what staff changed: ``python -m bot.build.publish --status FILE --who NAME``.
+
+The staff console's "publish" button starts this job as a process of its own and polls
+the status file it writes (stages, progress, the outcome); the web process never builds
+or trains. The stages, each timed in the status file:
+
+``validate``     the entries and every regression case load, as ``make test`` checks them
+``index``        a new index version from a copy of ``data/faq`` (``models/index-versions/``)
+``servers``      a temporary action server and Rasa on free ports, with a throw-away
+                 tracker store, serving the published model and index
+``baseline``     every regression case (``tests/regression/*.yml``) against what is
+                 published now: the cases that pass are the ones a publish must keep
+``check_index``  the same cases with the new index and the published model: a case that
+                 passed and fails now refuses the publish before any training
+``train``        Rasa's NLU data exported from the same copy, Rasa trained into
+                 ``models/candidates/<id>/`` (never over the served model)
+``check_model``  the new model loaded into the temporary Rasa (``PUT /model``) and every
+                 case again: a case that passed and fails now refuses the publish
+``deploy``       the new index served (``models/index`` swapped in one rename; each action
+                 server loads it on its next request and answers with the old one until
+                 it is loaded), ``models/rasa/model.tar.gz`` replaced (a restart loads the
+                 new model) and the new model loaded into every Rasa instance, one at a
+                 time, with ``PUT /model`` (each answers with the old model until then):
+                 ``RASA_INSTANCE_URLS`` (comma-separated), by default ``RASA_URL``
+
+One publish at a time: the job holds a lock file beside the status file and exits with
+status 3, writing nothing, when another holds it. The job runs at a lower CPU priority
+than the servers that answer candidates. Exit status: 0 published, 1 refused by the
+regression gate, 2 failed (the status says why), 3 another publish is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+
+from bot import PROJECT_ROOT
+from bot.build import nlu_export
+from bot.knowledge.cases import Case, load_cases, pinned_today
+from bot.knowledge.entries import load_knowledge_base
+from bot.quality.regression import CaseResult, run_case
+from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
+from bot.retrieval.index import (Knowledge, build_index, new_version_dir, publish_index, read_manifest,
+                                 versions_dir)
+from bot.retrieval.settings import load_settings
+from bot.servers import RASA_MODEL, Ports, Supervisor
+
+STAGES = ("validate", "index", "servers", "baseline", "check_index", "train", "check_model", "deploy")
+# What each stage usually takes (seconds, measured on 2 cores): the progress bar's weights.
+EXPECTED_SECONDS = {"validate": 3, "index": 12, "servers": 35, "baseline": 15, "check_index": 15,
+                    "train": 110, "check_model": 30, "deploy": 20}
+FINISHED = ("published", "refused", "failed")
+EXIT_PUBLISHED, EXIT_REFUSED, EXIT_FAILED, EXIT_BUSY = 0, 1, 2, 3
+CANDIDATES_DIR = PROJECT_ROOT / "models" / "candidates"
+RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+GATE_WORKERS = 4               # cases sent at once to the temporary servers
+MODEL_LOAD_TIMEOUT_SECONDS = 600
+STATUS_WRITE_INTERVAL_SECONDS = 0.5
+NICENESS = 10
+# endpoints.yml's variables for `rasa train` (it reads no endpoint, but resolves the file)
+TRAIN_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TRACKER_DB_URL": "sqlite:///var/tracker.db",
+             "TRACKER_DIALECT": "sqlite", "LOCK_STORE_TYPE": "in_memory", "REDIS_HOST": "127.0.0.1",
+             "REDIS_PORT": "6379", "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook"}
+_EPOCHS = re.compile(rb"Epochs:\s+(\d+)%")
+
+
+class Refused(Exception):
+    """The regression gate refuses the publish (the status lists the cases)."""
+
+
+class PublishFailed(Exception):
+    """A stage could not be done (the message says which and why)."""
+
+
+# ---------------------------------------------------------------- the status file
+
+
+@dataclass
+class StageStatus:
+    name: str
+    state: str = "pending"          # pending | running | done | failed | skipped
+    seconds: float | None = None
+    done: int = 0                   # cases run, training per cent …
+    total: int = 0
+    detail: str = ""
+
+
+@dataclass
+class PublishStatus:
+    """What the console shows of one publish (the JSON of the status file)."""
+
+    id: str
+    who: str
+    started_at: float
+    state: str = "running"          # running | published | refused | failed
+    finished_at: float | None = None
+    stage: str | None = None
+    stages: list[StageStatus] = field(default_factory=lambda: [StageStatus(name) for name in STAGES])
+    broken: list[dict[str, Any]] = field(default_factory=list)   # passed before, fail now
+    still_failing: list[str] = field(default_factory=list)       # failed before and now
+    problem: str | None = None
+    instances: list[str] = field(default_factory=list)
+    served_before: dict[str, Any] = field(default_factory=dict)
+    served_after: dict[str, Any] = field(default_factory=dict)
+    pid: int = field(default_factory=os.getpid)
+
+    def stage_of(self, name: str) -> StageStatus:
+        return next(stage for stage in self.stages if stage.name == name)
+
+    @property
+    def progress(self) -> float:
+        """0..1 over the stages, weighted by what each usually takes."""
+        total = sum(EXPECTED_SECONDS.values())
+        reached = 0.0
+        for stage in self.stages:
+            weight = EXPECTED_SECONDS[stage.name]
+            if stage.state in ("done", "skipped"):
+                reached += weight
+            elif stage.state == "running" and stage.total:
+                reached += weight * min(1.0, stage.done / stage.total)
+        return 1.0 if self.state == "published" else round(reached / total, 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "progress": self.progress}
+
+
+class StatusFile:
+    """The status file, rewritten whole (temp file and rename) so a reader never sees half."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._written = 0.0
+
+    def write(self, status: PublishStatus, force: bool = True) -> None:
+        now = time.monotonic()
+        if not force and now - self._written < STATUS_WRITE_INTERVAL_SECONDS:
+            return
+        self._written = now
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(status.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def lock_path(status_path: Path) -> Path:
+    return Path(status_path).with_suffix(".lock")
+
+
+def take_lock(path: Path) -> int | None:
+    """The lock's file descriptor, held until the process ends; None when another holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+# ---------------------------------------------------------------- Rasa's model
+
+
+class RasaInstance(RasaClient):
+    """One Rasa server's model: which is loaded, and loading another (``PUT /model``,
+    Rasa's HTTP API; the server answers with the old model until the new one is loaded)."""
+
+    def replace_model(self, model_file: Path) -> None:
+        try:
+            response = self._http.put("/model", params=self.params(), json={"model_file": str(model_file)},
+                                      timeout=MODEL_LOAD_TIMEOUT_SECONDS)
+        except httpx.TransportError as error:
+            raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+        if response.status_code != 204:
+            raise RasaBadResponse(f"HTTP {response.status_code}", response.text[:300])
+
+    def model_id(self) -> str | None:
+        """The fingerprint of the loaded model (``GET /status``)."""
+        return self.status().get("model_id")
+
+
+def rasa_instance_urls(environ: dict[str, str] | None = None) -> list[str]:
+    """Every Rasa instance to load a new model into: ``RASA_INSTANCE_URLS``
+    (comma-separated; the cluster's instances, not haproxy in front of them), else
+    ``RASA_URL``, else Rasa's default address."""
+    environ = os.environ if environ is None else environ
+    listed = [u.strip().rstrip("/") for u in environ.get("RASA_INSTANCE_URLS", "").split(",") if u.strip()]
+    return listed or [environ.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/")]
+
+
+# ---------------------------------------------------------------- the gate
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    problem: str
+    received: str
+
+
+def run_cases(rasa_url: str, cases: list[Case], on_done: Callable[[int], None]) -> dict[str, GateResult]:
+    """Every case against one Rasa, a few at a time (each under its own sender)."""
+    results: dict[str, GateResult] = {}
+
+    def one(case: Case) -> tuple[str, GateResult]:
+        try:
+            result: CaseResult = run_case(rasa_url, case)
+            return case.id, GateResult(result.passed, "" if result.passed else result.problem(), result.received)
+        except (OSError, ValueError) as error:
+            return case.id, GateResult(False, f"no reply: {type(error).__name__}: {error}", "none")
+
+    with ThreadPoolExecutor(GATE_WORKERS) as pool:
+        for case_id, result in pool.map(one, cases):
+            results[case_id] = result
+            on_done(len(results))
+    return results
+
+
+def broken_cases(cases: list[Case], before: dict[str, GateResult],
+                 after: dict[str, GateResult]) -> list[dict[str, Any]]:
+    """The cases that passed before and fail after, with what they received now."""
+    return [{"id": case.id, "file": case.file, "turns": list(case.turns), "expect": case.expect,
+             "received": after[case.id].received, "problem": after[case.id].problem}
+            for case in cases if before[case.id].passed and not after[case.id].passed]
+
+
+def still_failing(cases: list[Case], before: dict[str, GateResult], after: dict[str, GateResult]) -> list[str]:
+    """Cases failing before and after that are not marked as known failures."""
+    return [case.id for case in cases
+            if not before[case.id].passed and not after[case.id].passed and not case.known_failure]
+
+
+class GateServers:
+    """A temporary action server, Rasa and web front under a supervisord of their own:
+    free ports, a throw-away var/ and tracker store, the published model, and the index
+    behind a link the gate moves (the action server notices, as a published one does)."""
+
+    def __init__(self, work_dir: Path, index_dir: Path, today: str | None):
+        self.work_dir = work_dir
+        self.link = work_dir / "index"
+        self.serve_index(index_dir)
+        extra = {"BOT_INDEX_DIR": str(self.link), "WEB_ENV_FILE": str(work_dir / "absent.env")}
+        if today:
+            extra["ASSISTANT_TODAY"] = today
+        self.supervisor = Supervisor(Ports.free(), var_dir=work_dir / "var",
+                                     tracker_db_url=f"sqlite:///{work_dir}/tracker.db", extra_env=extra)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.supervisor.ports.rasa}"
+
+    def serve_index(self, index_dir: Path) -> None:
+        tmp = self.link.with_name(".index.link")
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.realpath(index_dir), tmp)
+        os.replace(tmp, self.link)
+
+    def load_model(self, model_file: Path) -> str | None:
+        with RasaInstance(self.rasa_url, timeout_seconds=60) as rasa:
+            rasa.replace_model(model_file)
+            return rasa.model_id()
+
+    def start(self) -> None:
+        self.supervisor.start()
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+
+# ---------------------------------------------------------------- the stages
+
+
+class Publish:
+    """One publish: the stages in order, the status file kept up to date."""
+
+    def __init__(self, status_file: StatusFile, who: str, publish_id: str | None = None,
+                 instances: list[str] | None = None):
+        self.status_file = status_file
+        self.status = PublishStatus(id=publish_id or uuid.uuid4().hex[:12], who=who, started_at=time.time(),
+                                    instances=instances if instances is not None else rasa_instance_urls())
+        self.index_dir = load_settings().index_dir
+        self.version_dir = new_version_dir(self.index_dir, self.status.id)
+        self.candidate_dir = CANDIDATES_DIR / self.status.id
+        self.served = False
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[StageStatus]:
+        """A stage running: timed, its state in the status file; failed when it raises."""
+        stage = self.status.stage_of(name)
+        stage.state, self.status.stage = "running", name
+        self.status_file.write(self.status)
+        started = time.monotonic()
+        try:
+            yield stage
+        except BaseException:
+            stage.state = "failed"
+            raise
+        else:
+            stage.state = "done"
+        finally:
+            stage.seconds = round(time.monotonic() - started, 1)
+            print(f"publish {self.status.id}: {name} {stage.state} in {stage.seconds}s {stage.detail}",
+                  flush=True)
+            self.status_file.write(self.status)
+
+    def progress(self, stage: StageStatus, done: int) -> None:
+        stage.done = done
+        self.status_file.write(self.status, force=False)
+
+    def served_state(self) -> dict[str, Any]:
+        """The index version and model served now."""
+        manifest = read_manifest(self.index_dir) or {}
+        return {"index": os.path.basename(os.path.realpath(self.index_dir)),
+                "index_created_at": manifest.get("created_at"),
+                "model_modified_at": RASA_MODEL.stat().st_mtime if RASA_MODEL.exists() else None}
+
+    def run(self) -> int:
+        """Every stage; the outcome in the status file and as the exit status."""
+        self.status.served_before = self.served_state()
+        self.status_file.write(self.status)
+        try:
+            code = self._run()
+        except Refused as refusal:
+            self.status.state, self.status.problem, code = "refused", str(refusal), EXIT_REFUSED
+        except BaseException as error:  # noqa: BLE001 - every failure ends in the status file
+            self.status.state, code = "failed", EXIT_FAILED
+            self.status.problem = f"{type(error).__name__}: {error}"
+        finally:
+            for stage in self.status.stages:
+                if stage.state == "pending":
+                    stage.state = "skipped"
+            self.status.finished_at = time.time()
+            if not self.served:
+                shutil.rmtree(self.version_dir, ignore_errors=True)
+            shutil.rmtree(self.candidate_dir, ignore_errors=True)
+            self.status_file.write(self.status)
+        return code
+
+    def _run(self) -> int:
+        with self.stage("validate") as stage:
+            kb = load_knowledge_base()
+            cases = load_cases()
+            today = pinned_today(cases)
+            stage.detail = f"{len(kb.entries)} entries, {len(cases)} cases"
+        with self.stage("index") as stage:
+            report = build_index(out_dir=self.version_dir, cache_dir=self.embedding_cache())
+            knowledge = Knowledge.of(self.version_dir)
+            stage.detail = f"{report.vectors} vectors, {report.encoded} embedded"
+        with tempfile.TemporaryDirectory(prefix="publish-gate-") as work:
+            gate = GateServers(Path(work), self.index_dir, today.isoformat() if today else None)
+            with self.stage("servers"):
+                gate.start()
+            try:
+                with self.stage("baseline") as stage:
+                    baseline = self.run_cases(gate, cases, stage)
+                gate.serve_index(self.version_dir)
+                with self.stage("check_index") as stage:
+                    self.judge(stage, cases, baseline, self.run_cases(gate, cases, stage))
+                with self.stage("train") as stage:
+                    model = self.train(knowledge, stage)
+                with self.stage("check_model") as stage:
+                    model_id = gate.load_model(model)
+                    self.judge(stage, cases, baseline, self.run_cases(gate, cases, stage))
+            finally:
+                gate.stop()
+        with self.stage("deploy") as stage:
+            self.deploy(model, model_id, stage)
+        self.status.state = "published"
+        self.status.served_after = {**self.served_state(), "model_id": model_id}
+        return EXIT_PUBLISHED
+
+    def embedding_cache(self) -> Path:
+        """One cache of vectors for every version (seeded from the served index's)."""
+        cache = versions_dir(self.index_dir) / "cache"
+        served = Path(os.path.realpath(self.index_dir)) / "cache"
+        if not cache.exists() and served.is_dir():
+            shutil.copytree(served, cache)
+        return cache
+
+    def run_cases(self, gate: GateServers, cases: list[Case], stage: StageStatus) -> dict[str, GateResult]:
+        stage.total = len(cases)
+        results = run_cases(gate.rasa_url, cases, lambda n: self.progress(stage, n))
+        stage.detail = f"{sum(r.passed for r in results.values())}/{len(cases)}"
+        return results
+
+    def judge(self, stage: StageStatus, cases: list[Case], baseline: dict[str, GateResult],
+              results: dict[str, GateResult]) -> None:
+        """Refuse when a case that passed with what is published fails now."""
+        self.status.broken = broken_cases(cases, baseline, results)
+        self.status.still_failing = still_failing(cases, baseline, results)
+        if self.status.broken:
+            raise Refused(f"{len(self.status.broken)} case(s) that pass now would fail ({stage.name})")
+
+    def train(self, knowledge: Knowledge, stage: StageStatus) -> Path:
+        """Rasa trained from the index's own copy of the knowledge, into the candidate
+        directory; the DIET epochs give the progress."""
+        nlu_export.export(entries_dir=knowledge.entries_dir, out_of_scope=knowledge.out_of_scope)
+        self.candidate_dir.mkdir(parents=True, exist_ok=True)
+        stage.total = 100
+        command = [str(RASA), "train", "--fixed-model-name", "model", "--out", str(self.candidate_dir),
+                   "--data", "data/nlu", "data/rules", "data/stories", "--num-threads", "2"]
+        env = {**TRAIN_ENV, **os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+        tail = b""
+        with subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) as process:
+            for chunk in iter(lambda: process.stdout.read1(4096), b""):
+                sys.stdout.buffer.write(chunk)
+                tail = (tail + chunk)[-4096:]
+                epochs = _EPOCHS.findall(tail)
+                if epochs:
+                    self.progress(stage, min(99, int(epochs[-1])))
+        sys.stdout.flush()
+        model = self.candidate_dir / "model.tar.gz"
+        if process.returncode != 0 or not model.exists():
+            raise PublishFailed(f"rasa train exited with {process.returncode}: "
+                                f"{tail.decode(errors='replace').strip()[-500:]}")
+        stage.detail = f"{model.stat().st_size // 1_000_000} MB"
+        return model
+
+    def deploy(self, model: Path, model_id: str | None, stage: StageStatus) -> None:
+        """The index first (the published model's topics are the same), then the model:
+        the file a restart loads, then every instance, one at a time."""
+        publish_index(self.version_dir, self.index_dir)
+        self.served = True
+        if RASA_MODEL.exists():
+            previous = RASA_MODEL.with_name("previous.tar.gz")
+            previous.unlink(missing_ok=True)
+            os.link(RASA_MODEL, previous)
+        RASA_MODEL.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(model, RASA_MODEL)
+        stage.total = len(self.status.instances)
+        token = os.environ.get("RASA_TOKEN") or None
+        for n, url in enumerate(self.status.instances, start=1):
+            try:
+                with RasaInstance(url, token, timeout_seconds=60) as rasa:
+                    rasa.replace_model(RASA_MODEL)
+                    loaded = rasa.model_id()
+            except (RasaUnavailable, RasaBadResponse) as error:
+                raise PublishFailed(f"{url} did not load the new model ({error}); it answers with the "
+                                    "model it had until it restarts, which loads the new one") from error
+            if model_id and loaded != model_id:
+                raise PublishFailed(f"{url} reports model {loaded}, not the new {model_id}")
+            self.progress(stage, n)
+        stage.detail = ", ".join(self.status.instances)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.build.publish", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--status", type=Path, required=True, help="the status file the console polls")
+    parser.add_argument("--who", required=True, help="who publishes (for the status and the audit log)")
+    parser.add_argument("--id", dest="publish_id", help="this publish's id (default: a new one)")
+    args = parser.parse_args(argv)
+    if take_lock(lock_path(args.status)) is None:
+        print("another publish is running", file=sys.stderr)
+        return EXIT_BUSY
+    os.nice(NICENESS)  # the servers that answer candidates come first
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # stop the gate's servers
+    return Publish(StatusFile(args.status), args.who, args.publish_id).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""The publish console (``/staff/publish``): what is served, what waits to be published,
+the editor's button, and the progress of a publish.
+
+The button starts ``python -m bot.build.publish`` (the job: rebuild the index, retrain
+Rasa, gate both with the regression cases, load them into the running servers) as a
+process of its own, in its own session, so a restart of the web front does not stop it.
+The job takes the lock that allows one publish at a time and writes its stages and
+progress to a status file; the page polls ``GET /staff/api/publish`` for it. The web
+process only starts the job and reads the file. The audit log gets who started a publish
+and, once it ends, its outcome (recorded when the job exits, or when this page first
+sees the outcome after a restart of the web front).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from bot import PROJECT_ROOT, datafiles
+from bot.knowledge import editing
+from bot.web.audit import AuditUnavailable, ensure_writable, is_recorded, record, who_is
+from bot.web.staff_auth import editor_only, staff_only
+from bot.web.state import WebState, web_state
+
+logger = logging.getLogger(__name__)
+
+STATUS_FILE_NAME = "publish.json"
+LOG_FILE_NAME = "publish.log"
+FINISHED = ("published", "refused", "failed")
+EXIT_BUSY = 3                   # the job's exit status when another publish holds the lock
+START_WAIT_SECONDS = 20         # until the job has taken the lock and written its status
+MODEL_FILE = PROJECT_ROOT / "models" / "rasa" / "model.tar.gz"  # the one Rasa loads when it starts
+_recording = threading.Lock()
+
+
+def run_dir() -> Path:
+    """Where the status and lock files are: the servers' run directory (var/run)."""
+    return Path(os.environ.get("ASSISTANT_RUN_DIR") or PROJECT_ROOT / "var" / "run")
+
+
+def status_path() -> Path:
+    return run_dir() / STATUS_FILE_NAME
+
+
+def log_path() -> Path:
+    return Path(os.environ.get("ASSISTANT_LOG_DIR") or PROJECT_ROOT / "var" / "log") / LOG_FILE_NAME
+
+
+def read_status(path: Path | None = None) -> dict[str, Any] | None:
+    """The last publish's status, None before the first."""
+    try:
+        status = json.loads((path or status_path()).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) and status.get("id") else None
+
+
+def is_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def outcome_of(status: dict[str, Any]) -> str:
+    """running | published | refused | failed | interrupted (running, its process gone)."""
+    state = str(status.get("state") or "failed")
+    if state == "running" and not is_alive(status.get("pid")):
+        return "interrupted"
+    return state
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class StageView:
+    name: str
+    label: str
+    state: str                      # pending | running | done | failed | skipped
+    state_label: str
+    seconds: float | None
+    done: int
+    total: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A regression case the publish would break."""
+
+    id: str
+    file: str
+    turns: str
+    expect: str
+    received: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class PublishView:
+    """One publish as the console shows it (and its JSON for the page's polling)."""
+
+    id: str
+    who: str
+    state: str
+    state_label: str
+    started: str
+    finished: str
+    progress: int                   # per cent
+    stage: str | None
+    stages: tuple[StageView, ...]
+    broken: tuple[CaseView, ...]
+    still_failing: tuple[str, ...]
+    problem: str
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @classmethod
+    def of(cls, status: dict[str, Any], state: WebState) -> PublishView:
+        texts = state.texts["publish"]
+        outcome = outcome_of(status)
+        stages = tuple(StageView(
+            name=str(stage.get("name")), label=texts["stages"].get(stage.get("name"), str(stage.get("name"))),
+            state=str(stage.get("state")), state_label=texts["stage_states"].get(stage.get("state"), ""),
+            seconds=stage.get("seconds"), done=int(stage.get("done") or 0), total=int(stage.get("total") or 0),
+            detail=str(stage.get("detail") or "")) for stage in status.get("stages") or ())
+        broken = tuple(CaseView(str(c.get("id")), str(c.get("file")), " / ".join(c.get("turns") or ()),
+                                str(c.get("expect")), str(c.get("received")), str(c.get("problem") or ""))
+                       for c in status.get("broken") or ())
+        return cls(id=str(status["id"]), who=str(status.get("who") or ""), state=outcome,
+                   state_label=texts["states"].get(outcome, outcome),
+                   started=state.format_time(status.get("started_at")),
+                   finished=state.format_time(status.get("finished_at")),
+                   progress=round(100 * float(status.get("progress") or 0.0)), stage=status.get("stage"),
+                   stages=stages, broken=broken, still_failing=tuple(status.get("still_failing") or ()),
+                   problem=str(status.get("problem") or ""))
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "running": self.running}
+
+
+@dataclass(frozen=True)
+class ServedView:
+    """What candidates are answered with now, and what waits for a publish."""
+
+    index_built: str
+    model_built: str
+    unpublished: bool
+    pending: tuple[str, ...]        # summaries of the staff changes made since the index was built
+
+
+def served_view(state: WebState) -> ServedView:
+    from bot.retrieval.index import is_stale, read_manifest  # the encoder's settings: not at import
+    from bot.retrieval.settings import load_settings
+
+    settings = load_settings()
+    manifest = read_manifest(settings.index_dir) or {}
+    built = manifest.get("created_at")
+    model = MODEL_FILE
+    pending: list[str] = []
+    if built and editing.CHANGELOG.exists():
+        since = datetime.fromisoformat(built)
+        notes = (datafiles.read_yaml(editing.CHANGELOG) or {}).get("changes") or []
+        pending = [f"{note.get('who')}: {note.get('summary')}" for note in notes
+                   if isinstance(note, dict) and note.get("when") and note.get("kind") != "cases"
+                   and datetime.fromisoformat(str(note["when"])) > since]
+    try:
+        stale = is_stale()
+    except Exception:  # noqa: BLE001 - the data cannot even be read: the publish will say why
+        logger.exception("cannot compare the served index with the data")
+        stale = True
+    return ServedView(index_built=state.format_time(datetime.fromisoformat(built).timestamp()) if built else "",
+                      model_built=state.format_time(model.stat().st_mtime) if model.exists() else "",
+                      unpublished=stale, pending=tuple(pending))
+
+
+# --------------------------------------------------------------------------- the audit log
+
+
+def record_outcome(state: WebState, status: dict[str, Any]) -> None:
+    """The outcome of a finished (or interrupted) publish in the audit log, once."""
+    outcome = outcome_of(status)
+    if outcome == "running":
+        return
+    with _recording:
+        if is_recorded(state, "publish", status["id"]):
+            return
+        broken = [f"{case.get('id')}: {case.get('problem')}" for case in status.get("broken") or ()]
+        after = "\n".join([outcome, *([status["problem"]] if status.get("problem") else []), *broken,
+                           *([json.dumps(status.get("served_after"), ensure_ascii=False)]
+                             if status.get("served_after") else [])])
+        record(state, str(status.get("who") or "?"), "publish", status["id"],
+               json.dumps(status.get("served_before") or {}, ensure_ascii=False), after,
+               when=status.get("finished_at") or time.time())
+
+
+def record_finished_publish(state: WebState) -> None:
+    status = read_status()
+    if status is not None:
+        try:
+            record_outcome(state, status)
+        except AuditUnavailable:
+            logger.exception("the outcome of publish %s is not recorded yet", status.get("id"))
+
+
+def _record_when_done(process: subprocess.Popen, state: WebState) -> None:
+    process.wait()
+    record_finished_publish(state)
+
+
+# --------------------------------------------------------------------------- starting the job
+
+
+def start_job(state: WebState, who: str) -> tuple[str, str, float]:
+    """Start a publish; (``started`` | ``busy`` | ``failed``, its id or what went wrong,
+    when it started). Waits until the job holds the lock and has written its status, or
+    has exited."""
+    publish_id = uuid.uuid4().hex[:12]
+    path = status_path()
+    log = log_path()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "bot.build.publish", "--status", str(path), "--who", who, "--id", publish_id]
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    threading.Thread(target=_record_when_done, args=(process, state), daemon=True,
+                     name=f"publish-{publish_id}").start()
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        status = read_status(path)
+        if status is not None and status.get("id") == publish_id:
+            return "started", publish_id, float(status.get("started_at") or time.time())
+        code = process.poll()
+        if code is not None:
+            return ("busy", "", 0.0) if code == EXIT_BUSY else ("failed", f"exit status {code}, see {log}", 0.0)
+        time.sleep(0.1)
+    return "started", publish_id, time.time()  # slow to start: the page shows it once it writes
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def current_view(state: WebState) -> PublishView | None:
+    status = await run_in_threadpool(read_status)
+    if status is None:
+        return None
+    await run_in_threadpool(record_finished_publish, state)
+    return PublishView.of(status, state)
+
+
+async def render(request: Request, notice: str | None = None, error: str | None = None,
+                 status_code: int = 200) -> Response:
+    state = web_state(request)
+    served = await run_in_threadpool(served_view, state)
+    return state.render(request, "staff_publish.html", {
+        "served": served, "publish": await current_view(state), "notice": notice, "error": error,
+        "active": "publish"}, status_code=status_code)
+
+
+@staff_only
+async def publish_page(request: Request) -> Response:
+    """``GET /staff/publish``: the served version, waiting changes, the last publish."""
+    return await render(request)
+
+
+@staff_only
+async def publish_status(request: Request) -> Response:
+    """``GET /staff/api/publish``: the last publish (stages, progress, outcome) as JSON."""
+    view = await current_view(web_state(request))
+    return JSONResponse({"publish": view.as_json() if view else None})
+
+
+@editor_only
+async def start_publish(request: Request) -> Response:
+    """``POST /staff/publish``: start a publish (one at a time); back to the page."""
+    state = web_state(request)
+    texts = state.texts["publish"]
+    served = await run_in_threadpool(served_view, state)
+    if not served.unpublished:
+        return await render(request, notice=texts["nothing_to_publish"], status_code=409)
+    who = who_is(request)
+    try:
+        await run_in_threadpool(ensure_writable, state)
+    except AuditUnavailable as error:
+        return await render(request, error=texts["start_failed"].format(reason=error), status_code=503)
+    outcome, detail, started_at = await run_in_threadpool(start_job, state, who)
+    if outcome == "busy":
+        return await render(request, error=texts["busy"], status_code=409)
+    if outcome == "failed":
+        return await render(request, error=texts["start_failed"].format(reason=detail), status_code=500)
+    await run_in_threadpool(record, state, who, "publish_start", detail, None, None, started_at)
+    return RedirectResponse("/staff/publish", status_code=303)
