@@ -19,7 +19,7 @@ WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type 
 
 .PHONY: help install import index nlu train run stop test eval report bench soak clean
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .venv/.installed: requirements/bot.txt
 	$(PY311) -m venv .venv && .venv/bin/pip install -q torch==2.13.0
