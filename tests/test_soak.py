@@ -21,11 +21,13 @@ def test_the_short_soak_passes(tmp_path):
     assert {f["name"] for f in report["faults"]} >= {"kill -9 actions", "kill -9 rasa", "kill -9 web"}
 
 
-def _stored(*texts_answered):
+def _stored(*texts_answered, outage=()):
     import json as _json
     rows = []
     for text in texts_answered:
-        rows += [("user", _json.dumps({"text": text})), ("bot", "{}")]
+        kind = "unavailable" if text in outage else "faq_answer"
+        rows += [("user", _json.dumps({"text": text})),
+                 ("bot", _json.dumps({"data": {"custom": {"kind": kind}}}))]
     return rows
 
 
@@ -40,6 +42,19 @@ def test_the_tracker_check_aligns_turns_in_order():
     sent = [turn("a"), turn("b", ["unavailable"]), turn("x"), turn("b"), turn("c", [], 0)]
     result = LoadResult(1, 1)
     _compare("s", sent, _stored("a", "x", "b"), result)
+    assert (result.lost, result.duplicated) == (0, 0), result.examples
+    # the candidate retried at once after an outage reply: one stored event, the retry's
+    result = LoadResult(1, 1)
+    _compare("s", [turn("a", ["unavailable"]), turn("a"), turn("b")], _stored("a", "b"), result)
+    assert (result.lost, result.duplicated) == (0, 0), result.examples
+    # an outage reply first (not stored), other turns, then the same text answered later
+    result = LoadResult(1, 1)
+    _compare("s", [turn("q", ["unavailable"]), turn("r", ["unavailable"]), turn("q"), turn("s")],
+             _stored("q", "s"), result)
+    assert (result.lost, result.duplicated) == (0, 0), result.examples
+    # Rasa's own outage reply is stored: it matches
+    result = LoadResult(1, 1)
+    _compare("s", [turn("q", ["unavailable"]), turn("s")], _stored("q", "s", outage=("q",)), result)
     assert (result.lost, result.duplicated) == (0, 0), result.examples
     # a turn answered but missing, and one handled twice, are both seen
     result = LoadResult(1, 1)

@@ -484,7 +484,8 @@ class CopiedProject:
         root.mkdir(parents=True)
         ignored = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules")
         for name in COPIED_DIRS:
-            shutil.copytree(PROJECT_ROOT / name, root / name, ignore=ignored, symlinks=True)
+            if (PROJECT_ROOT / name).exists():  # .rasa (Rasa's training cache) only after a training here
+                shutil.copytree(PROJECT_ROOT / name, root / name, ignore=ignored, symlinks=True)
         for name in COPIED_FILES:
             shutil.copy2(PROJECT_ROOT / name, root / name)
         for name in LINKED:

@@ -117,19 +117,24 @@ def never_reached_rasa(turn: dict) -> bool:
 
 def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> None:
     """Align the sent turns with the stored user events, strictly in order: a stored
-    event matches the next sent turn with its text; a turn that never reached Rasa may
-    be missing; anything else missing is lost, anything stored twice or unsent is
-    duplicated."""
-    stored: list[tuple[str, bool]] = []  # (user text, answered by a bot event after it)
+    event matches the next sent turn with its text; a turn that never reached Rasa may be
+    missing (it matches a stored event only when Rasa stored it with its own outage
+    reply); anything else missing is lost, anything stored twice or unsent is duplicated."""
+    stored: list[list] = []  # [user text, answered by a bot event after it, with the outage reply]
     for type_name, data in rows:
         if type_name == "user":
-            stored.append((json.loads(data).get("text") or "", False))
+            stored.append([json.loads(data).get("text") or "", False, False])
         elif stored:
-            stored[-1] = (stored[-1][0], True)
+            custom = ((json.loads(data).get("data") or {}).get("custom") or {})
+            stored[-1][1] = True
+            stored[-1][2] = stored[-1][2] or custom.get("kind") in OUTAGE_KINDS
     position = 0
     texts = [mask_sensitive(turn["text"]) for turn in sent]
     for index, (turn, text) in enumerate(zip(sent, texts)):
-        if position < len(stored) and stored[position][0] == text:
+        here = position < len(stored) and stored[position][0] == text
+        if never_reached_rasa(turn) and not (here and stored[position][2]):
+            continue  # answered by the web front or the widget: nothing stored
+        if here:
             if not stored[position][1]:
                 result.unanswered_in_tracker += 1
             position += 1
@@ -139,7 +144,7 @@ def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> 
                 result.duplicated += 1
                 _example(result, f"duplicated: {session} {text!r}")
                 position += 1
-        elif not never_reached_rasa(turn):
+        else:
             result.lost += 1
             _example(result, f"lost: {session} {text!r}")
     if position < len(stored):
