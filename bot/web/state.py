@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as fixed_timezone, tzinfo
 from functools import partial
@@ -54,29 +53,27 @@ def format_time(timestamp: float | None, timezone: tzinfo) -> str:
 
 
 class RetrievalEngineHolder:
-    """Loads ``bot.retrieval.engine.load_engine()`` lazily, once; a failed load is retried later."""
+    """The retrieval engine for staff pages. ``load_engine()`` keeps one engine per
+    served index version and notices a publish with one ``stat``, so it is asked on
+    every use (the first use loads the models); a failed load is retried later."""
 
     def __init__(self, loader: Callable[[], Any] | None = None) -> None:
         self._loader = loader
-        self._engine: Any = None
-        self._lock = threading.Lock()
+        self._engine: Any = None   # set_engine: a fixed engine (tests, tools)
 
     def set_engine(self, engine: Any) -> None:
         """Use an already loaded engine."""
         self._engine = engine
 
     def get(self) -> Any:
-        """The engine (blocking on first use: call from a worker thread)."""
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    if self._loader is not None:
-                        self._engine = self._loader()
-                    else:
-                        from bot.retrieval.engine import load_engine  # lazy: heavy models, built by another part
+        """The engine over the index served now (blocking on first use: call from a worker thread)."""
+        if self._engine is not None:
+            return self._engine
+        if self._loader is not None:
+            return self._loader()
+        from bot.retrieval.engine import load_engine  # lazy: heavy models, built by another part
 
-                        self._engine = load_engine()
-        return self._engine
+        return load_engine()
 
 
 @dataclass(frozen=True)
