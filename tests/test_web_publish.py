@@ -441,6 +441,21 @@ def test_loading_a_model_into_rasa_loses_no_chat_turn(servers) -> None:
     assert traffic.stored() == traffic.sent_by_sender(), "every turn stored once"
 
 
+@pytest.mark.servers
+def test_the_gate_runs_the_cases_against_a_real_rasa(servers) -> None:
+    """The publish's gate sends real cases to Rasa: one passes, a deliberately wrong
+    expectation fails with what Rasa answered, an unreachable Rasa is "no reply"."""
+    right = Case(id="right", file="f", turns=("什么是证书直邮？",), expect="direct_mail_what")
+    wrong = Case(id="wrong", file="f", turns=("什么是证书直邮？",), expect="fallback")
+    done: list[int] = []
+    results = job.run_cases(servers.rasa_url, [right, wrong], done.append)
+    assert results["right"].passed, results["right"].problem
+    assert not results["wrong"].passed and results["wrong"].received == "direct_mail_what"
+    assert done == [1, 2]
+    gone = job.run_cases("http://127.0.0.1:9", [right], done.append)
+    assert not gone["right"].passed and gone["right"].problem.startswith("no reply")
+
+
 # ------------------------------------------------------------------ a project of its own
 
 

@@ -221,9 +221,10 @@ def run_cases(rasa_url: str, cases: list[Case], on_done: Callable[[int], None]) 
 
     def one(case: Case) -> tuple[str, GateResult]:
         try:
-            result: CaseResult = run_case(rasa_url, case)
+            with RasaClient(rasa_url) as rasa:  # a client is one connection, for one thread
+                result: CaseResult = run_case(rasa, case)
             return case.id, GateResult(result.passed, "" if result.passed else result.problem(), result.received)
-        except (OSError, ValueError) as error:
+        except (RasaUnavailable, RasaBadResponse, OSError, ValueError) as error:
             return case.id, GateResult(False, f"no reply: {type(error).__name__}: {error}", "none")
 
     with ThreadPoolExecutor(GATE_WORKERS) as pool:
