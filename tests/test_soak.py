@@ -21,42 +21,52 @@ def test_the_short_soak_passes(tmp_path):
     assert {f["name"] for f in report["faults"]} >= {"kill -9 actions", "kill -9 rasa", "kill -9 web"}
 
 
-def _stored(*texts_answered, outage=()):
+def _stored(*stored, outage=()):
+    """Tracker rows for (text, time stored) pairs, each answered."""
     import json as _json
     rows = []
-    for text in texts_answered:
+    for text, at in stored:
         kind = "unavailable" if text in outage else "faq_answer"
-        rows += [("user", _json.dumps({"text": text})),
-                 ("bot", _json.dumps({"data": {"custom": {"kind": kind}}}))]
+        rows += [("user", _json.dumps({"text": text}), at),
+                 ("bot", _json.dumps({"data": {"custom": {"kind": kind}}}), at + 0.1)]
     return rows
 
 
 def test_the_tracker_check_aligns_turns_in_order():
     from bot.quality.soak.load import LoadResult, _compare
 
-    def turn(text, kinds=("faq_answer",), status=200):
-        return {"text": text, "kinds": list(kinds), "status": status}
+    def turns(*sent):
+        """(text, kinds, status) sent one a second from time 0."""
+        return [{"text": text, "kinds": list(kinds), "status": status, "sent": float(at)}
+                for at, (text, kinds, status) in enumerate(sent)]
+
+    ok, outage, offline = ["faq_answer"], ["unavailable"], []
+
+    def compare(sent, stored, **kwargs):
+        result = LoadResult(1, 1)
+        _compare("s", sent, _stored(*stored, **kwargs), result)
+        return result
 
     # "b" first got the web front's outage reply (never stored), then was sent again and
     # stored; "c" was sent while the web front was down. Nothing is lost or doubled.
-    sent = [turn("a"), turn("b", ["unavailable"]), turn("x"), turn("b"), turn("c", [], 0)]
-    result = LoadResult(1, 1)
-    _compare("s", sent, _stored("a", "x", "b"), result)
+    result = compare(turns(("a", ok, 200), ("b", outage, 200), ("x", ok, 200), ("b", ok, 200), ("c", offline, 0)),
+                     [("a", 0.1), ("x", 2.1), ("b", 3.1)])
     assert (result.lost, result.duplicated) == (0, 0), result.examples
     # the candidate retried at once after an outage reply: one stored event, the retry's
-    result = LoadResult(1, 1)
-    _compare("s", [turn("a", ["unavailable"]), turn("a"), turn("b")], _stored("a", "b"), result)
+    result = compare(turns(("a", outage, 200), ("a", ok, 200), ("b", ok, 200)), [("a", 1.1), ("b", 2.1)])
     assert (result.lost, result.duplicated) == (0, 0), result.examples
     # an outage reply first (not stored), other turns, then the same text answered later
-    result = LoadResult(1, 1)
-    _compare("s", [turn("q", ["unavailable"]), turn("r", ["unavailable"]), turn("q"), turn("s")],
-             _stored("q", "s"), result)
+    result = compare(turns(("q", outage, 200), ("r", outage, 200), ("q", ok, 200), ("s", ok, 200)),
+                     [("q", 2.1), ("s", 3.1)])
     assert (result.lost, result.duplicated) == (0, 0), result.examples
     # Rasa's own outage reply is stored: it matches
-    result = LoadResult(1, 1)
-    _compare("s", [turn("q", ["unavailable"]), turn("s")], _stored("q", "s", outage=("q",)), result)
+    result = compare(turns(("q", outage, 200), ("s", ok, 200)), [("q", 0.1), ("s", 1.1)], outage=("q",))
+    assert (result.lost, result.duplicated) == (0, 0), result.examples
+    # the web front died while Rasa handled the turn: stored though the widget saw no
+    # reply; the candidate's retry of it later is stored again, and nothing is lost
+    result = compare(turns(("q", offline, 0), ("r", offline, 0), ("s", ok, 200), ("q", ok, 200)),
+                     [("q", 0.2), ("s", 2.1), ("q", 3.1)])
     assert (result.lost, result.duplicated) == (0, 0), result.examples
     # a turn answered but missing, and one handled twice, are both seen
-    result = LoadResult(1, 1)
-    _compare("s", [turn("a"), turn("x"), turn("b")], _stored("a", "b", "b"), result)
+    result = compare(turns(("a", ok, 200), ("x", ok, 200), ("b", ok, 200)), [("a", 0.1), ("b", 2.1), ("b", 2.2)])
     assert (result.lost, result.duplicated) == (1, 1), result.examples

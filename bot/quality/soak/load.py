@@ -50,17 +50,21 @@ class Load:
         self.log.unlink(missing_ok=True)
         self.csv_prefix = work_dir / "locust"
         env = {**os.environ, "SOAK_TURN_LOG": str(self.log), "PYTHONPATH": str(PROJECT_ROOT)}
+        self._stderr = open(work_dir / "locust.log", "wb")  # closed in finish()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
              "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", web_url,
              "--csv", str(self.csv_prefix), "--only-summary", "--stop-timeout", "30",
              "--exit-code-on-error", "0"],
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=open(work_dir / "locust.log", "wb"))
+            stderr=self._stderr)
 
     def finish(self) -> LoadResult:
         """Wait for the end of the load; its figures (the tracker is checked separately)."""
-        self.process.wait(timeout=self.seconds + 300)
+        try:
+            self.process.wait(timeout=self.seconds + 300)
+        finally:
+            self._stderr.close()
         result = LoadResult(users=self.users, seconds=self.seconds)
         turns = self.turns()
         result.turns = len(turns)
@@ -86,9 +90,10 @@ def _aggregated(path: Path) -> dict[str, float]:
 
     if not path.exists():
         return {}
-    for row in csv.DictReader(path.open(encoding="utf-8")):
-        if row.get("Name") == "Aggregated":
-            return {k: float(v) for k, v in row.items() if k.endswith("%") and v not in ("", "N/A")}
+    with path.open(encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            if row.get("Name") == "Aggregated":
+                return {k: float(v) for k, v in row.items() if k.endswith("%") and v not in ("", "N/A")}
     return {}
 
 
@@ -101,7 +106,7 @@ def check_tracker(turns: list[dict], tracker_url: str, result: LoadResult) -> No
         sessions.setdefault(turn["session"], []).append(turn)
     with engine.connect() as db:
         for session, sent in sessions.items():
-            rows = db.execute(sa.text("SELECT type_name, data FROM events WHERE sender_id = :s "
+            rows = db.execute(sa.text("SELECT type_name, data, timestamp FROM events WHERE sender_id = :s "
                                       "AND type_name IN ('user', 'bot') ORDER BY id"),
                               {"s": session}).all()
             _compare(session, sent, rows, result)
@@ -119,11 +124,12 @@ def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> 
     """Align the sent turns with the stored user events, strictly in order: a stored
     event matches the next sent turn with its text; a turn that never reached Rasa may be
     missing (it matches a stored event only when Rasa stored it with its own outage
-    reply); anything else missing is lost, anything stored twice or unsent is duplicated."""
-    stored: list[list] = []  # [user text, answered by a bot event after it, with the outage reply]
-    for type_name, data in rows:
+    reply or before the next turn was sent); anything else missing is lost, anything
+    stored twice or unsent is duplicated."""
+    stored: list[list] = []  # [user text, answered by a bot event after it, with the outage reply, time]
+    for type_name, data, timestamp in rows:
         if type_name == "user":
-            stored.append([json.loads(data).get("text") or "", False, False])
+            stored.append([json.loads(data).get("text") or "", False, False, timestamp])
         elif stored:
             custom = ((json.loads(data).get("data") or {}).get("custom") or {})
             stored[-1][1] = True
@@ -132,7 +138,7 @@ def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> 
     texts = [mask_sensitive(turn["text"]) for turn in sent]
     for index, (turn, text) in enumerate(zip(sent, texts)):
         here = position < len(stored) and stored[position][0] == text
-        if never_reached_rasa(turn) and not (here and stored[position][2]):
+        if never_reached_rasa(turn) and not (here and _reached_rasa_after_all(stored, position, sent, index)):
             continue  # answered by the web front or the widget: nothing stored
         if here:
             if not stored[position][1]:
@@ -150,6 +156,15 @@ def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> 
     if position < len(stored):
         result.duplicated += len(stored) - position  # stored user events nobody sent
         _example(result, f"unsent in tracker: {session} {stored[position][0]!r}")
+
+
+def _reached_rasa_after_all(stored: list[list], position: int, sent: list[dict], index: int) -> bool:
+    """Whether the stored event with this outage turn's text is this very turn (Rasa got
+    it before it or the web front went down) rather than a later retry of the same text:
+    it was stored with Rasa's own outage reply, or before the candidate's next turn."""
+    if stored[position][2]:
+        return True
+    return index + 1 >= len(sent) or stored[position][3] < sent[index + 1]["sent"]
 
 
 def _example(result: LoadResult, text: str) -> None:
