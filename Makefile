@@ -104,5 +104,5 @@ bench-cluster: install install-cluster index train ## cluster vs single process:
 	$(BOT) -m bot.quality.cluster_bench $(BENCH_ARGS)
 
 clean: ## remove build outputs (venvs stay)
-	rm -rf models/index models/rasa models/baseline data/nlu/generated results reports bot/web/static/dist \
+	rm -rf models/index models/index-versions models/candidates models/rasa models/baseline data/nlu/generated results reports bot/web/static/dist \
 	  $(BASELINE)/domain.yml $(BASELINE)/data
