@@ -130,3 +130,21 @@ def test_a_long_conversation_goes_on_in_new_sessions_with_its_slots(servers):
     names = [e["name"] for e in opening if e["event"] == "slot"]
     assert "place" in names and len(names) == len(set(names))  # each slot carried over once
     assert tracker["slots"]["place"] == "河南"
+
+
+def test_rasa_finds_the_cluster_lock_store_the_endpoints_name() -> None:
+    # Rasa loads the class named in endpoints.yml only when a cluster instance starts;
+    # a missing module there stops both instances (redis is not reached at creation).
+    from bot.servers import CLUSTER_LOCK_STORE
+
+    code = textwrap.dedent("""
+        import sys
+        from rasa.core.lock_store import LockStore
+        from rasa.utils.endpoints import EndpointConfig
+        store = LockStore.create(EndpointConfig(url="127.0.0.1", type=sys.argv[1], port=1, db=0))
+        print(type(store).__module__ + "." + type(store).__name__)
+    """)
+    done = subprocess.run([str(RASA_PYTHON), "-c", code, CLUSTER_LOCK_STORE], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == CLUSTER_LOCK_STORE
