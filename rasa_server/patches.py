@@ -32,7 +32,9 @@ Resilience and a flat cost per turn (each built on Rasa's own mechanisms):
   (what rasa_sdk's forms read), not the whole session;
 * a session also ends after ``MAX_SESSION_EVENTS`` events (outside a form), so a long
   conversation does not cost more per turn: Rasa starts a new session and carries the
-  slots over (``session_config`` in domain.yml), each slot's value once.
+  slots over (``session_config`` in domain.yml), each slot's value once;
+* a tracker store that does not answer fails the turn (the channel's "briefly
+  unavailable" reply) instead of Rasa answering from a blank tracker kept in memory.
 """
 
 from __future__ import annotations
@@ -358,6 +360,33 @@ def store_compact_json() -> None:
     tracker_store.json = _CompactJson  # type: ignore[assignment]
 
 
+def tracker_store_errors_are_outages() -> None:
+    """A tracker store that fails makes the turn fail, instead of Rasa's fail-safe
+    wrapper answering from a blank tracker and keeping the turn in memory only: that
+    answer ignores the conversation so far and its record is lost when the process ends
+    (with PostgreSQL stopped for 5 s, 40 turns were answered and none stored). Failing,
+    the turn gets the channel's "briefly unavailable" reply, and the candidate sends it
+    again once the store is back."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore.save, "raises", False):
+        return
+
+    async def retrieve(self: FailSafeTrackerStore, sender_id: str) -> Any:
+        return await self._tracker_store.retrieve(sender_id)
+
+    async def retrieve_full_tracker(self: FailSafeTrackerStore, sender_id: str) -> Any:
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+
+    async def save(self: FailSafeTrackerStore, tracker: Any) -> None:
+        await self._tracker_store.save(tracker)
+
+    save.raises = True  # type: ignore[attr-defined]
+    FailSafeTrackerStore.retrieve = retrieve
+    FailSafeTrackerStore.retrieve_full_tracker = retrieve_full_tracker
+    FailSafeTrackerStore.save = save
+
+
 def apply_all() -> None:
     reuse_action_response_validator()
     sqlite_write_ahead_log()
@@ -369,3 +398,4 @@ def apply_all() -> None:
     bounded_sessions()
     carry_over_slot_values()
     store_compact_json()
+    tracker_store_errors_are_outages()

@@ -148,3 +148,46 @@ def test_rasa_finds_the_cluster_lock_store_the_endpoints_name() -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == CLUSTER_LOCK_STORE
+
+
+FAILING_STORE = textwrap.dedent("""
+    import asyncio
+    from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa_server.patches import apply_all
+
+    class Down(TrackerStore):
+        async def retrieve(self, sender_id):
+            raise ConnectionError("the database is down")
+        async def retrieve_full_tracker(self, sender_id):
+            raise ConnectionError("the database is down")
+        async def save(self, tracker):
+            raise ConnectionError("the database is down")
+
+    def outcomes():
+        store = FailSafeTrackerStore(Down(Domain.empty()))
+        found = []
+        for call in (lambda: store.retrieve("s"), lambda: store.retrieve_full_tracker("s"),
+                     lambda: store.save(DialogueStateTracker("s", []))):
+            try:
+                asyncio.run(call())
+                found.append("swallowed")
+            except ConnectionError:
+                found.append("raised")
+        return found
+
+    print(outcomes(), end=" ")
+    apply_all()
+    print(outcomes())
+""")
+
+
+@pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa venv is made by `make install`")
+def test_a_tracker_store_that_is_down_fails_the_turn_instead_of_forgetting_it() -> None:
+    done = subprocess.run([str(RASA_PYTHON), "-c", FAILING_STORE], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, after = done.stdout.strip().splitlines()[-1].split("] [")
+    assert before.count("swallowed") == 3, "Rasa's own wrapper swallows the errors"
+    assert after.count("raised") == 3
