@@ -120,51 +120,64 @@ def never_reached_rasa(turn: dict) -> bool:
     return bool(OUTAGE_KINDS & set(turn["kinds"])) or not turn["status"]
 
 
+@dataclass
+class _StoredTurn:
+    """One user event in the tracker store, with what Rasa answered after it."""
+
+    text: str
+    at: float                 # the event's timestamp
+    answered: bool = False    # a bot event follows it
+    outage: bool = False      # ... with Rasa's own "briefly unavailable" reply
+
+
+def _stored_turns(rows: list) -> list[_StoredTurn]:
+    stored: list[_StoredTurn] = []
+    for type_name, data, timestamp in rows:
+        if type_name == "user":
+            stored.append(_StoredTurn(json.loads(data).get("text") or "", timestamp))
+        elif stored:
+            custom = (json.loads(data).get("data") or {}).get("custom") or {}
+            stored[-1].answered = True
+            stored[-1].outage = stored[-1].outage or custom.get("kind") in OUTAGE_KINDS
+    return stored
+
+
 def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> None:
     """Align the sent turns with the stored user events, strictly in order: a stored
     event matches the next sent turn with its text; a turn that never reached Rasa may be
     missing (it matches a stored event only when Rasa stored it with its own outage
     reply or before the next turn was sent); anything else missing is lost, anything
     stored twice or unsent is duplicated."""
-    stored: list[list] = []  # [user text, answered by a bot event after it, with the outage reply, time]
-    for type_name, data, timestamp in rows:
-        if type_name == "user":
-            stored.append([json.loads(data).get("text") or "", False, False, timestamp])
-        elif stored:
-            custom = ((json.loads(data).get("data") or {}).get("custom") or {})
-            stored[-1][1] = True
-            stored[-1][2] = stored[-1][2] or custom.get("kind") in OUTAGE_KINDS
+    stored = _stored_turns(rows)
     position = 0
     texts = [mask_sensitive(turn["text"]) for turn in sent]
     for index, (turn, text) in enumerate(zip(sent, texts)):
-        here = position < len(stored) and stored[position][0] == text
-        if never_reached_rasa(turn) and not (here and _reached_rasa_after_all(stored, position, sent, index)):
+        here = stored[position] if position < len(stored) and stored[position].text == text else None
+        if never_reached_rasa(turn) and not (here and _is_this_turn(here, sent, index)):
             continue  # answered by the web front or the widget: nothing stored
-        if here:
-            if not stored[position][1]:
-                result.unanswered_in_tracker += 1
-            position += 1
-            # the same text stored again, but not sent again next: a turn handled twice
-            following = texts[index + 1] if index + 1 < len(texts) else None
-            while position < len(stored) and stored[position][0] == text != following:
-                result.duplicated += 1
-                _example(result, f"duplicated: {session} {text!r}")
-                position += 1
-        else:
+        if here is None:
             result.lost += 1
             _example(result, f"lost: {session} {text!r}")
+            continue
+        if not here.answered:
+            result.unanswered_in_tracker += 1
+        position += 1
+        # the same text stored again, but not sent again next: a turn handled twice
+        following = texts[index + 1] if index + 1 < len(texts) else None
+        while position < len(stored) and stored[position].text == text != following:
+            result.duplicated += 1
+            _example(result, f"duplicated: {session} {text!r}")
+            position += 1
     if position < len(stored):
         result.duplicated += len(stored) - position  # stored user events nobody sent
-        _example(result, f"unsent in tracker: {session} {stored[position][0]!r}")
+        _example(result, f"unsent in tracker: {session} {stored[position].text!r}")
 
 
-def _reached_rasa_after_all(stored: list[list], position: int, sent: list[dict], index: int) -> bool:
-    """Whether the stored event with this outage turn's text is this very turn (Rasa got
-    it before it or the web front went down) rather than a later retry of the same text:
-    it was stored with Rasa's own outage reply, or before the candidate's next turn."""
-    if stored[position][2]:
-        return True
-    return index + 1 >= len(sent) or stored[position][3] < sent[index + 1]["sent"]
+def _is_this_turn(stored: _StoredTurn, sent: list[dict], index: int) -> bool:
+    """Whether a stored event with an outage turn's text is that very turn (Rasa got it
+    before it or the web front went down) rather than a later retry of the same text:
+    stored with Rasa's own outage reply, or before the candidate's next turn."""
+    return stored.outage or index + 1 >= len(sent) or stored.at < sent[index + 1]["sent"]
 
 
 def _example(result: LoadResult, text: str) -> None:
