@@ -13,6 +13,15 @@ import pytest
 from bot import PROJECT_ROOT
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
+needs_rasa_venv = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa venv is made by `make install`")
+
+
+def in_rasa_venv(code: str, *args: str) -> str:
+    """What ``code`` prints, run by the Rasa venv's Python in the project (it must succeed)."""
+    done = subprocess.run([str(RASA_PYTHON), "-c", code, *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
 
 CHECK = textwrap.dedent("""
     import json, sys
@@ -62,13 +71,9 @@ RESPONSES = {
 }
 
 
-@pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa venv is made by `make install`")
+@needs_rasa_venv
 def test_patched_rasa_validates_action_responses_as_before_and_pools_sqlite_in_wal_mode(tmp_path):
-    done = subprocess.run([str(RASA_PYTHON), "-c", CHECK, json.dumps(RESPONSES), str(tmp_path / "t.db")],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(in_rasa_venv(CHECK, json.dumps(RESPONSES), str(tmp_path / "t.db")))
     assert result["reuses"] is True
     assert result["patched"] == result["original"]
     assert result["patched"]["answer"] is True and result["patched"]["empty"] is True
@@ -132,6 +137,7 @@ def test_a_long_conversation_goes_on_in_new_sessions_with_its_slots(servers):
     assert tracker["slots"]["place"] == "河南"
 
 
+@needs_rasa_venv
 def test_rasa_finds_the_cluster_lock_store_the_endpoints_name() -> None:
     # Rasa loads the class named in endpoints.yml only when a cluster instance starts;
     # a missing module there stops both instances (redis is not reached at creation).
@@ -144,10 +150,7 @@ def test_rasa_finds_the_cluster_lock_store_the_endpoints_name() -> None:
         store = LockStore.create(EndpointConfig(url="127.0.0.1", type=sys.argv[1], port=1, db=0))
         print(type(store).__module__ + "." + type(store).__name__)
     """)
-    done = subprocess.run([str(RASA_PYTHON), "-c", code, CLUSTER_LOCK_STORE], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == CLUSTER_LOCK_STORE
+    assert in_rasa_venv(code, CLUSTER_LOCK_STORE) == CLUSTER_LOCK_STORE
 
 
 FAILING_STORE = textwrap.dedent("""
@@ -183,11 +186,8 @@ FAILING_STORE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa venv is made by `make install`")
+@needs_rasa_venv
 def test_a_tracker_store_that_is_down_fails_the_turn_instead_of_forgetting_it() -> None:
-    done = subprocess.run([str(RASA_PYTHON), "-c", FAILING_STORE], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    before, after = done.stdout.strip().splitlines()[-1].split("] [")
+    before, after = in_rasa_venv(FAILING_STORE).split("] [")
     assert before.count("swallowed") == 3, "Rasa's own wrapper swallows the errors"
     assert after.count("raised") == 3
