@@ -166,6 +166,20 @@ def test_an_index_version_is_one_stat(served: Served) -> None:
     assert {e.id for e in kb.entries} == {e.id for e in load_knowledge_base(FIXTURE, SOURCES).entries}
 
 
+def test_the_staff_console_searches_the_index_a_publish_served(served: Served) -> None:
+    # The console's holder must not keep the engine it first loaded: staff check a fix
+    # in the search right after publishing it.
+    from bot.web.state import RetrievalEngineHolder
+
+    holder = RetrievalEngineHolder(served.engine)
+    publish_index(served.build("one"), served.index)
+    first = holder.get()
+    assert holder.get() is first
+    served.edit(fee_answer(first).splitlines()[0], "改过的第一行")
+    publish_index(served.build("two"), served.index)
+    assert "改过的第一行" in fee_answer(holder.get())
+
+
 # ------------------------------------------------------------------ the job's gate and status
 
 
@@ -530,16 +544,3 @@ class CopiedProject:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['rasa']}"
 
-
-def test_the_staff_console_searches_the_index_a_publish_served(served: Served) -> None:
-    # The console's holder must not keep the engine it first loaded: staff check a fix
-    # in the search right after publishing it.
-    from bot.web.state import RetrievalEngineHolder
-
-    holder = RetrievalEngineHolder(served.engine)
-    publish_index(served.build("one"), served.index)
-    first = holder.get()
-    assert holder.get() is first
-    served.edit(fee_answer(first).splitlines()[0], "改过的第一行")
-    publish_index(served.build("two"), served.index)
-    assert "改过的第一行" in fee_answer(holder.get())
