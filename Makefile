@@ -15,7 +15,7 @@ export REDIS_PORT ?= 6379
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.yml)
 RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/lang/text.py bot/retrieval/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
-WEB_SRC := $(shell find bot/web/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
+WEB_SRC := $(shell find bot/web/chat/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
 
 .PHONY: help install import index nlu train run stop test eval report bench soak clean
 help: ## list the targets
@@ -38,7 +38,7 @@ $(CJK_FONT):
 $(EMOJI_FONT):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji
 bot/web/static/dist/.built: $(WEB_SRC)
-	cd bot/web/frontend && npm ci --no-audit --no-fund && npm run build
+	cd bot/web/chat/frontend && npm ci --no-audit --no-fund && npm run build
 	touch $@
 install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium $(CJK_FONT) $(EMOJI_FONT) bot/web/static/dist/.built ## install what is missing
 	@$(BOT) -m bot.web.password ensure
@@ -50,16 +50,16 @@ models/index/manifest.json: .venv/.installed $(FAQ_DATA) $(INDEX_CODE)
 	$(BOT) -m bot index
 index: models/index/manifest.json ## build the retrieval index if the data changed
 models/rasa/model.tar.gz: .venv-rasa/.installed .venv/.installed $(RASA_DATA)
-	$(BOT) -m bot.build.nlu_export
+	$(BOT) -m bot.training.nlu_export
 	$(RASA) train --fixed-model-name model --out models/rasa --data data/nlu data/rules data/stories --num-threads 2
 	touch $@
 train: models/rasa/model.tar.gz ## train Rasa if data or config changed
 
 BASELINE := benchmarks/response_selector
 BASELINE_DATA := $(FAQ_DATA) $(BASELINE)/config.yml data/nlu/smalltalk.yml data/nlu/jieba/domain_terms.txt \
-  data/faq/replies.yml bot/build/baseline.py bot/build/nlu_export.py
+  data/faq/replies.yml bot/training/baseline.py bot/training/nlu_export.py
 models/baseline/model.tar.gz: .venv-rasa/.installed .venv/.installed $(BASELINE_DATA)
-	$(BOT) -m bot.build.baseline
+	$(BOT) -m bot.training.baseline
 	$(RASA) train --config $(BASELINE)/config.yml --domain $(BASELINE)/domain.yml --data $(BASELINE)/data \
 	  --fixed-model-name model --out models/baseline --num-threads 2
 	touch $@

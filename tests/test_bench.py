@@ -1,4 +1,4 @@
-"""The benchmark's baseline generator (bot.build.baseline) and the statistics and reporting
+"""The benchmark's baseline generator (bot.training.baseline) and the statistics and reporting
 helpers of bot.quality.bench. No timings are asserted: the figures go to the report."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.build.baseline import BASELINE_DIR, build, fallback_text, write
-from bot.build.nlu_export import _example
+from bot.training.baseline import BASELINE_DIR, build, fallback_text, write
+from bot.training.nlu_export import _example
 from bot.knowledge.entries import load_entries
 from bot.quality.bench.accuracy import baseline_outcome_reader, our_outcome, score_accuracy
 from bot.quality.bench.load import make_sessions, send_turn, split_blocks, summarise_load

@@ -9,7 +9,7 @@ import sys
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.build.nlu_export import topic_examples
+from bot.training.nlu_export import topic_examples
 
 
 def examples(path) -> dict[str, list[str]]:

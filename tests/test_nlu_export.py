@@ -2,7 +2,7 @@
 
 import yaml
 
-from bot.build import nlu_export
+from bot.training import nlu_export
 def test_export_writes_topic_intents_and_out_of_scope_examples(tmp_path):
     path = nlu_export.export(out_dir=tmp_path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -28,7 +28,7 @@ from bot.datafiles import ui_texts
 from bot.knowledge import editing
 from bot.knowledge.cases import REGRESSION_DIR
 from bot.knowledge.entries import load_knowledge_base
-from bot.web import database
+from bot.web.storage import tables as database
 from bot.web.app import create_app
 from tests.test_web_staff_auth import PASSWORD, make_settings
 

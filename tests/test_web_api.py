@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from bot.knowledge.entries import KnowledgeBase, load_knowledge_base
 from bot.lang.privacy import MOBILE
 from bot.web.app import create_app
-from bot.web.settings import WebSettings
+from bot.web.config import WebSettings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.servers
@@ -91,7 +91,7 @@ def test_chat_page_is_served_with_escaped_config(client: httpx.Client) -> None:
 
 def test_chat_page_references_the_bundle_when_built(client: httpx.Client) -> None:
     if not (Path(__file__).resolve().parent.parent / "bot/web/static/dist/chat.js").is_file():
-        pytest.skip("frontend not built (cd bot/web/frontend && npm ci && npm run build)")
+        pytest.skip("frontend not built (cd bot/web/chat/frontend && npm ci && npm run build)")
     page = client.get("/").text
     assert "/static/dist/chat.js" in page and "/static/dist/chat.css" in page
     assert client.get("/static/dist/chat.js").status_code == 200

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from bot import PROJECT_ROOT
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.settings import WebSettings
+from bot.web.config import WebSettings
 from tests.conftest import free_port
 
 API_TEXTS = ui_texts()["api"]
@@ -61,7 +61,7 @@ def test_unknown_paths_and_methods(tmp_path: Path) -> None:
 def test_building_the_application_loads_no_model() -> None:
     script = ("import sys\n"
               "from bot.web.app import create_app\n"
-              "from bot.web.settings import WebSettings\n"
+              "from bot.web.config import WebSettings\n"
               "create_app(WebSettings())\n"
               "heavy = [m for m in ('bot.retrieval.engine', 'bot.retrieval.embedding', 'numpy', 'faiss', 'torch')"
               " if m in sys.modules]\n"

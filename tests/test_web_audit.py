@@ -9,8 +9,8 @@ import re
 from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
-from bot.web import database
-from bot.web.audit import PAGE_SIZE
+from bot.web.storage import tables as database
+from bot.web.console.audit import PAGE_SIZE
 from tests.test_web_annotate import (QUESTIONS, Workspace, csrf, editor, engine, form, viewer,  # noqa: F401
                                      workspace)
 

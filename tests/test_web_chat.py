@@ -1,4 +1,4 @@
-"""bot.web.chat through Starlette's test client, without Rasa: the chat page's config,
+"""bot.web.chat.api through Starlette's test client, without Rasa: the chat page's config,
 the embed script, and the API's refusals, all before any call to Rasa (answers from the
 real Rasa: tests/test_web_api.py)."""
 
@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.chat import json_for_script
-from bot.web.settings import WebSettings
+from bot.web.chat.api import json_for_script
+from bot.web.config import WebSettings
 from tests.conftest import free_port
 
 TEXTS = ui_texts()

@@ -1,4 +1,4 @@
-"""The staff dashboard (bot.web.dashboard, bot.web.dashboard_figures, bot.web.charts):
+"""The staff dashboard (bot.web.console.dashboard, bot.web.console.dashboard_figures, bot.web.console.charts):
 the figures per day from logged turns and ratings, the chart geometry, and the page as
 inline SVG over a real SQLite tracker store in Rasa's schema (no script, no CDN)."""
 
@@ -15,11 +15,11 @@ from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.charts import bar_chart, line_chart, nice_maximum, ranking_chart
-from bot.web.dashboard import DEFAULT_DAYS
-from bot.web.dashboard_figures import dashboard_figures, percentile
-from bot.web.ratings import Rating, save_rating
-from bot.web.tracker_log import LoggedTurn, LogMessage
+from bot.web.console.charts import bar_chart, line_chart, nice_maximum, ranking_chart
+from bot.web.console.dashboard import DEFAULT_DAYS
+from bot.web.console.dashboard_figures import dashboard_figures, percentile
+from bot.web.storage.ratings import Rating, save_rating
+from bot.web.storage.tracker_events import LoggedTurn, LogMessage
 from tests.test_web_feedback import bot, settings_for, user, write_events
 
 TEXTS = ui_texts()

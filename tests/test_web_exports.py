@@ -1,4 +1,4 @@
-"""bot.web.exports: the CSV rows, and the downloads through Starlette's test client over
+"""bot.web.console.exports: the CSV rows, and the downloads through Starlette's test client over
 a small tracker store in Rasa's ``events`` schema (the server tests use one Rasa wrote)."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.exports import conversation_rows, unanswered_rows
-from bot.web.settings import WebSettings
-from bot.web.tracker_log import Conversation, LogMessage, UnansweredQuestion
+from bot.web.console.exports import conversation_rows, unanswered_rows
+from bot.web.config import WebSettings
+from bot.web.storage.tracker_events import Conversation, LogMessage, UnansweredQuestion
 from tests.conftest import free_port
 
 PASSWORD = "export-test-password"

@@ -1,4 +1,4 @@
-"""POST /api/feedback (bot.web.feedback, bot.web.ratings): thumbs up and down stored with
+"""POST /api/feedback (bot.web.chat.feedback, bot.web.storage.ratings): thumbs up and down stored with
 the turn in the tracker store's database, one per turn, masked, rate-limited, and every
 malformed request a clear 4xx in the API's error shape.
 
@@ -23,10 +23,10 @@ from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.database import feedback, own_tables
-from bot.web.feedback import MAX_BODY_BYTES, MAX_COMMENT_CHARS, FeedbackLimits, SlidingWindowLimit
-from bot.web.ratings import ratings_of
-from bot.web.settings import WebSettings
+from bot.web.storage.tables import feedback, own_tables
+from bot.web.chat.feedback import MAX_BODY_BYTES, MAX_COMMENT_CHARS, FeedbackLimits, SlidingWindowLimit
+from bot.web.storage.ratings import ratings_of
+from bot.web.config import WebSettings
 from tests.conftest import RunningServers, free_port, post_json
 
 ERRORS = ui_texts()["feedback"]["errors"]

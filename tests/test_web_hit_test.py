@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
 from bot.knowledge.cases import load_cases
-from bot.web.hit_test import MAX_ROWS
+from bot.web.console.hit_testing import MAX_ROWS
 from tests.conftest import RunningServers
 from tests.test_web_annotate import (Workspace, csrf, editor, engine, viewer,  # noqa: F401 - fixtures
                                      workspace)

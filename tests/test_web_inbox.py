@@ -1,4 +1,4 @@
-"""The staff inbox (bot.web.inbox, bot.web.inbox_views): fallbacks, did-you-means with
+"""The staff inbox (bot.web.console.inbox, bot.web.console.inbox_groups): fallbacks, did-you-means with
 what the candidate picked, low-confidence answers and thumbs down, grouped by similar
 question, with statuses, filters, paging, links and its CSV.
 
@@ -28,11 +28,11 @@ from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.database import audit_log, own_tables, question_statuses, question_key, set_question_status
-from bot.web.inbox import INBOX_PAGE_SIZE, QuestionEmbeddings
-from bot.web.inbox_views import (InboxFilters, each_alone, group_items, inbox_items, turn_kinds)
-from bot.web.ratings import Rating, save_rating
-from bot.web.tracker_log import LoggedTurn, LogMessage
+from bot.web.storage.tables import audit_log, own_tables, question_statuses, question_key, set_question_status
+from bot.web.console.inbox import INBOX_PAGE_SIZE, QuestionEmbeddings
+from bot.web.console.inbox_groups import (InboxFilters, each_alone, group_items, inbox_items, turn_kinds)
+from bot.web.storage.ratings import Rating, save_rating
+from bot.web.storage.tracker_events import LoggedTurn, LogMessage
 from tests.conftest import RunningServers, post_json
 from tests.test_web_feedback import bot, settings_for, user, write_events
 

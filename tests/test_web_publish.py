@@ -169,7 +169,7 @@ def test_an_index_version_is_one_stat(served: Served) -> None:
 def test_the_staff_console_searches_the_index_a_publish_served(served: Served) -> None:
     # The console's holder must not keep the engine it first loaded: staff check a fix
     # in the search right after publishing it.
-    from bot.web.state import RetrievalEngineHolder
+    from bot.web.app_state import RetrievalEngineHolder
 
     holder = RetrievalEngineHolder(served.engine)
     publish_index(served.build("one"), served.index)
@@ -183,7 +183,7 @@ def test_the_staff_console_searches_the_index_a_publish_served(served: Served) -
 # ------------------------------------------------------------------ the job's gate and status
 
 
-from bot.build import publish as job  # noqa: E402
+from bot.publish import job  # noqa: E402
 from bot.knowledge.cases import Case  # noqa: E402
 
 
@@ -240,7 +240,7 @@ def test_one_publish_at_a_time(tmp_path: Path) -> None:
     status = tmp_path / "publish.json"
     held = job.take_lock(job.lock_path(status))
     assert held is not None and job.take_lock(job.lock_path(status)) is None
-    run = subprocess.run([sys.executable, "-m", "bot.build.publish", "--status", str(status), "--who", "x"],
+    run = subprocess.run([sys.executable, "-m", "bot.publish.job", "--status", str(status), "--who", "x"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == job.EXIT_BUSY and "another publish is running" in run.stderr
     assert not status.exists(), "the running publish's status is left alone"

@@ -9,8 +9,8 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.web.password import ensure_secrets
-from bot.web.database import sqlite_file
-from bot.web.settings import SettingsError, WebSettings, read_env_file
+from bot.web.storage.tables import sqlite_file
+from bot.web.config import SettingsError, WebSettings, read_env_file
 
 
 def test_environment_wins_over_env_file_and_defaults(tmp_path: Path) -> None:

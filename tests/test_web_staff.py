@@ -32,9 +32,9 @@ from starlette.testclient import TestClient
 from bot.lang.privacy import mask_sensitive
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
-from bot.web.database import own_tables, question_key, read_only_engine
-from bot.web.staff import CONVERSATION_PAGE_SIZE, LOG_PAGE_SIZE, SEARCH_RESULT_COUNT
-from bot.web.tracker_log import PREVIEW_MESSAGES, UNANSWERED_KINDS, TrackerLog
+from bot.web.storage.tables import own_tables, question_key, read_only_engine
+from bot.web.console.log import CONVERSATION_PAGE_SIZE, LOG_PAGE_SIZE, SEARCH_RESULT_COUNT
+from bot.web.storage.tracker_events import PREVIEW_MESSAGES, UNANSWERED_KINDS, TrackerLog
 from tests.conftest import RunningServers
 # The clients of the login tests; their ``tracker_db`` here is this module's: the real one.
 from tests.test_web_staff_auth import PASSWORD, anonymous, make_settings, staff  # noqa: F401 - fixtures

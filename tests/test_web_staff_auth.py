@@ -1,4 +1,4 @@
-"""bot.web.staff_auth through Starlette's test client: the guard, login, rate limit,
+"""bot.web.console.login through Starlette's test client: the guard, login, rate limit,
 session expiry and logout. No server is needed: the staff pages used here work (and say
 so) without a tracker store, and nothing here searches."""
 
@@ -16,9 +16,9 @@ from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
 from bot.web.app import create_app
-from bot.web.auth import SESSION_COOKIE_NAME, SessionSigner
-from bot.web.settings import WebSettings
-from bot.web.staff_auth import safe_next_path
+from bot.web.staff_identity import SESSION_COOKIE_NAME, SessionSigner
+from bot.web.config import WebSettings
+from bot.web.console.login import safe_next_path
 from tests.conftest import free_port
 
 PASSWORD = "correct-horse-battery"
@@ -186,7 +186,7 @@ def test_two_passwords_two_roles_and_the_name_for_the_audit_log(tracker_db: Path
 def test_a_viewer_cannot_change_anything(tracker_db: Path) -> None:
     from starlette.routing import Route
 
-    from bot.web.staff_auth import editor_only
+    from bot.web.console.login import editor_only
 
     @editor_only
     async def change(request):

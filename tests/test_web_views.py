@@ -1,4 +1,4 @@
-"""bot.web.views alone: a retrieval hit as staff see it, a logged question as a case."""
+"""bot.web.console.view_models alone: a retrieval hit as staff see it, a logged question as a case."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import yaml
 from bot.datafiles import ui_texts
 from bot.knowledge.corpus import Citation
 from bot.retrieval.engine import Hit
-from bot.web.tracker_log import Conversation, LogMessage
-from bot.web.views import HitView, regression_case_yaml
+from bot.web.storage.tracker_events import Conversation, LogMessage
+from bot.web.console.view_models import HitView, regression_case_yaml
 
 CST = timezone(timedelta(hours=8))
 CASE_TEXTS = ui_texts()["staff"]["regression_case"]

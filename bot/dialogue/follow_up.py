@@ -5,7 +5,7 @@ candidate's own words for it (``last_asked``). The next message is read alone an
 each of those contexts, both as asking for any entry and as asking for an entry other
 than the last one; the decision between these readings has two margins chosen on the
 development pairs of ``tests/data/follow_up_dev.yml`` (``follow_up`` in
-``data/faq/retrieval.yml``, written by ``python -m bot.build.follow_up_margins``), not a
+``data/faq/retrieval.yml``, written by ``python -m bot.training.follow_up_margins``), not a
 length limit or marker words. A message still unclear in context, whose readings point
 into the last answer's topic, gets a clarifying question with that topic's entries as
 quick replies instead of the generic fallback.

@@ -1,7 +1,7 @@
 """NLU experiments without touching the held-out tests/test_nlu.yml.
 
 Three commands over the Rasa NLU training data (data/nlu/**/*.yml, after
-``python -m bot.build.nlu_export``):
+``python -m bot.training.nlu_export``):
 
   split DIR   carve a stratified dev split (about 1 in 6 examples of every intent)
               and write DIR/train/nlu.yml (the rest, plus lookup tables) and

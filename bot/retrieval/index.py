@@ -17,7 +17,7 @@ encoder's and classifier's configuration; loading refuses an index whose manifes
 not match its knowledge (or the data given) or the encoder, and says to run ``make index``.
 ``make index`` is stale when the hash differs from ``data/faq``'s.
 
-A publish (``bot.build.publish``) builds a new index in a directory of its own beside
+A publish (``bot.publish.job``) builds a new index in a directory of its own beside
 ``models/index`` (``models/index-versions/<version>``) and makes ``models/index`` a
 symbolic link to it in one rename (:func:`publish_index`); a server notices the new
 version by its manifest (:func:`index_version`, one ``stat``) and loads it whole.

@@ -11,7 +11,7 @@ model learns from all of them at once: a multinomial logistic regression over
 
 with one class per entry plus ``NONE``, trained on ``data/faq/out_of_scope.yml``.
 Its probability of an entry is the entry's *confidence*; the thresholds in
-``data/faq/retrieval.yml`` apply to it (``python -m bot.build.calibrate``).
+``data/faq/retrieval.yml`` apply to it (``python -m bot.training.calibrate``).
 
 Trained at index build time (``make index``) and stored next to the index; scikit-learn
 is imported only when a model is trained or loaded.

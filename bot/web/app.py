@@ -3,38 +3,38 @@
 Serve with ``uvicorn --factory bot.web.app:create_app --host 127.0.0.1 --port 8000``.
 The handlers live in one module per audience:
 
-Candidates (:mod:`bot.web.chat`)
+Candidates (:mod:`bot.web.chat.api`)
     ``GET /``               WeChat-style chat page (``?embed=1`` inside the embed panel)
     ``POST /api/chat``      ``{session_id, message}`` → ``{user_text, messages: [bubble…]}``
     ``GET /api/history``    ``?session_id=`` → ``{messages: [bubble…]}`` from Rasa's tracker
-    ``POST /api/feedback``  ``{session_id, turn, rating, reason?, comment?}``  :mod:`bot.web.feedback`
+    ``POST /api/feedback``  ``{session_id, turn, rating, reason?, comment?}``  :mod:`bot.web.chat.feedback`
     ``GET /embed.js``       one-line embed: floating button + iframe panel
     ``GET /embed-demo``     a plain page using that snippet
     ``GET /healthz``        liveness
 
-Staff (signed-cookie session after ``POST /staff/login``, :mod:`bot.web.staff_auth`)
-    ``GET /staff``                         retrieval search (``?q=``)      :mod:`bot.web.staff`
+Staff (signed-cookie session after ``POST /staff/login``, :mod:`bot.web.console.login`)
+    ``GET /staff``                         retrieval search (``?q=``)      :mod:`bot.web.console.log`
     ``GET /staff/api/search``              the same as JSON
     ``GET /staff/log``                     conversation log (``?q=&date_from=&date_to=``)
     ``GET /staff/log/{sender_id}``         one conversation
     ``GET /staff/inbox``                   what the assistant did not serve well, grouped by
                                            similar question (``POST /staff/inbox/status``
                                            marks a group; ``/staff/unanswered`` redirects here)
-                                                                           :mod:`bot.web.inbox`
-    ``GET /staff/dashboard``               figures per day as charts      :mod:`bot.web.dashboard`
+                                                                           :mod:`bot.web.console.inbox`
+    ``GET /staff/dashboard``               figures per day as charts      :mod:`bot.web.console.dashboard`
     ``GET /staff/api/regression-case``     ``?sender_id=&turn=`` → one logged question as a
                                            regression case (YAML for tests/regression/)
     ``GET /staff/export/conversations.csv``, ``/staff/export/unanswered.csv``,
     ``/staff/export/inbox.csv``
-                                                                           :mod:`bot.web.exports`
+                                                                           :mod:`bot.web.console.exports`
     ``GET|POST /staff/annotate``           an inbox group's questions (``?question=…``): attach
                                            (``/attach``), new entry from passages (``/new-entry``),
-                                           out of scope (``/out-of-scope``)  :mod:`bot.web.annotate`
+                                           out of scope (``/out-of-scope``)  :mod:`bot.web.console.annotate`
     ``GET|POST /staff/publish``            rebuild, gate and load index and model; progress as
-                                           JSON at ``/staff/api/publish``     :mod:`bot.web.publish`
-    ``GET /staff/audit``                   every staff change, paged           :mod:`bot.web.audit`
+                                           JSON at ``/staff/api/publish``     :mod:`bot.web.console.publish_page`
+    ``GET /staff/audit``                   every staff change, paged           :mod:`bot.web.console.audit`
     ``GET|POST /staff/hit-test``           many questions at once, CSV; ``/cases`` saves rows as
-                                           regression cases                    :mod:`bot.web.hit_test`
+                                           regression cases                    :mod:`bot.web.console.hit_testing`
 """
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.web import chat, dashboard, exports, feedback, inbox, staff, staff_auth
-from bot.web import annotate, audit, hit_test, publish
+from bot.web.chat import api as chat, feedback
+from bot.web.console import annotate, audit, dashboard, exports, inbox
+from bot.web.console import hit_testing as hit_test, log as staff, login as staff_auth, publish_page as publish
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
-from bot.web.settings import WebSettings
-from bot.web.state import STATIC_DIRECTORY, build_state
+from bot.web.config import WebSettings
+from bot.web.app_state import STATIC_DIRECTORY, build_state
 
 ROUTES = [
     Route("/", chat.chat_page, name="chat_page"),

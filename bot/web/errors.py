@@ -10,8 +10,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from bot.web.state import web_state
-from bot.web.tracker_log import TrackerLogUnavailable
+from bot.web.app_state import web_state
+from bot.web.storage.tracker_events import TrackerLogUnavailable
 
 
 class ApiError(Exception):

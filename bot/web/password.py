@@ -14,7 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from bot.web.settings import DEFAULT_ENV_FILE, read_env_file
+from bot.web.config import DEFAULT_ENV_FILE, read_env_file
 
 PASSWORD_VARIABLE = "STAFF_PASSWORD"
 VIEWER_PASSWORD_VARIABLE = "STAFF_VIEWER_PASSWORD"

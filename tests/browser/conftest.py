@@ -28,7 +28,7 @@ def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: run `make install` (make test does it)")
     if not (PROJECT_ROOT / "bot/web/static/dist/chat.js").is_file():
-        pytest.fail("frontend not built: run `make install` (or cd bot/web/frontend && npm ci && npm run build)")
+        pytest.fail("frontend not built: run `make install` (or cd bot/web/chat/frontend && npm ci && npm run build)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

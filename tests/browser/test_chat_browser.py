@@ -200,7 +200,7 @@ def test_staff_page_redirects_to_login_then_search_shows_hits(
 def test_a_thumbs_down_with_a_reason_shows_as_given_after_reload(page: Any, web_front_url: str, servers: Any,
                                                                   screenshot: Any) -> None:
     from bot.datafiles import ui_texts
-    from bot.web.ratings import ratings_of
+    from bot.web.storage.ratings import ratings_of
 
     texts = widget = ui_texts()["chat"]["feedback"]
     open_chat(page, web_front_url)

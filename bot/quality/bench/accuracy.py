@@ -43,7 +43,7 @@ def our_outcome(reply: RestReply) -> str | None:
 def baseline_outcome_reader() -> Outcome:
     """The baseline's answer is an entry's answer text verbatim (answers are unique)
     or the fallback text."""
-    from bot.build.baseline import fallback_text
+    from bot.training.baseline import fallback_text
     from bot.knowledge.entries import load_entries
 
     by_text = {entry.answer.strip(): entry.id for entry in load_entries()}

@@ -2,7 +2,7 @@
 on free ports, how long Rasa takes to load its model, and resident memory.
 
 Our servers run under their own supervisord (``bot.servers``) with the tracker store given; the baseline
-(``bot.build.baseline``, ``benchmarks/response_selector/``) is ``rasa run`` of
+(``bot.training.baseline``, ``benchmarks/response_selector/``) is ``rasa run`` of
 ``models/baseline/model.tar.gz`` with the same kind of tracker store.
 """
 
@@ -62,10 +62,10 @@ def train(system: str, skip: bool) -> float | None:
     """Generate the training data, then train cold (temporary output, empty Rasa cache)
     unless ``skip`` and the model exists; a missing model is put in place."""
     if system == "assistant":
-        from bot.build.nlu_export import export
+        from bot.training.nlu_export import export
         export()
     else:
-        from bot.build.baseline import write
+        from bot.training.baseline import write
         write()
     model = MODELS[system]
     if skip and model.exists():

@@ -1,6 +1,6 @@
 """Build step: choose the follow-up decision's margins on development pairs.
 
-``python -m bot.build.follow_up_margins [--write]`` reads ``tests/data/follow_up_dev.yml``
+``python -m bot.training.follow_up_margins [--write]`` reads ``tests/data/follow_up_dev.yml``
 (an answered question, then a message leaning on it), answers every pair with every
 combination of margins on a grid, and prints the accuracy of each; ``--write`` stores the
 best (ties: the smaller margins) as ``follow_up`` in ``data/faq/retrieval.yml``. The
@@ -54,7 +54,7 @@ def write_margins(limits: Margins, score: float, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     text = re.sub(r"\n# Follow-up margins.*\Z", "", text, flags=re.S).rstrip("\n")
     block = (f"\n# Follow-up margins (bot/dialogue/follow_up.py), chosen by "
-             f"`python -m bot.build.follow_up_margins --write` on tests/data/follow_up_dev.yml: "
+             f"`python -m bot.training.follow_up_margins --write` on tests/data/follow_up_dev.yml: "
              f"accuracy {score:.1%}.\nfollow_up:\n"
              f"  over_alone: {limits.over_alone}\n  same_entry: {limits.same_entry}\n"
              f"  in_topic: {limits.in_topic}\n  clarify_floor: {limits.clarify_floor}\n")
@@ -62,7 +62,7 @@ def write_margins(limits: Margins, score: float, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.build.follow_up_margins",
+    parser = argparse.ArgumentParser(prog="python -m bot.training.follow_up_margins",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the best in retrieval.yml")
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@ the inbox.
 
 They take their pages' filters (the log's ``?q=&date_from=&date_to=``, the inbox's) and
 give UTF-8 with a BOM, so Excel opens the Chinese text, with formula characters
-neutralised (:func:`bot.web.tracker_log.to_csv`). Errors are plain text: the browser shows
+neutralised (:func:`bot.web.storage.tracker_events.to_csv`). Errors are plain text: the browser shows
 them instead of saving a file.
 """
 
@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.web.errors import log_unavailable
-from bot.web.inbox import inbox_filters, question_embeddings, read_inbox, topic_names
-from bot.web.inbox_views import INBOX_KINDS, InboxGroup
-from bot.web.log_filters import LogFilters, log_filters
-from bot.web.staff_auth import staff_only
-from bot.web.state import web_state
-from bot.web.tracker_log import (DATABASE_ERRORS, Conversation, TrackerLog, UnansweredQuestion, to_csv)
+from bot.web.console.inbox import inbox_filters, question_embeddings, read_inbox, topic_names
+from bot.web.console.inbox_groups import INBOX_KINDS, InboxGroup
+from bot.web.console.log_filters import LogFilters, log_filters
+from bot.web.console.login import staff_only
+from bot.web.app_state import web_state
+from bot.web.storage.tracker_events import (DATABASE_ERRORS, Conversation, TrackerLog, UnansweredQuestion, to_csv)
 
 TimeFormat = Callable[[float | None], str]
 

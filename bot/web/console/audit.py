@@ -1,11 +1,11 @@
 """The audit log: every change staff make, recorded by the handler that makes it, and its
 page (``GET /staff/audit?page=``), newest first.
 
-Rows live in the ``audit_log`` table of :mod:`bot.web.database` (who, when, what, before
+Rows live in the ``audit_log`` table of :mod:`bot.web.storage.tables` (who, when, what, before
 and after). A change is recorded right after it is written; a handler checks the log
 can be written (:func:`ensure_writable`) before it changes anything, so no change goes
 unrecorded. Publishes are recorded when they start and when they end (the job runs in a process of
-its own: :mod:`bot.web.publish` records its outcome when it exits, or when the publish
+its own: :mod:`bot.web.console.publish_page` records its outcome when it exits, or when the publish
 page first sees it after a restart of the web front).
 """
 
@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.web import database
-from bot.web.staff_auth import staff_only, staff_session
-from bot.web.state import WebState, web_state
+from bot.web.storage import tables as database
+from bot.web.console.login import staff_only, staff_session
+from bot.web.app_state import WebState, web_state
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000

@@ -2,10 +2,10 @@
 
 An :class:`InboxItem` is one logged question that got the fallback, a did-you-mean (with
 what the candidate picked from it), a low-confidence answer, or a thumbs down. Items are
-gathered per question (:func:`bot.web.database.question_key`) and the questions grouped
+gathered per question (:func:`bot.web.storage.tables.question_key`) and the questions grouped
 by similarity (:mod:`bot.retrieval.clustering`, called through the ``cluster`` function
 the handler gives); an :class:`InboxGroup` is pending while any of its questions is.
-Nothing here reads a database or an encoder: :mod:`bot.web.inbox` does and passes
+Nothing here reads a database or an encoder: :mod:`bot.web.console.inbox` does and passes
 the results in.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from bot.web.database import question_key
-from bot.web.ratings import Rating
-from bot.web.tracker_log import LoggedTurn
+from bot.web.storage.tables import question_key
+from bot.web.storage.ratings import Rating
+from bot.web.storage.tracker_events import LoggedTurn
 
 INBOX_KINDS = ("fallback", "did_you_mean", "low_confidence", "thumbs_down")
 STATUS_FILTERS = ("pending", "resolved", "ignored", "all")

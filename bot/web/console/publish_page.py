@@ -1,7 +1,7 @@
 """The publish console (``/staff/publish``): what is served, what waits to be published,
 the editor's button, and the progress of a publish.
 
-The button starts ``python -m bot.build.publish`` (the job: rebuild the index, retrain
+The button starts ``python -m bot.publish.job`` (the job: rebuild the index, retrain
 Rasa, gate both with the regression cases, load them into the running servers) as a
 process of its own, in its own session, so a restart of the web front does not stop it.
 The job takes the lock that allows one publish at a time and writes its stages and
@@ -32,9 +32,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from bot import PROJECT_ROOT, datafiles
 from bot.knowledge import editing
-from bot.web.audit import AuditUnavailable, ensure_writable, is_recorded, record, who_is
-from bot.web.staff_auth import editor_only, staff_only
-from bot.web.state import WebState, web_state
+from bot.web.console.audit import AuditUnavailable, ensure_writable, is_recorded, record, who_is
+from bot.web.console.login import editor_only, staff_only
+from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def start_job(state: WebState, who: str) -> tuple[str, str, float]:
     path = status_path()
     log = log_path()
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "bot.build.publish", "--status", str(path), "--who", who, "--id", publish_id]
+    command = [sys.executable, "-m", "bot.publish.job", "--status", str(path), "--who", who, "--id", publish_id]
     with open(log, "ab") as output:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)

@@ -2,8 +2,8 @@
 30 days in the display time zone).
 
 Figures per day from the tracker's turns and the candidates' ratings
-(:mod:`bot.web.dashboard_figures`), drawn as inline SVG by the templates
-(:mod:`bot.web.charts`, ``staff_charts.html``): no script, no chart library, no CDN.
+(:mod:`bot.web.console.dashboard_figures`), drawn as inline SVG by the templates
+(:mod:`bot.web.console.charts`, ``staff_charts.html``): no script, no chart library, no CDN.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.datafiles import reply_texts
-from bot.web.charts import Chart, bar_chart, line_chart, ranking_chart
-from bot.web.dashboard_figures import DashboardFigures, dashboard_figures
+from bot.web.console.charts import Chart, bar_chart, line_chart, ranking_chart
+from bot.web.console.dashboard_figures import DashboardFigures, dashboard_figures
 from bot.web.errors import log_unavailable
-from bot.web.log_filters import log_filters
-from bot.web.ratings import ratings_between
-from bot.web.staff_auth import staff_only
-from bot.web.state import WebState, web_state
-from bot.web.tracker_log import DATABASE_ERRORS
+from bot.web.console.log_filters import log_filters
+from bot.web.storage.ratings import ratings_between
+from bot.web.console.login import staff_only
+from bot.web.app_state import WebState, web_state
+from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

@@ -27,10 +27,10 @@ from starlette.responses import Response
 from bot.knowledge import editing
 from bot.knowledge.cases import expect_from_reply
 from bot.lang.privacy import mask_sensitive
-from bot.web.audit import AuditUnavailable, ensure_writable, record, who_is
-from bot.web.staff_auth import editor_only, staff_only
-from bot.web.state import WebState, web_state
-from bot.web.tracker_log import to_csv
+from bot.web.console.audit import AuditUnavailable, ensure_writable, record, who_is
+from bot.web.console.login import editor_only, staff_only
+from bot.web.app_state import WebState, web_state
+from bot.web.storage.tracker_events import to_csv
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 ``GET /staff/inbox?date_from=&date_to=&topic=&kind=&status=&page=`` lists groups of
 fallbacks, did-you-means, low-confidence answers and thumbs down
-(:mod:`bot.web.inbox_views`); ``POST /staff/inbox/status`` (editors) marks a group's
+(:mod:`bot.web.console.inbox_groups`); ``POST /staff/inbox/status`` (editors) marks a group's
 questions pending, resolved or ignored; ``GET /staff/unanswered`` (the page it
 replaces) redirects here. Each group links to its conversations and offers "处理": the
 annotate page (``/staff/annotate``) with the group's questions.
@@ -29,16 +29,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bot.datafiles import reply_texts
-from bot.web.database import INBOX_STATUSES, question_statuses, record_audit, set_question_status
+from bot.web.storage.tables import INBOX_STATUSES, question_statuses, record_audit, set_question_status
 from bot.web.errors import log_unavailable
-from bot.web.inbox_views import (INBOX_KINDS, LOW_CONFIDENCE_MARGIN, STATUS_FILTERS, InboxFilters, InboxGroup,
+from bot.web.console.inbox_groups import (INBOX_KINDS, LOW_CONFIDENCE_MARGIN, STATUS_FILTERS, InboxFilters, InboxGroup,
                                  each_alone, group_items, inbox_items, shown_groups)
-from bot.web.log_filters import log_filters
-from bot.web.paging import paging, requested_page
-from bot.web.ratings import ratings_between
-from bot.web.staff_auth import editor_only, staff_only, staff_session
-from bot.web.state import WebState, web_state
-from bot.web.tracker_log import DATABASE_ERRORS
+from bot.web.console.log_filters import log_filters
+from bot.web.console.paging import paging, requested_page
+from bot.web.storage.ratings import ratings_between
+from bot.web.console.login import editor_only, staff_only, staff_session
+from bot.web.app_state import WebState, web_state
+from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 

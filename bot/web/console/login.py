@@ -1,7 +1,7 @@
 """Who is staff: the login form, its submission, logout and the guards
 :func:`staff_only` (editor or viewer) and :func:`editor_only` (changes).
 
-A staff session is a signed cookie (:mod:`bot.web.auth`) scoped to ``/staff``; failed
+A staff session is a signed cookie (:mod:`bot.web.staff_identity`) scoped to ``/staff``; failed
 logins are rate-limited per client address. Every state-changing request (any method
 but GET and HEAD) must carry the session's CSRF token, in the ``X-CSRF-Token`` header
 or a ``csrf_token`` form field. Without a staff password configured the login form
@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.web.auth import MAX_NAME_CHARS, SESSION_COOKIE_NAME, SessionSigner, StaffSession
+from bot.web.staff_identity import MAX_NAME_CHARS, SESSION_COOKIE_NAME, SessionSigner, StaffSession
 from bot.web.errors import error_response
-from bot.web.state import WebState, web_state
+from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
 

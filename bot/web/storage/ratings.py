@@ -1,9 +1,9 @@
 """Candidates' ratings of the assistant's answers, stored next to the tracker store.
 
-One row per rated turn in the ``feedback`` table (``bot.web.database``): the turn is the
-conversation's n-th question as :mod:`bot.web.tracker_log` numbers them, so the chat
+One row per rated turn in the ``feedback`` table (``bot.web.storage.tables``): the turn is the
+conversation's n-th question as :mod:`bot.web.storage.tracker_events` numbers them, so the chat
 page, the staff log, the inbox and the dashboard agree on which answer was rated. A
-later rating of the same turn replaces the earlier one. :mod:`bot.web.feedback` takes
+later rating of the same turn replaces the earlier one. :mod:`bot.web.chat.feedback` takes
 them in; the history gives them back to the chat page.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.web.database import feedback, own_tables
-from bot.web.messages import bubbles_from_tracker_events
-from bot.web.state import WebState
-from bot.web.tracker_log import DATABASE_ERRORS
+from bot.web.storage.tables import feedback, own_tables
+from bot.web.chat.bubbles import bubbles_from_tracker_events
+from bot.web.app_state import WebState
+from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 RATINGS = ("up", "down")
 REASONS = ("off_topic", "unclear", "outdated", "other")
@@ -109,7 +109,7 @@ def history_ratings(state: WebState, sender_id: str, tracker_events: list[Any]) 
 
 def rated_bubbles(tracker_events: Iterable[Any], turns_before: int, ratings: dict[int, Rating]
                   ) -> list[dict[str, Any]]:
-    """The tracker's events as the chat page's bubbles (:mod:`bot.web.messages`), each bot
+    """The tracker's events as the chat page's bubbles (:mod:`bot.web.chat.bubbles`), each bot
     bubble with the ``turn`` it answers (None before the first question) and that turn's
     ``rating`` (None when not rated). Turns count the user events from ``turns_before``."""
     bubbles, turn = [], turns_before

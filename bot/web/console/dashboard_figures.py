@@ -5,7 +5,7 @@ asked something that day) and questions; how many were answered (an FAQ answer o
 computed deadline), met with a did-you-mean or with the fallback; thumbs up and down
 given; and the 95th percentile of the answer latency, a bot event's timestamp minus its
 question's (both stamped by Rasa). Over the range: the topics asked about most. Nothing
-here reads a database: :mod:`bot.web.dashboard` passes the turns and ratings in.
+here reads a database: :mod:`bot.web.console.dashboard` passes the turns and ratings in.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from bot.web.ratings import Rating
-from bot.web.tracker_log import LoggedTurn
+from bot.web.storage.ratings import Rating
+from bot.web.storage.tracker_events import LoggedTurn
 
 ANSWERED_KINDS = ("faq_answer", "deadline")
 TOP_TOPICS = 8

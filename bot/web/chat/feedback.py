@@ -1,10 +1,10 @@
 """Candidates' thumbs up and down on the assistant's answers: ``POST /api/feedback``.
 
 ``{session_id, turn, rating: "up" | "down", reason?, comment?}`` rates the answer to the
-conversation's ``turn``-th question (as :mod:`bot.web.tracker_log` numbers them); a thumbs
-down may say why (:data:`bot.web.ratings.REASONS`) and add a comment, masked like the
+conversation's ``turn``-th question (as :mod:`bot.web.storage.tracker_events` numbers them); a thumbs
+down may say why (:data:`bot.web.storage.ratings.REASONS`) and add a comment, masked like the
 messages (:func:`bot.lang.privacy.mask_sensitive`). Ratings are stored by
-:mod:`bot.web.ratings`, one per turn: a later rating of the same turn replaces it.
+:mod:`bot.web.storage.ratings`, one per turn: a later rating of the same turn replaces it.
 Requests are rate-limited per session and per client address; anything malformed
 answers a 4xx in the API's error shape (``bot.web.errors``), never a 500.
 """
@@ -24,11 +24,11 @@ from starlette.responses import JSONResponse, Response
 
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import strip_control
-from bot.web.chat import session_id_of, without_surrogates
+from bot.web.chat.api import session_id_of, without_surrogates
 from bot.web.errors import ApiError, error_response
-from bot.web.ratings import RATINGS, REASONS, Rating, save_rating
-from bot.web.state import WebState, web_state
-from bot.web.tracker_log import DATABASE_ERRORS
+from bot.web.storage.ratings import RATINGS, REASONS, Rating, save_rating
+from bot.web.app_state import WebState, web_state
+from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 MAX_COMMENT_CHARS = 500
 MAX_BODY_BYTES = 8 * 1024

@@ -23,9 +23,9 @@ from starlette.templating import Jinja2Templates
 
 from bot.datafiles import ui_texts
 from bot.rasa_client import AsyncRasaClient
-from bot.web.auth import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner
-from bot.web.settings import WebSettings
-from bot.web.tracker_log import TrackerLog
+from bot.web.staff_identity import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner
+from bot.web.config import WebSettings
+from bot.web.storage.tracker_events import TrackerLog
 
 logger = logging.getLogger(__name__)
 

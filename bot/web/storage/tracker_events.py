@@ -2,14 +2,14 @@
 
 Rasa's ``SQLTrackerStore`` keeps one row per event in table ``events``
 (id, sender_id, type_name, timestamp, intent_name, action_name, data), in a SQLite file
-or in PostgreSQL (``bot.web.database``); it indexes ``sender_id`` only. ``data`` is the
+or in PostgreSQL (``bot.web.storage.tables``); it indexes ``sender_id`` only. ``data`` is the
 event as JSON text (older rows with ``\\uXXXX`` escapes), so text filtering happens in
 Python after decoding, while dates, paging and counting run in SQL: a page of the log
 reads one aggregate over the ``user``/``bot`` rows plus the rows of the conversations it
 shows, and a page of one conversation reads its rows by ``sender_id`` with LIMIT/OFFSET.
 Questions are numbered as the feedback table and the regression-case export number them:
 turn *n* is the sender's *n*-th ``user`` event, oldest first. It reads through a
-connection that cannot write (``bot.web.database.read_only_engine``). All text leaving
+connection that cannot write (``bot.web.storage.tables.read_only_engine``). All text leaving
 it is masked with :func:`bot.lang.privacy.mask_sensitive`.
 """
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import normalise
-from bot.web.database import DatabaseUnavailable, events, question_key, read_only_engine, sqlite_file
+from bot.web.storage.tables import DatabaseUnavailable, events, question_key, read_only_engine, sqlite_file
 
 MESSAGE_TYPES = ("user", "bot")
 UNANSWERED_KINDS = ("fallback", "did_you_mean")
@@ -464,7 +464,7 @@ class TrackerLog:
     def unanswered_questions(self, date_from: date | None = None, date_to: date | None = None
                              ) -> list[UnansweredQuestion]:
         """User questions answered with ``fallback`` or ``did_you_mean``, grouped by
-        :func:`bot.web.database.question_key`, most frequent first (ties: most recent first)."""
+        :func:`bot.web.storage.tables.question_key`, most frequent first (ties: most recent first)."""
         grouped: dict[str, UnansweredQuestion] = {}
         for turn in self.turns(date_from, date_to):
             kind = turn.kind

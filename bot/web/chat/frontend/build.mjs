@@ -1,4 +1,4 @@
-// Bundles the chat page into ../static/dist (chat.js + chat.css). Run: npm run build
+// Bundles the chat page into ../../static/dist (chat.js + chat.css). Run: npm run build
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -22,7 +22,7 @@ const noRemoteFonts = {
 
 await build({
   entryPoints: { chat: path.join(here, "src", "main.jsx") },
-  outdir: path.join(here, "..", "static", "dist"),
+  outdir: path.join(here, "..", "..", "static", "dist"),
   bundle: true,
   minify: true,
   sourcemap: false,

@@ -19,7 +19,7 @@ Hit@1 at the 95 % rejection floor. With ``--write`` it rewrites
 data/faq/retrieval.yml with the figures as comments. The figures on
 tests/data/retrieval_dev.yml are reported too (never used for choosing).
 
-Usage: .venv/bin/python -m bot.build.calibrate [--tune] [--write]
+Usage: .venv/bin/python -m bot.training.calibrate [--tune] [--write]
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def print_choice(r: dict, chosen: dict, floor: float, answer: float, hinted_answ
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.build.calibrate",
+    parser = argparse.ArgumentParser(prog="python -m bot.training.calibrate",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--reject", type=float, default=0.93)
     parser.add_argument("--precision", type=float, default=0.95)
@@ -285,7 +285,7 @@ def write_config(settings, classifier, floor, answer, hinted, boost, m) -> None:
     c = m["chosen"]
     lines = [
         "# Retrieval settings (read by bot/retrieval/settings.py).",
-        "# Written by python -m bot.build.calibrate --write; edit the choice rules there, not here.",
+        "# Written by python -m bot.training.calibrate --write; edit the choice rules there, not here.",
         "#",
         f"# Calibration of {m['date']} with {m['model']}; entry classifier (bot/retrieval/ranker.py):",
         f"#  {a.folds}-fold cross-validation over {m['n_in']} entry questions/paraphrases and {m['n_neg']}",

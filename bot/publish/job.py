@@ -1,4 +1,4 @@
-"""Publishing what staff changed: ``python -m bot.build.publish --status FILE --who NAME``.
+"""Publishing what staff changed: ``python -m bot.publish.job --status FILE --who NAME``.
 
 The staff console's "publish" button starts this job as a process of its own and polls
 the status file it writes (stages, progress, the outcome); the web process never builds
@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from bot import PROJECT_ROOT
-from bot.build import nlu_export
+from bot.training import nlu_export
 from bot.knowledge.cases import Case, load_cases, pinned_today
 from bot.knowledge.entries import load_knowledge_base
 from bot.quality.regression import CaseResult, run_case
@@ -463,7 +463,7 @@ class Publish:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.build.publish", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bot.publish.job", description=__doc__.split("\n\n")[0])
     parser.add_argument("--status", type=Path, required=True, help="the status file the console polls")
     parser.add_argument("--who", required=True, help="who publishes (for the status and the audit log)")
     parser.add_argument("--id", dest="publish_id", help="this publish's id (default: a new one)")

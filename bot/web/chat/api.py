@@ -2,7 +2,7 @@
 
 ``GET /`` (``?embed=1`` inside the embed panel), ``POST /api/chat``, ``GET /api/history``,
 ``GET /embed.js``, ``GET /embed-demo`` and ``GET /healthz`` (the thumbs up and down on the
-answers: :mod:`bot.web.feedback`). A message is cleaned (invalid
+answers: :mod:`bot.web.chat.feedback`). A message is cleaned (invalid
 Unicode, control and zero-width characters) and masked before Rasa sees it, so no tracker
 store ever holds an identity number or a mobile number. Every message gets a reply: when
 Rasa cannot answer (down, too slow, an error, nothing to say) the candidate gets the
@@ -26,11 +26,11 @@ from bot.dialogue.replies import unavailable_reply
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import is_traditional, strip_control
 from bot.rasa_client import BotMessage, RasaBadResponse, RasaUnavailable, RestReply
-from bot.web.database import outage_turns, own_tables
+from bot.web.storage.tables import outage_turns, own_tables
 from bot.web.errors import ApiError
-from bot.web.messages import bubbles_from_reply
-from bot.web.ratings import current_turn, history_ratings, rated_bubbles
-from bot.web.state import STATIC_DIRECTORY, WebState, web_state
+from bot.web.chat.bubbles import bubbles_from_reply
+from bot.web.storage.ratings import current_turn, history_ratings, rated_bubbles
+from bot.web.app_state import STATIC_DIRECTORY, WebState, web_state
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from starlette.responses import Response
 from bot.knowledge import editing
 from bot.knowledge.entries import MIN_PARAPHRASES, TOPICS, KnowledgeBase, load_knowledge_base
 from bot.lang.regions import nationwide, rule_regions
-from bot.web import database
-from bot.web.audit import AuditUnavailable, ensure_writable, record, who_is
-from bot.web.staff_auth import editor_only, staff_only
-from bot.web.state import WebState, web_state
+from bot.web.storage import tables as database
+from bot.web.console.audit import AuditUnavailable, ensure_writable, record, who_is
+from bot.web.console.login import editor_only, staff_only
+from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
 

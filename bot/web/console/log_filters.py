@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from starlette.requests import Request
 
-from bot.web.state import web_state
+from bot.web.app_state import web_state
 
 
 def parse_day(raw: str | None) -> date | None:

@@ -1,10 +1,10 @@
 """The staff console's pages: retrieval search and the conversation log.
 
 A logged question can also be exported as a regression case. Every handler is
-:func:`bot.web.staff_auth.staff_only`. (What the assistant did not serve well is the
-inbox's: :mod:`bot.web.inbox`.)
+:func:`bot.web.console.login.staff_only`. (What the assistant did not serve well is the
+inbox's: :mod:`bot.web.console.inbox`.)
 
-The log is Rasa's tracker store, read-only (:class:`bot.web.tracker_log.TrackerLog`),
+The log is Rasa's tracker store, read-only (:class:`bot.web.storage.tracker_events.TrackerLog`),
 read a page at a time; its queries and the retrieval engine block, so they run in a
 worker thread.
 """
@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.web.errors import ApiError, log_unavailable
-from bot.web.log_filters import log_filters
-from bot.web.paging import page_of, paging, requested_page
-from bot.web.ratings import Rating, ratings_of
-from bot.web.staff_auth import staff_only
-from bot.web.state import WebState, web_state
-from bot.web.tracker_log import ConversationPage, TrackerLogUnavailable
-from bot.web.views import HitView, regression_case_yaml
+from bot.web.console.log_filters import log_filters
+from bot.web.console.paging import page_of, paging, requested_page
+from bot.web.storage.ratings import Rating, ratings_of
+from bot.web.console.login import staff_only
+from bot.web.app_state import WebState, web_state
+from bot.web.storage.tracker_events import ConversationPage, TrackerLogUnavailable
+from bot.web.console.view_models import HitView, regression_case_yaml
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The staff console: one module per page with its view model."""

@@ -1,0 +1,1 @@
+"""The web front's storage: the console's tables and the read-only view of Rasa's events."""
