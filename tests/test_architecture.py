@@ -27,3 +27,18 @@ def test_a_broken_rule_is_reported(tmp_path):
     done = subprocess.run([str(lint), "--no-cache", "--config", str(tmp_path / "pyproject.toml")],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "turned round BROKEN" in done.stdout.replace("\n", " ")
+
+
+def test_the_chat_side_may_not_import_the_console(tmp_path):
+    # the contract is checked, not only listed: a chat module importing console code breaks it
+    module = PROJECT_ROOT / "bot" / "web" / "chat" / "_contract_probe.py"
+    module.write_text("from bot.web.console import login  # noqa: F401\n", encoding="utf-8")
+    try:
+        lint = Path(sys.executable).with_name("lint-imports")
+        done = subprocess.run([str(lint), "--no-cache"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=300)
+    finally:
+        module.unlink()
+    report = done.stdout.replace("\n", " ")
+    assert done.returncode != 0
+    assert "never imports the staff console BROKEN" in report
