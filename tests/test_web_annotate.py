@@ -29,6 +29,7 @@ from bot.knowledge import editing
 from bot.knowledge.cases import REGRESSION_DIR
 from bot.knowledge.entries import load_knowledge_base
 from bot.web.storage import tables as database
+from bot.web.storage.store import ConsoleStore
 from bot.web.app import create_app
 from tests.test_web_staff_auth import PASSWORD, make_settings
 
@@ -121,7 +122,7 @@ def form(client: TestClient, **fields: Any) -> dict[str, Any]:
 
 
 def statuses(workspace: Workspace) -> dict[str, str]:
-    found = database.question_statuses(workspace.url)
+    found = ConsoleStore(workspace.url).question_statuses()
     return {q: found.get(database.question_key(q), "pending") for q in QUESTIONS}
 
 
@@ -192,7 +193,7 @@ def test_a_refused_attach_shows_why_and_changes_nothing(editor: TestClient, work
     assert response.status_code == 422
     assert "data-refused" in response.text and f"paraphrase &#39;{taken}&#39; also belongs to" in response.text
     assert workspace.files() == before and workspace.audit() == []
-    assert database.question_statuses(workspace.url) == {}
+    assert ConsoleStore(workspace.url).question_statuses() == {}
 
 
 # ------------------------------------------------------------------ a new entry

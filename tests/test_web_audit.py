@@ -9,7 +9,7 @@ import re
 from starlette.testclient import TestClient
 
 from bot.datafiles import ui_texts
-from bot.web.storage import tables as database
+from bot.web.storage.store import AuditEntry, ConsoleStore
 from bot.web.console.audit import PAGE_SIZE
 from tests.test_web_annotate import (QUESTIONS, Workspace, csrf, editor, engine, form, viewer,  # noqa: F401
                                      workspace)
@@ -24,7 +24,7 @@ def shown(page: str) -> list[tuple[str, str]]:
 
 def test_changes_made_in_the_console_are_listed_newest_first(editor: TestClient, workspace: Workspace) -> None:
     assert editor.post("/staff/annotate/attach", data=form(editor, attach_to="direct_mail_fee")).status_code == 200
-    database.record_audit(workspace.url, "发布任务", "publish", "abc123", "{}", "refused\n<b>1 case</b>")
+    ConsoleStore(workspace.url).record("发布任务", [AuditEntry("publish", "abc123", "{}", "refused\n<b>1 case</b>")])
     page = editor.get("/staff/audit")
     assert page.status_code == 200
     assert [action for action, _ in shown(page.text)] == ["publish", "inbox_status", "paraphrases"]
@@ -39,7 +39,7 @@ def test_changes_made_in_the_console_are_listed_newest_first(editor: TestClient,
 
 def test_the_log_is_paged(viewer: TestClient, workspace: Workspace) -> None:
     for n in range(2 * PAGE_SIZE + 7):
-        database.record_audit(workspace.url, "王", "cases", f"row-{n}", None, f"after {n}", when=1_800_000_000 + n)
+        ConsoleStore(workspace.url).record("王", [AuditEntry("cases", f"row-{n}", None, f"after {n}")], when=1_800_000_000 + n)
     first = viewer.get("/staff/audit")
     assert first.status_code == 200, "viewers read the log"
     assert len(shown(first.text)) == PAGE_SIZE and ">row-106<" in first.text and ">row-56<" not in first.text

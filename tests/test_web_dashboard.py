@@ -18,7 +18,8 @@ from bot.web.app import create_app
 from bot.web.console.charts import bar_chart, line_chart, nice_maximum, ranking_chart
 from bot.web.console.dashboard import DEFAULT_DAYS
 from bot.web.console.dashboard_figures import dashboard_figures, percentile
-from bot.web.storage.ratings import Rating, save_rating
+from bot.web.storage.ratings import Rating
+from bot.web.storage.store import ConsoleStore
 from bot.web.storage.tracker_events import LoggedTurn, LogMessage
 from tests.test_web_feedback import bot, settings_for, user, write_events
 
@@ -123,7 +124,7 @@ def tracker_db(tmp_path: Path) -> Path:
         "old-0000001": [(today - 90 * 86400, user("很久以前的问题")),
                         (today - 90 * 86400 + 1, bot("答", kind="faq_answer", topic="ask_fees"))],
     })
-    save_rating(f"sqlite:///{tmp_path / 'tracker.db'}", Rating("alice-000001", 2, "down", "off_topic", None, time.time()))
+    ConsoleStore(f"sqlite:///{tmp_path / 'tracker.db'}").save_rating(Rating("alice-000001", 2, "down", "off_topic", None, time.time()))
     return tmp_path / "tracker.db"
 
 

@@ -24,8 +24,9 @@ from starlette.testclient import TestClient
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
 from bot.web.storage.tables import feedback, own_tables
-from bot.web.chat.feedback import MAX_BODY_BYTES, MAX_COMMENT_CHARS, FeedbackLimits, SlidingWindowLimit
-from bot.web.storage.ratings import ratings_of
+from bot.web.chat.feedback import MAX_BODY_BYTES, MAX_COMMENT_CHARS, FeedbackLimits
+from bot.web.security import SlidingWindowLimiter
+from bot.web.storage.store import ConsoleStore
 from bot.web.config import WebSettings
 from tests.conftest import RunningServers, free_port, post_json
 
@@ -117,7 +118,7 @@ def test_a_later_rating_of_the_same_turn_replaces_it(client: TestClient, tracker
     rows = sorted(stored_rows(tracker_db), key=lambda row: row["turn"])
     assert [(row["turn"], row["rating"], row["reason"], row["comment"]) for row in rows] == [
         (1, "down", "unclear", None), (2, "down", "outdated", "去年就改了")]
-    assert set(ratings_of(f"sqlite:///{tracker_db}", SESSION)) == {1, 2}
+    assert set(ConsoleStore(f"sqlite:///{tracker_db}").ratings_of(SESSION)) == {1, 2}
 
 
 def test_the_comment_is_masked_and_cleaned(client: TestClient, tracker_db: Path) -> None:
@@ -202,8 +203,8 @@ def test_no_tracker_store_is_a_503(tmp_path: Path) -> None:
 
 
 def test_ratings_are_limited_per_session_and_per_client_address(client: TestClient, tracker_db: Path) -> None:
-    client.app.state.feedback_limits = FeedbackLimits(per_session=SlidingWindowLimit(3, 600),
-                                                      per_client=SlidingWindowLimit(5, 600))
+    client.app.state.feedback_limits = FeedbackLimits(per_session=SlidingWindowLimiter(3, 600),
+                                                      per_client=SlidingWindowLimiter(5, 600))
     for _ in range(3):
         assert rate(client, turn=1, rating="up").status_code == 200
     limited = rate(client, turn=1, rating="down")
@@ -218,12 +219,12 @@ def test_ratings_are_limited_per_session_and_per_client_address(client: TestClie
 
 
 def test_a_sliding_window_lets_requests_through_again() -> None:
-    limit = SlidingWindowLimit(2, 60)
-    assert [limit.wait_seconds("a", t) for t in (0, 1)] == [0, 0]
-    assert limit.wait_seconds("a", 2) == 59
-    assert limit.wait_seconds("b", 2) == 0
-    assert limit.wait_seconds("a", 60.5) == 0     # the first one left the window
-    assert limit.wait_seconds("a", 60.7) > 0     # the second one still is
+    limit = SlidingWindowLimiter(2, 60)
+    assert [limit.take("a", t) for t in (0, 1)] == [0, 0]
+    assert limit.take("a", 2) == 59
+    assert limit.take("b", 2) == 0
+    assert limit.take("a", 60.5) == 0     # the first one left the window
+    assert limit.take("a", 60.7) > 0     # the second one still is
 
 
 # ------------------------------------------------------------------ with the real servers
@@ -249,7 +250,7 @@ def test_a_rating_comes_back_with_the_history_and_shows_in_the_log(servers: Runn
     assert [message["rating"] for message in bots] == [None, {"turn": 2, "rating": "down", "reason": "off_topic"}]
     users = [message for message in history["messages"] if message["role"] == "user"]
     assert all("turn" not in message for message in users), "user bubbles keep their shape"
-    stored = ratings_of(servers.tracker_db_url, session)[2]
+    stored = ConsoleStore(servers.tracker_db_url).ratings_of(session)[2]
     assert stored.comment == "我问的是证书，手机138****5678"
 
     settings = settings_for(servers.tracker_db)

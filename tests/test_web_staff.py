@@ -180,7 +180,7 @@ def test_log_groups_by_conversation_newest_first(staff: TestClient, conversation
 def test_log_text_search_and_date_filter(staff: TestClient, conversations: Chatted) -> None:
     by_text = staff.get("/staff/log", params={"q": "食堂"}).text
     assert senders_shown(by_text, conversations) == {conversations.alice, conversations.bob}
-    tracker_log = staff.app.state.web.tracker_log
+    tracker_log = staff.app.state.web.store.events
     for sender in (conversations.alice, conversations.bob, conversations.carol):
         conversation = tracker_log.conversation(sender)
         first_day = datetime.fromtimestamp(conversation.started, tracker_log.timezone).date()
@@ -226,7 +226,7 @@ def test_tracker_db_is_opened_read_only(staff: TestClient, tracker_db: Path, con
     for page in ("/staff/log", f"/staff/log/{conversations.alice}", "/staff/inbox", "/staff/dashboard"):
         assert staff.get(page).status_code == 200
     assert tracker_db.read_bytes() == before
-    engine = read_only_engine(staff.app.state.web.tracker_log.database_url)
+    engine = read_only_engine(staff.app.state.web.store.events.database_url)
     with engine.connect() as connection, pytest.raises(sqlalchemy.exc.OperationalError):
         connection.execute(sqlalchemy.text("DELETE FROM events"))
 
@@ -240,7 +240,7 @@ def test_unanswered_ranked_by_normalised_frequency(staff: TestClient, conversati
     for sender, text in ((chatted.alice, OFF_TOPIC), (chatted.bob, OFF_TOPIC + "？"),
                          (chatted.carol, NUMBERS_MESSAGE), (chatted.carol, FORMULA_MESSAGE)):
         assert chatted.reply(sender, text)["kind"] == "fallback", f"off-topic {text!r} gets the fallback"
-    questions = staff.app.state.web.tracker_log.unanswered_questions()
+    questions = staff.app.state.web.store.events.unanswered_questions()
     ours = {chatted.alice, chatted.bob, chatted.carol}
     listed = {question.normalised_text: question for question in questions if ours & set(question.sender_ids)}
     expected: dict[str, dict[str, int]] = {}
@@ -284,7 +284,7 @@ def test_csv_exports_have_bom_and_masked_text(staff: TestClient, conversations: 
     assert rows[0] == TEXTS["csv"]["conversation_headers"]
     assert {chatted.alice, chatted.bob} <= {row[0] for row in rows[1:]}
     assert chatted.carol not in {row[0] for row in rows[1:]}
-    tracker_log = staff.app.state.web.tracker_log
+    tracker_log = staff.app.state.web.store.events
     question, answer = tracker_log.conversation(chatted.alice).messages[:2]
 
     def shown(timestamp: float) -> str:  # the time as staff read it, in the display zone

@@ -112,8 +112,8 @@ def test_rate_limit_window_passes(tracker_db: Path) -> None:
         client.post("/staff/login", data={"password": "b"})
         assert client.post("/staff/login", data={"password": PASSWORD}).status_code == 429
         limiter = app.state.web.login_rate_limiter
-        client_key = next(iter(limiter._failures))
-        assert not limiter.is_blocked(client_key, now=limiter._failures[client_key][-1] + 1.5)
+        client_key = next(iter(limiter._times))
+        assert not limiter.wait_seconds(client_key, now=limiter._times[client_key][-1] + 1.5)
 
 
 def test_expired_session_redirects_to_login(anonymous: TestClient) -> None:
@@ -186,7 +186,7 @@ def test_two_passwords_two_roles_and_the_name_for_the_audit_log(tracker_db: Path
 def test_a_viewer_cannot_change_anything(tracker_db: Path) -> None:
     from starlette.routing import Route
 
-    from bot.web.console.login import editor_only
+    from bot.web.staff_identity import editor_only
 
     @editor_only
     async def change(request):

@@ -44,6 +44,7 @@ from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -52,6 +53,7 @@ from bot.web.console import annotate, audit, dashboard, exports, inbox
 from bot.web.console import hit_testing as hit_test, log as staff, login as staff_auth, publish_page as publish
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
+from bot.web.staff_identity import StaffSessionBackend
 from bot.web.config import WebSettings
 from bot.web.app_state import STATIC_DIRECTORY, build_state
 
@@ -111,7 +113,8 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
     """Build the web application (settings default to environment → ``.env`` → defaults)."""
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(SecurityHeadersMiddleware)],
+        middleware=[Middleware(SecurityHeadersMiddleware),
+                    Middleware(AuthenticationMiddleware, backend=StaffSessionBackend())],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

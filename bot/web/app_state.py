@@ -23,9 +23,10 @@ from starlette.templating import Jinja2Templates
 
 from bot.datafiles import ui_texts
 from bot.rasa_client import AsyncRasaClient
-from bot.web.staff_identity import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner
+from bot.web.security import SlidingWindowLimiter
+from bot.web.staff_identity import SessionSigner, staff_of
 from bot.web.config import WebSettings
-from bot.web.storage.tracker_events import TrackerLog
+from bot.web.storage.store import ConsoleStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,16 +80,16 @@ class RetrievalEngineHolder:
 @dataclass(frozen=True)
 class WebState:
     """What every handler shares: settings, the pages' texts and templates, and the
-    clients of the core (Rasa, the retrieval engine, the tracker store)."""
+    clients of the core (Rasa, the retrieval engine) and the console's store."""
 
     settings: WebSettings
     texts: dict[str, Any]                # data/web/ui.yml, read once at start-up
     timezone: tzinfo                     # for every time shown to staff
     templates: Jinja2Templates
     signer: SessionSigner | None         # None: no staff password, logins are refused
-    login_rate_limiter: LoginRateLimiter
+    login_rate_limiter: SlidingWindowLimiter   # failed logins per client address
     retrieval: RetrievalEngineHolder
-    tracker_log: TrackerLog
+    store: ConsoleStore                  # the console's tables and Rasa's events
     rasa_client: AsyncRasaClient
 
     def format_time(self, timestamp: float | None) -> str:
@@ -97,9 +98,8 @@ class WebState:
 
     def render(self, request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
         """One page from ``bot/web/templates`` (``texts`` and the ``datetime`` filter are
-        there too, and ``staff``: the logged-in session with its CSRF token, or None)."""
-        staff = self.signer.verify(request.cookies.get(SESSION_COOKIE_NAME)) if self.signer else None
-        return self.templates.TemplateResponse(request, template, {"staff": staff, **context},
+        there too, and ``staff``: the request's staff session with its CSRF token, or None)."""
+        return self.templates.TemplateResponse(request, template, {"staff": staff_of(request), **context},
                                                status_code=status_code)
 
 
@@ -139,9 +139,9 @@ def build_state(settings: WebSettings) -> WebState:
         timezone=timezone,
         templates=page_templates(texts, timezone),
         signer=session_signer(settings),
-        login_rate_limiter=LoginRateLimiter(settings.login_attempt_limit, settings.login_attempt_window_seconds),
+        login_rate_limiter=SlidingWindowLimiter(settings.login_attempt_limit, settings.login_attempt_window_seconds),
         retrieval=RetrievalEngineHolder(),
-        tracker_log=TrackerLog(settings.tracker_db_url, timezone),
+        store=ConsoleStore(settings.tracker_db_url, timezone),
         rasa_client=AsyncRasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
     )
 

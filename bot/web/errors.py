@@ -10,7 +10,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from bot.web.app_state import web_state
 from bot.web.storage.tracker_events import TrackerLogUnavailable
 
 
@@ -38,7 +37,7 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     """Exception handler for 404: JSON under ``/api/``, plain text elsewhere."""
-    message = web_state(request).texts["api"]["not_found"]
+    message = request.app.state.web.texts["api"]["not_found"]
     if request.url.path.startswith("/api/"):
         return error_response(404, message, "not_found")
     return PlainTextResponse(message, status_code=404)
@@ -46,9 +45,9 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
     """Exception handler for 405, in the API's error shape."""
-    return error_response(405, web_state(request).texts["api"]["not_found"], "method_not_allowed")
+    return error_response(405, request.app.state.web.texts["api"]["not_found"], "method_not_allowed")
 
 
 def log_unavailable(request: Request, error: TrackerLogUnavailable) -> str:
     """The staff-facing reason the conversation log cannot be read."""
-    return web_state(request).texts["staff"]["log_unavailable"].format(reason=error)
+    return request.app.state.web.texts["staff"]["log_unavailable"].format(reason=error)

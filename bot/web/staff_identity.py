@@ -1,4 +1,5 @@
-"""Staff authentication: password check, signed session cookie, login rate limit.
+"""Who is staff, resolved once per request: password check, signed session cookie, the
+authentication backend and the guards of the staff handlers.
 
 The session cookie is ``<base64 payload>.<base64 HMAC-SHA256>`` (standard library
 only). The payload carries the role (editor or viewer: two passwords), the name typed
@@ -6,19 +7,35 @@ at login and the issue time; a cookie older than the configured max age is rejec
 even if the browser still sends it. The signing key is derived from ``SECRET_KEY``
 *and* the passwords, so changing a password logs everyone out. Each session has a CSRF
 token derived from its cookie, which every state-changing staff request carries.
+
+Starlette's ``AuthenticationMiddleware`` with :class:`StaffSessionBackend` reads the
+cookie once per request: ``request.user`` is the :class:`StaffSession` (or an
+unauthenticated user) and ``request.auth.scopes`` holds ``staff`` and the role. Handlers
+declare what they need with :func:`requires` (``@staff_only``: editor or viewer;
+``@editor_only``: changes); nothing else reads the cookie.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser, has_required_scope
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.web.errors import error_response
+
+logger = logging.getLogger(__name__)
 
 SESSION_COOKIE_NAME = "staff_session"
 
@@ -45,9 +62,9 @@ MAX_NAME_CHARS = 40
 
 
 @dataclass(frozen=True)
-class StaffSession:
+class StaffSession(BaseUser):
     """Who a valid cookie says is logged in: the role, the name typed at login (for the
-    audit log), when it was issued, and the session's CSRF token."""
+    audit log), when it was issued, and the session's CSRF token (``request.user``)."""
 
     role: str
     name: str
@@ -62,6 +79,18 @@ class StaffSession:
     def who(self) -> str:
         """How the audit log names this person."""
         return f"{self.name} ({self.role})"
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.who
+
+    @property
+    def identity(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -124,43 +153,81 @@ class SessionSigner:
         return StaffSession(role, name, issued_at, self._signature(payload, b"csrf\x00"))
 
 
-@dataclass
-class LoginRateLimiter:
-    """Sliding-window count of *failed* logins per client address."""
+# --------------------------------------------------------------------------- once per request
 
-    limit: int
-    window_seconds: int
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _prune(self, client: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
-        while failures and failures[0] <= now - self.window_seconds:
-            failures.popleft()
-        return failures
+class StaffSessionBackend(AuthenticationBackend):
+    """Starlette's authentication backend: the request's staff session, read once."""
 
-    def is_blocked(self, client: str, now: float | None = None) -> bool:
-        """True when ``client`` has used up its failed attempts in the window."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            return len(self._prune(client, now)) >= self.limit
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        signer: SessionSigner | None = conn.app.state.web.signer
+        session = signer.verify(conn.cookies.get(SESSION_COOKIE_NAME)) if signer else None
+        if session is None:
+            return None
+        return AuthCredentials(["staff", session.role]), session
 
-    def record_failure(self, client: str, now: float | None = None) -> None:
-        """Count one failed attempt."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._prune(client, now).append(now)
 
-    def reset(self, client: str) -> None:
-        """Forget the failures of ``client`` (after a successful login)."""
-        with self._lock:
-            self._failures.pop(client, None)
+def staff_of(request: HTTPConnection) -> StaffSession | None:
+    """The request's staff session as the middleware resolved it, or None."""
+    user = request.scope.get("user")
+    return user if isinstance(user, StaffSession) else None
 
-    def retry_after_seconds(self, client: str, now: float | None = None) -> int:
-        """Seconds until the oldest counted failure leaves the window."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            failures = self._prune(client, now)
-            if not failures:
-                return 0
-            return max(1, int(failures[0] + self.window_seconds - now) + 1)
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def carries_csrf_token(request: Request, session: StaffSession) -> bool:
+    """Whether an unsafe request carries this session's CSRF token (header or form field).
+    The body is read (and cached) first, so the handler can read it again."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        await request.body()
+        try:
+            sent = (await request.form()).get("csrf_token")
+        except Exception:  # a malformed form carries no token
+            sent = None
+    return isinstance(sent, str) and hmac.compare_digest(sent.encode(), session.csrf_token.encode())
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """To the login form, coming back here afterwards; a stale cookie is dropped and the
+    form says the session expired."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    expired = "&expired=1" if request.cookies.get(SESSION_COOKIE_NAME) else ""
+    response = RedirectResponse(f"/staff/login?next={quote(target, safe='')}{expired}", status_code=303)
+    if expired:
+        response.delete_cookie(SESSION_COOKIE_NAME, path="/staff")
+    return response
+
+
+def requires(*scopes: str) -> Callable[[Handler], Handler]:
+    """Like Starlette's ``requires``, with the console's answers: without a session, pages
+    redirect to the login form and the JSON API (``/staff/api/``) and unsafe requests
+    answer 401; an unsafe request without the session's CSRF token answers 403, and so does
+    a session without the scopes (a viewer on a change)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            texts = request.app.state.web.texts["staff"]
+            session = staff_of(request)
+            if session is None:
+                if request.url.path.startswith("/staff/api/") or request.method not in SAFE_METHODS:
+                    return error_response(401, texts["session_expired"], "login_required")
+                return login_redirect(request)
+            if request.method not in SAFE_METHODS and not await carries_csrf_token(request, session):
+                logger.warning("staff %s without a CSRF token refused: %s", request.method, request.url.path)
+                return error_response(403, texts["csrf_refused"], "csrf")
+            if not has_required_scope(request, scopes):
+                return error_response(403, texts["editor_only"], "editor_only")
+            return await handler(request)
+
+        return guarded
+
+    return decorate
+
+
+staff_only = requires("staff")            # editors and viewers: every staff page
+editor_only = requires("staff", EDITOR)   # changes: editors only

@@ -200,7 +200,7 @@ def test_staff_page_redirects_to_login_then_search_shows_hits(
 def test_a_thumbs_down_with_a_reason_shows_as_given_after_reload(page: Any, web_front_url: str, servers: Any,
                                                                   screenshot: Any) -> None:
     from bot.datafiles import ui_texts
-    from bot.web.storage.ratings import ratings_of
+    from bot.web.storage.store import ConsoleStore
 
     texts = widget = ui_texts()["chat"]["feedback"]
     open_chat(page, web_front_url)
@@ -217,7 +217,7 @@ def test_a_thumbs_down_with_a_reason_shows_as_given_after_reload(page: Any, web_
     page.wait_for_selector(f'.feedback-notice:has-text("{widget["thanks"]}")')
     screenshot("chat-thumbs-down-given")
     session = page.evaluate("localStorage.getItem('certificate-faq-session-id')")
-    stored = ratings_of(servers.tracker_db_url, session)
+    stored = ConsoleStore(servers.tracker_db_url).ratings_of(session)
     assert {turn: (r.rating, r.reason, r.comment) for turn, r in stored.items()} == {
         1: ("down", "off_topic", "我想问的是邮费，手机138****5678")}
 

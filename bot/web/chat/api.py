@@ -6,8 +6,8 @@ answers: :mod:`bot.web.chat.feedback`). A message is cleaned (invalid
 Unicode, control and zero-width characters) and masked before Rasa sees it, so no tracker
 store ever holds an identity number or a mobile number. Every message gets a reply: when
 Rasa cannot answer (down, too slow, an error, nothing to say) the candidate gets the
-renderer's polite "briefly unavailable" reply with a retry, and the turn is logged for
-staff (``outage_turns``).
+renderer's polite "briefly unavailable" reply with a retry; the web front's log names
+the conversation and what Rasa did (the candidate's text is not kept: Rasa did not store it).
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from bot.dialogue.replies import unavailable_reply
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import is_traditional, strip_control
 from bot.rasa_client import BotMessage, RasaBadResponse, RasaUnavailable, RestReply
-from bot.web.storage.tables import outage_turns, own_tables
 from bot.web.errors import ApiError
 from bot.web.chat.bubbles import bubbles_from_reply
-from bot.web.storage.ratings import current_turn, history_ratings, rated_bubbles
+from bot.web.chat.history import current_turn, history_ratings, rated_bubbles
 from bot.web.app_state import STATIC_DIRECTORY, WebState, web_state
 
 logger = logging.getLogger(__name__)
@@ -203,17 +202,6 @@ async def recorded_reply(state: WebState, session_id: str, text: str, since: flo
     return None
 
 
-def log_outage(state: WebState, session_id: str, text: str, problem: str) -> None:
-    """Keep a turn Rasa did not answer for staff (nothing is lost with the database down:
-    the web log says it too)."""
-    try:
-        with own_tables(state.settings.tracker_db_url).begin() as db:
-            db.execute(outage_turns.insert().values(sender_id=session_id, timestamp=time.time(),
-                                                    text=text, problem=problem[:255]))
-    except Exception as error:  # noqa: BLE001 - the database may be down too: the reply matters more
-        logger.error("outage turn of %s not logged (%s): %s", session_id, error, text)
-
-
 async def chat(request: Request) -> Response:
     """``POST /api/chat``: ``{session_id, message}`` → ``{user_text, masked, messages, turn}``
     (``turn``: the question's number, to rate its answer; null when Rasa did not answer)."""
@@ -225,7 +213,7 @@ async def chat(request: Request) -> Response:
     reply = await answered(state, session_id, masked)
     turn = None
     if isinstance(reply, str):
-        await run_in_threadpool(log_outage, state, session_id, masked, reply)
+        logger.warning("turn of %s not answered by Rasa (%s)", session_id, reply)  # the web log only
         polite = unavailable_reply().in_script(is_traditional(masked))
         reply = RestReply((BotMessage(polite.text, (), polite.custom),))
     else:

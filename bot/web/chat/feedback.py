@@ -4,7 +4,7 @@
 conversation's ``turn``-th question (as :mod:`bot.web.storage.tracker_events` numbers them); a thumbs
 down may say why (:data:`bot.web.storage.ratings.REASONS`) and add a comment, masked like the
 messages (:func:`bot.lang.privacy.mask_sensitive`). Ratings are stored by
-:mod:`bot.web.storage.ratings`, one per turn: a later rating of the same turn replaces it.
+:class:`bot.web.storage.store.ConsoleStore`, one per turn: a later rating of the same turn replaces it.
 Requests are rate-limited per session and per client address; anything malformed
 answers a 4xx in the API's error shape (``bot.web.errors``), never a 500.
 """
@@ -12,9 +12,7 @@ answers a 4xx in the API's error shape (``bot.web.errors``), never a 500.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +24,9 @@ from bot.lang.privacy import mask_sensitive
 from bot.lang.text import strip_control
 from bot.web.chat.api import session_id_of, without_surrogates
 from bot.web.errors import ApiError, error_response
-from bot.web.storage.ratings import RATINGS, REASONS, Rating, save_rating
+from bot.web.storage.ratings import RATINGS, REASONS, Rating
 from bot.web.app_state import WebState, web_state
+from bot.web.security import SlidingWindowLimiter
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 MAX_COMMENT_CHARS = 500
@@ -38,41 +37,17 @@ MAX_BODY_BYTES = 8 * 1024
 
 
 @dataclass
-class SlidingWindowLimit:
-    """At most ``limit`` requests per key in any ``window_seconds``."""
-
-    limit: int
-    window_seconds: float
-    _times: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wait_seconds(self, key: str, now: float) -> int:
-        """0, and the request counted, when ``key`` may go on; else whole seconds to wait."""
-        with self._lock:
-            times = self._times.setdefault(key, deque())
-            while times and times[0] <= now - self.window_seconds:
-                times.popleft()
-            if len(times) >= self.limit:
-                return max(1, int(times[0] + self.window_seconds - now) + 1)
-            times.append(now)
-            if len(self._times) > 10_000:  # forget idle keys now and then
-                for idle in [k for k, t in self._times.items() if not t or t[-1] <= now - self.window_seconds]:
-                    del self._times[idle]
-            return 0
-
-
-@dataclass
 class FeedbackLimits:
     """How often one conversation and one client address may send ratings: a candidate
     changes their mind a few times, a school's network has many candidates."""
 
-    per_session: SlidingWindowLimit = field(default_factory=lambda: SlidingWindowLimit(30, 600))
-    per_client: SlidingWindowLimit = field(default_factory=lambda: SlidingWindowLimit(120, 600))
+    per_session: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(30, 600))
+    per_client: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(120, 600))
 
     def wait_seconds(self, session_id: str, client: str, now: float | None = None) -> int:
         """0 when this rating may be stored, else how long to wait (counted once for each)."""
         now = time.monotonic() if now is None else now
-        return self.per_client.wait_seconds(client, now) or self.per_session.wait_seconds(session_id, now)
+        return self.per_client.take(client, now) or self.per_session.take(session_id, now)
 
 
 def feedback_limits(request: Request) -> FeedbackLimits:
@@ -131,12 +106,12 @@ def client_address(request: Request) -> str:
 
 def check_and_save(state: WebState, rating: Rating) -> None:
     """Store ``rating`` if its conversation has that turn (blocking: a worker thread)."""
-    asked = state.tracker_log.user_turns(rating.sender_id)
+    asked = state.store.events.user_turns(rating.sender_id)
     if asked == 0:
         raise refused(state, 404, "unknown_session")
     if rating.turn > asked:
         raise refused(state, 400, "turn_out_of_range", turns=asked)
-    save_rating(state.settings.tracker_db_url, rating)
+    state.store.save_rating(rating)
 
 
 async def give_feedback(request: Request) -> Response:

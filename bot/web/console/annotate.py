@@ -25,9 +25,8 @@ from starlette.responses import Response
 from bot.knowledge import editing
 from bot.knowledge.entries import MIN_PARAPHRASES, TOPICS, KnowledgeBase, load_knowledge_base
 from bot.lang.regions import nationwide, rule_regions
-from bot.web.storage import tables as database
-from bot.web.console.audit import AuditUnavailable, ensure_writable, record, who_is
-from bot.web.console.login import editor_only, staff_only
+from bot.web.storage.store import AuditEntry, DatabaseUnavailable
+from bot.web.staff_identity import editor_only, staff_only
 from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
@@ -214,21 +213,11 @@ async def annotate_page(request: Request) -> Response:
 # --------------------------------------------------------------------------- the changes
 
 
-def mark_questions(request: Request, questions: tuple[str, ...], status: str) -> None:
-    """The inbox status of the questions, recorded with the statuses they had."""
-    state, who = web_state(request), who_is(request)
-    url = state.settings.tracker_db_url
-    before = database.question_statuses(url)
-    database.set_question_status(url, list(questions), status, who)
-    previous = "\n".join(f"{q}: {before.get(database.question_key(q), 'pending')}" for q in questions)
-    record(state, who, "inbox_status", "; ".join(questions), previous, status)
-
-
 async def make_change(request: Request, form: FormData, build: Callable[[], editing.Change], status: str
                       ) -> Response:
     """Build the change from the files as they are, apply it, record it, mark the
     questions; or show why it was refused (nothing changed)."""
-    state, who = web_state(request), who_is(request)
+    state, who = web_state(request), request.user.display_name
     questions, too_many = read_questions(form.getlist("question"))
     sender_id, turn = conversation_of(form)
     draft = read_draft(form)
@@ -236,11 +225,11 @@ async def make_change(request: Request, form: FormData, build: Callable[[], edit
     def work() -> editing.Change:
         if too_many or not questions:
             raise editing.ChangeRefused([state.texts["annotate"]["no_questions"]] if not questions else too_many)
-        ensure_writable(state)
+        state.store.ensure_writable()
         change = build()
         editing.apply(change, who)
-        record(state, who, change.kind, change.target, change.excerpt_before, change.excerpt_after)
-        mark_questions(request, questions, status)
+        state.store.record(who, [AuditEntry(change.kind, change.target, change.excerpt_before,
+                                            change.excerpt_after)], questions, status)
         return change
 
     saved, problems, code = None, [], 200
@@ -250,7 +239,7 @@ async def make_change(request: Request, form: FormData, build: Callable[[], edit
         draft = Draft()
     except editing.ChangeRefused as refusal:
         problems, code = refusal.problems, 422
-    except AuditUnavailable as error:
+    except DatabaseUnavailable as error:
         problems, code = [state.texts["annotate"]["database_unavailable"].format(reason=error)], 503
     view = await run_in_threadpool(build_view, state, questions, sender_id, turn, draft,
                                    (form.get("passage_q") or "").strip(), problems, saved)

@@ -20,8 +20,7 @@ from bot.web.console.charts import Chart, bar_chart, line_chart, ranking_chart
 from bot.web.console.dashboard_figures import DashboardFigures, dashboard_figures
 from bot.web.errors import log_unavailable
 from bot.web.console.log_filters import log_filters
-from bot.web.storage.ratings import ratings_between
-from bot.web.console.login import staff_only
+from bot.web.staff_identity import staff_only
 from bot.web.app_state import WebState, web_state
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 
@@ -50,9 +49,9 @@ def dashboard_range(request: Request, state: WebState) -> tuple[date, date, str 
 
 def read_figures(state: WebState, date_from: date, date_to: date) -> DashboardFigures:
     """The figures of these days (blocking: a worker thread)."""
-    start, end = state.tracker_log.day_bounds(date_from, date_to)
-    ratings = ratings_between(state.settings.tracker_db_url, start, end)
-    return dashboard_figures(state.tracker_log.turns(date_from, date_to), ratings, date_from, date_to,
+    start, end = state.store.events.day_bounds(date_from, date_to)
+    ratings = state.store.ratings_between(start, end)
+    return dashboard_figures(state.store.events.turns(date_from, date_to), ratings, date_from, date_to,
                              state.timezone)
 
 

@@ -19,7 +19,7 @@ from bot.web.errors import log_unavailable
 from bot.web.console.inbox import inbox_filters, question_embeddings, read_inbox, topic_names
 from bot.web.console.inbox_groups import INBOX_KINDS, InboxGroup
 from bot.web.console.log_filters import LogFilters, log_filters
-from bot.web.console.login import staff_only
+from bot.web.staff_identity import staff_only
 from bot.web.app_state import web_state
 from bot.web.storage.tracker_events import (DATABASE_ERRORS, Conversation, TrackerLog, UnansweredQuestion, to_csv)
 
@@ -95,7 +95,7 @@ async def csv_export(request: Request, read: Callable[[TrackerLog, LogFilters], 
     if filters.failure:
         return PlainTextResponse(filters.failure, status_code=400)
     try:
-        found = await run_in_threadpool(read, state.tracker_log, filters)
+        found = await run_in_threadpool(read, state.store.events, filters)
     except DATABASE_ERRORS as error:
         return PlainTextResponse(log_unavailable(request, error), status_code=503)
     csv_texts = state.texts["csv"]

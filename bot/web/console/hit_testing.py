@@ -27,8 +27,8 @@ from starlette.responses import Response
 from bot.knowledge import editing
 from bot.knowledge.cases import expect_from_reply
 from bot.lang.privacy import mask_sensitive
-from bot.web.console.audit import AuditUnavailable, ensure_writable, record, who_is
-from bot.web.console.login import editor_only, staff_only
+from bot.web.storage.store import AuditEntry, DatabaseUnavailable
+from bot.web.staff_identity import editor_only, staff_only
 from bot.web.app_state import WebState, web_state
 from bot.web.storage.tracker_events import to_csv
 
@@ -245,13 +245,13 @@ async def save_cases(request: Request) -> Response:
     chosen = sorted({int(n) for n in form.getlist("save") if isinstance(n, str) and n.isdigit()
                      and 1 <= int(n) <= len(questions)})
     cases = [{"turns": [questions[n - 1]], "expect": str(form.get(f"expect_{n}") or "").strip()} for n in chosen]
-    who = who_is(request)
+    who = request.user.display_name
 
     def work() -> editing.Change:
-        ensure_writable(state)
+        state.store.ensure_writable()
         change = editing.regression_cases(cases, f"hit test by {who}")
         editing.apply(change, who)
-        record(state, who, change.kind, change.target, None, change.excerpt_after)
+        state.store.record(who, [AuditEntry(change.kind, change.target, None, change.excerpt_after)])
         return change
 
     notice, error, code = None, None, 200
@@ -260,7 +260,7 @@ async def save_cases(request: Request) -> Response:
         notice = texts["saved"].format(count=len(change.cases))
     except editing.ChangeRefused as refusal:
         error, code = "；".join(refusal.problems), 422
-    except AuditUnavailable as problem:
+    except DatabaseUnavailable as problem:
         error, code = state.texts["annotate"]["database_unavailable"].format(reason=problem), 503
     try:
         result = await run_test(state, read_input("\n".join(questions), None, texts))

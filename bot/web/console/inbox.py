@@ -16,7 +16,6 @@ inbox still works, one group per question, and says so.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -29,14 +28,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bot.datafiles import reply_texts
-from bot.web.storage.tables import INBOX_STATUSES, question_statuses, record_audit, set_question_status
+from bot.web.storage.tables import INBOX_STATUSES
 from bot.web.errors import log_unavailable
 from bot.web.console.inbox_groups import (INBOX_KINDS, LOW_CONFIDENCE_MARGIN, STATUS_FILTERS, InboxFilters, InboxGroup,
                                  each_alone, group_items, inbox_items, shown_groups)
 from bot.web.console.log_filters import log_filters
 from bot.web.console.paging import paging, requested_page
-from bot.web.storage.ratings import ratings_between
-from bot.web.console.login import editor_only, staff_only, staff_session
+from bot.web.staff_identity import editor_only, staff_only
 from bot.web.app_state import WebState, web_state
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 
@@ -107,11 +105,10 @@ class Inbox:
 
 def read_inbox(state: WebState, embeddings: QuestionEmbeddings, filters: InboxFilters) -> Inbox:
     """The log's questions through the inbox's filters, grouped (blocking: a worker thread)."""
-    url = state.settings.tracker_db_url
-    thumbs_down = {(rating.sender_id, rating.turn): rating for rating in ratings_between(url, rating="down")}
-    turns = state.tracker_log.turns(filters.date_from, filters.date_to)
+    thumbs_down = {(rating.sender_id, rating.turn): rating for rating in state.store.ratings_between(rating="down")}
+    turns = state.store.events.turns(filters.date_from, filters.date_to)
     items = [item for item in inbox_items(turns, thumbs_down, low_confidence_below()) if filters.admits(item)]
-    statuses = question_statuses(url)
+    statuses = state.store.question_statuses()
     ungrouped_reason = None
     try:
         groups = group_items(items, statuses, embeddings.cluster)
@@ -188,17 +185,9 @@ async def set_status(request: Request) -> Response:
     status = form.get("status")
     if not questions or status not in INBOX_STATUSES:
         return PlainTextResponse(texts["bad_status_request"], status_code=400)
-    session = staff_session(request)
-    who = session.who if session else "staff"
-    url = state.settings.tracker_db_url
-
-    def write() -> None:
-        set_question_status(url, questions, status, who)
-        record_audit(url, who, "inbox_status", questions[0], None,
-                     json.dumps({"status": status, "questions": questions}, ensure_ascii=False))
-
+    who = request.user.display_name
     try:
-        await run_in_threadpool(write)
+        await run_in_threadpool(state.store.set_status, who, questions, status)
     except Exception as error:  # noqa: BLE001 - the database is down: say so, change nothing else
         logger.error("inbox status not saved: %s", error)
         return PlainTextResponse(texts["status_not_saved"].format(reason=error), status_code=503)

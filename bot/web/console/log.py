@@ -1,7 +1,7 @@
 """The staff console's pages: retrieval search and the conversation log.
 
 A logged question can also be exported as a regression case. Every handler is
-:func:`bot.web.console.login.staff_only`. (What the assistant did not serve well is the
+:func:`bot.web.staff_identity.staff_only`. (What the assistant did not serve well is the
 inbox's: :mod:`bot.web.console.inbox`.)
 
 The log is Rasa's tracker store, read-only (:class:`bot.web.storage.tracker_events.TrackerLog`),
@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from bot.web.errors import ApiError, log_unavailable
 from bot.web.console.log_filters import log_filters
 from bot.web.console.paging import page_of, paging, requested_page
-from bot.web.storage.ratings import Rating, ratings_of
-from bot.web.console.login import staff_only
+from bot.web.storage.ratings import Rating
+from bot.web.staff_identity import staff_only
 from bot.web.app_state import WebState, web_state
 from bot.web.storage.tracker_events import ConversationPage, TrackerLogUnavailable
 from bot.web.console.view_models import HitView, regression_case_yaml
@@ -86,7 +86,7 @@ async def log_page(request: Request) -> Response:
     if failure is None:
         try:
             conversations, total = await run_in_threadpool(
-                state.tracker_log.conversations, filters.query, filters.date_from, filters.date_to,
+                state.store.events.conversations, filters.query, filters.date_from, filters.date_to,
                 (number - 1) * LOG_PAGE_SIZE, LOG_PAGE_SIZE)
         except TrackerLogUnavailable as error:
             failure = log_unavailable(request, error)
@@ -107,12 +107,12 @@ def read_conversation_page(state: WebState, sender_id: str, number: int | None, 
     """Page ``number`` of a conversation, or the page showing its ``turn``-th question
     (the first page when neither is given), that page's number, and the ratings."""
     if number is None:
-        offset = state.tracker_log.message_offset(sender_id, turn) if turn else None
+        offset = state.store.events.message_offset(sender_id, turn) if turn else None
         number = page_of(offset, CONVERSATION_PAGE_SIZE) if offset is not None else 1
-    page = state.tracker_log.conversation_page(sender_id, (number - 1) * CONVERSATION_PAGE_SIZE,
+    page = state.store.events.conversation_page(sender_id, (number - 1) * CONVERSATION_PAGE_SIZE,
                                                CONVERSATION_PAGE_SIZE)
     try:
-        ratings = ratings_of(state.settings.tracker_db_url, sender_id) if page else {}
+        ratings = state.store.ratings_of(sender_id) if page else {}
     except Exception:  # noqa: BLE001 - the messages matter more than their ratings
         logger.exception("ratings of %s not read", sender_id)
         ratings = {}
@@ -166,7 +166,7 @@ async def regression_case(request: Request) -> Response:
     case_texts = state.texts["staff"]["regression_case"]
     sender_id, turn = case_request(request, state)
     try:
-        conversation = await run_in_threadpool(state.tracker_log.conversation, sender_id)
+        conversation = await run_in_threadpool(state.store.events.conversation, sender_id)
     except TrackerLogUnavailable as error:
         raise ApiError(503, log_unavailable(request, error), "log_unavailable") from error
     case = regression_case_yaml(conversation, turn, case_texts, state.timezone) if conversation else None

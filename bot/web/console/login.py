@@ -1,8 +1,8 @@
-"""Who is staff: the login form, its submission, logout and the guards
-:func:`staff_only` (editor or viewer) and :func:`editor_only` (changes).
+"""The staff login form, its submission and logout.
 
-A staff session is a signed cookie (:mod:`bot.web.staff_identity`) scoped to ``/staff``; failed
-logins are rate-limited per client address. Every state-changing request (any method
+A staff session is a signed cookie (:mod:`bot.web.staff_identity`, which also resolves it
+once per request and guards the handlers) scoped to ``/staff``; failed logins are
+rate-limited per client address. Every state-changing request (any method
 but GET and HEAD) must carry the session's CSRF token, in the ``X-CSRF-Token`` header
 or a ``csrf_token`` form field. Without a staff password configured the login form
 says so and every login is refused.
@@ -10,23 +10,18 @@ says so and every login is refused.
 
 from __future__ import annotations
 
-import functools
-import hmac
 import logging
-from typing import Awaitable, Callable
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.web.staff_identity import MAX_NAME_CHARS, SESSION_COOKIE_NAME, SessionSigner, StaffSession
-from bot.web.errors import error_response
+from bot.web.staff_identity import MAX_NAME_CHARS, SESSION_COOKIE_NAME, SessionSigner, staff_of, staff_only
 from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 64 * 1024
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def client_address(request: Request) -> str:
@@ -39,80 +34,6 @@ def safe_next_path(raw: str | None) -> str:
     if raw and raw.startswith("/staff") and not raw.startswith("//") and "\\" not in raw:
         return raw
     return "/staff"
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-
-def staff_session(request: Request) -> StaffSession | None:
-    """The valid, unexpired staff session the request's cookie carries, or None."""
-    signer = web_state(request).signer
-    return signer.verify(request.cookies.get(SESSION_COOKIE_NAME)) if signer else None
-
-
-def is_staff(request: Request) -> bool:
-    """Whether the request carries a valid, unexpired staff session cookie."""
-    return staff_session(request) is not None
-
-
-async def carries_csrf_token(request: Request, session: StaffSession) -> bool:
-    """Whether an unsafe request carries this session's CSRF token (header or form field).
-    The body is read (and cached) first, so the handler can read it again."""
-    sent = request.headers.get("x-csrf-token")
-    if sent is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
-        await request.body()
-        try:
-            sent = (await request.form()).get("csrf_token")
-        except Exception:  # a malformed form carries no token
-            sent = None
-    return isinstance(sent, str) and hmac.compare_digest(sent.encode(), session.csrf_token.encode())
-
-
-def login_redirect(request: Request) -> RedirectResponse:
-    """To the login form, coming back here afterwards; a stale cookie is dropped and the
-    form says the session expired."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    expired = "&expired=1" if request.cookies.get(SESSION_COOKIE_NAME) else ""
-    response = RedirectResponse(f"/staff/login?next={quote(target, safe='')}{expired}", status_code=303)
-    if expired:
-        response.delete_cookie(SESSION_COOKIE_NAME, path="/staff")
-    return response
-
-
-def staff_only(handler: Handler) -> Handler:
-    """Guards a staff handler: without a session, pages redirect to the login form and
-    the JSON API (``/staff/api/``) answers 401; an unsafe request without the session's
-    CSRF token answers 403."""
-
-    @functools.wraps(handler)
-    async def guarded(request: Request) -> Response:
-        session = staff_session(request)
-        texts = web_state(request).texts["staff"]
-        if session is None:
-            if request.url.path.startswith("/staff/api/") or request.method not in SAFE_METHODS:
-                return error_response(401, texts["session_expired"], "login_required")
-            return login_redirect(request)
-        if request.method not in SAFE_METHODS and not await carries_csrf_token(request, session):
-            logger.warning("staff %s without a CSRF token refused: %s", request.method, request.url.path)
-            return error_response(403, texts["csrf_refused"], "csrf")
-        return await handler(request)
-
-    return guarded
-
-
-def editor_only(handler: Handler) -> Handler:
-    """Guards a handler that changes something: as :func:`staff_only`, and a viewer's
-    request answers 403 (viewers only read)."""
-
-    @functools.wraps(handler)
-    async def for_editors(request: Request) -> Response:
-        session = staff_session(request)
-        if session is not None and not session.can_edit:
-            return error_response(403, web_state(request).texts["staff"]["editor_only"], "editor_only")
-        return await handler(request)
-
-    return staff_only(for_editors)
 
 
 def render_login(request: Request, status_code: int = 200, error: str | None = None,
@@ -135,14 +56,14 @@ def render_login(request: Request, status_code: int = 200, error: str | None = N
 async def login_form(request: Request) -> Response:
     """``GET /staff/login``: the form, or straight on when already logged in."""
     next_path = safe_next_path(request.query_params.get("next"))
-    if is_staff(request):
+    if staff_of(request) is not None:
         return RedirectResponse(next_path, status_code=303)
     return render_login(request, next_path=next_path)
 
 
 def rate_limited(request: Request, state: WebState, client: str, next_path: str) -> Response:
     """The 429 login form, with when to try again."""
-    retry_after = state.login_rate_limiter.retry_after_seconds(client)
+    retry_after = state.login_rate_limiter.wait_seconds(client)
     minutes = max(1, (retry_after + 59) // 60)
     error = state.texts["staff"]["rate_limited"].format(minutes=minutes)
     response = render_login(request, status_code=429, error=error, next_path=next_path)
@@ -177,11 +98,11 @@ async def login_submit(request: Request) -> Response:
     if signer is None:
         return render_login(request, status_code=503, next_path=next_path)
     client = client_address(request)
-    if state.login_rate_limiter.is_blocked(client):
+    if state.login_rate_limiter.wait_seconds(client):
         return rate_limited(request, state, client, next_path)
     role = signer.role_for(password)
     if role is None:
-        state.login_rate_limiter.record_failure(client)
+        state.login_rate_limiter.count(client)
         logger.warning("failed staff login from %s", client)
         return render_login(request, status_code=401, error=state.texts["staff"]["wrong_password"],
                             next_path=next_path)

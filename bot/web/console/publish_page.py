@@ -32,8 +32,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from bot import PROJECT_ROOT, datafiles
 from bot.knowledge import editing
-from bot.web.console.audit import AuditUnavailable, ensure_writable, is_recorded, record, who_is
-from bot.web.console.login import editor_only, staff_only
+from bot.web.storage.store import AuditEntry, DatabaseUnavailable
+from bot.web.staff_identity import editor_only, staff_only
 from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
@@ -205,15 +205,15 @@ def record_outcome(state: WebState, status: dict[str, Any]) -> None:
     if outcome == "running":
         return
     with _recording:
-        if is_recorded(state, "publish", status["id"]):
+        if state.store.is_recorded("publish", status["id"]):
             return
         broken = [f"{case.get('id')}: {case.get('problem')}" for case in status.get("broken") or ()]
         after = "\n".join([outcome, *([status["problem"]] if status.get("problem") else []), *broken,
                            *([json.dumps(status.get("served_after"), ensure_ascii=False)]
                              if status.get("served_after") else [])])
-        record(state, str(status.get("who") or "?"), "publish", status["id"],
-               json.dumps(status.get("served_before") or {}, ensure_ascii=False), after,
-               when=status.get("finished_at") or time.time())
+        before = json.dumps(status.get("served_before") or {}, ensure_ascii=False)
+        state.store.record(str(status.get("who") or "?"), [AuditEntry("publish", status["id"], before, after)],
+                           when=status.get("finished_at") or time.time())
 
 
 def record_finished_publish(state: WebState) -> None:
@@ -221,7 +221,7 @@ def record_finished_publish(state: WebState) -> None:
     if status is not None:
         try:
             record_outcome(state, status)
-        except AuditUnavailable:
+        except DatabaseUnavailable:
             logger.exception("the outcome of publish %s is not recorded yet", status.get("id"))
 
 
@@ -300,15 +300,16 @@ async def start_publish(request: Request) -> Response:
     served = await run_in_threadpool(served_view, state)
     if not served.unpublished:
         return await render(request, notice=texts["nothing_to_publish"], status_code=409)
-    who = who_is(request)
+    who = request.user.display_name
     try:
-        await run_in_threadpool(ensure_writable, state)
-    except AuditUnavailable as error:
+        await run_in_threadpool(state.store.ensure_writable)
+    except DatabaseUnavailable as error:
         return await render(request, error=texts["start_failed"].format(reason=error), status_code=503)
     outcome, detail, started_at = await run_in_threadpool(start_job, state, who)
     if outcome == "busy":
         return await render(request, error=texts["busy"], status_code=409)
     if outcome == "failed":
         return await render(request, error=texts["start_failed"].format(reason=detail), status_code=500)
-    await run_in_threadpool(record, state, who, "publish_start", detail, None, None, started_at)
+    await run_in_threadpool(state.store.record, who, [AuditEntry("publish_start", detail, None, None)],
+                            when=started_at)
     return RedirectResponse("/staff/publish", status_code=303)

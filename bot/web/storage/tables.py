@@ -2,16 +2,15 @@
 
 One database for both, as Rasa's ``TRACKER_DB_URL`` names it: a SQLite file for one
 machine, PostgreSQL for the cluster profile. The web front only reads Rasa's ``events``
-table; it writes its own tables next to it, created on first use: turns Rasa could not
-answer (``outage_turns``), candidates' thumbs up and down (``feedback``), the inbox's
-group statuses (``inbox_status``) and every staff change (``audit_log``).
+table; it writes its own tables next to it, created on first use: candidates' thumbs up
+and down (``feedback``), the inbox's group statuses (``inbox_status``) and every staff
+change (``audit_log``). :class:`bot.web.storage.store.ConsoleStore` is the one way in.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,16 +32,7 @@ events = sa.Table(
     sa.Column("action_name", sa.String(255)),
     sa.Column("data", sa.Text),
 )
-OWN_TABLES = ("outage_turns", "feedback", "inbox_status", "audit_log")
-
-outage_turns = sa.Table(
-    "outage_turns", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("timestamp", sa.Float, nullable=False, index=True),
-    sa.Column("text", sa.Text, nullable=False),          # masked, as Rasa would have stored it
-    sa.Column("problem", sa.String(255), nullable=False),  # what Rasa did: refused, timed out …
-)
+OWN_TABLES = ("feedback", "inbox_status", "audit_log")
 
 feedback = sa.Table(
     "feedback", metadata,
@@ -146,34 +136,3 @@ def question_key(question: str) -> str:
     same question typed twice is one, its closing punctuation aside), at most the
     column's 500 characters."""
     return normalise(question).rstrip("?？!！。.~～ ")[:500]
-
-
-def set_question_status(url: str, questions: list[str], status: str, who: str, note: str | None = None,
-                        when: float | None = None) -> None:
-    """Give these inbox questions a status (an inbox group is as resolved as its questions)."""
-    if status not in INBOX_STATUSES:
-        raise ValueError(f"unknown inbox status {status!r}")
-    engine = own_tables(url)
-    when = time.time() if when is None else when
-    keys = sorted({question_key(q) for q in questions if q.strip()})
-    with engine.begin() as connection:
-        connection.execute(inbox_status.delete().where(inbox_status.c.question.in_(keys)))
-        if keys:
-            connection.execute(inbox_status.insert(), [
-                {"question": key, "status": status, "updated_by": who[:64], "updated_at": when, "note": note}
-                for key in keys])
-
-
-def question_statuses(url: str) -> dict[str, str]:
-    """Every inbox question's status by its :func:`question_key` (absent: pending)."""
-    with own_tables(url).connect() as connection:
-        return dict(connection.execute(sa.select(inbox_status.c.question, inbox_status.c.status)).all())
-
-
-def record_audit(url: str, who: str, action: str, target: str | None, before: str | None, after: str | None,
-                 when: float | None = None) -> None:
-    """One staff change in the audit log: who, when, what, before and after."""
-    with own_tables(url).begin() as connection:
-        connection.execute(audit_log.insert().values(
-            timestamp=time.time() if when is None else when, who=who[:64], action=action,
-            target=None if target is None else target[:255], before=before, after=after))
