@@ -13,7 +13,7 @@ import yaml
 
 from bot import PROJECT_ROOT
 from bot.training.baseline import BASELINE_DIR, build, fallback_text, write
-from bot.training.nlu_export import _example
+from bot.training.nlu_export import training_example
 from bot.knowledge.entries import load_entries
 from bot.quality.bench.accuracy import baseline_outcome_reader, our_outcome, score_accuracy
 from bot.quality.bench.load import make_sessions, send_turn, split_blocks, summarise_load
@@ -43,7 +43,7 @@ def test_one_retrieval_intent_per_entry_with_all_its_paraphrases(baseline):
     for entry in ENTRIES:
         examples = by_intent[f"faq/{entry.id}"]
         for text in [entry.question, *entry.paraphrases]:
-            assert _example(text) in examples, (entry.id, text)
+            assert training_example(text) in examples, (entry.id, text)
     all_examples = [text for examples in by_intent.values() for text in examples]
     assert len(all_examples) == len(set(all_examples)), "an example in two intents"
 

@@ -21,8 +21,8 @@ from bot import PROJECT_ROOT
 from bot.knowledge.cases import (Case, CaseFileError, case_yaml, expect_from_reply,
                                  known_entry_ids, known_procedures, load_case_file, load_cases,
                                  logged_case_id, pinned_today, received_label)
-from bot.quality.regression import (REQUEST_TIMEOUT_SECONDS, CaseResult, check_reply,
-                                    results_json, run_case)
+from bot.publish.gate import REQUEST_TIMEOUT_SECONDS, CaseResult, check_reply, run_case
+from bot.quality.regression import results_json
 from bot.rasa_client import RasaClient
 
 try:

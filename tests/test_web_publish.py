@@ -183,7 +183,7 @@ def test_the_staff_console_searches_the_index_a_publish_served(served: Served) -
 # ------------------------------------------------------------------ the job's gate and status
 
 
-from bot.publish import job  # noqa: E402
+from bot.publish import gate as publish_gate, job, status as publish_status  # noqa: E402
 from bot.knowledge.cases import Case  # noqa: E402
 
 
@@ -191,8 +191,8 @@ def case(case_id: str, known_failure: str | None = None) -> Case:
     return Case(id=case_id, file="f", turns=("问",), expect="fallback", known_failure=known_failure)
 
 
-def gate(passed: bool, received: str = "fallback") -> job.GateResult:
-    return job.GateResult(passed, "" if passed else f"expected fallback, received {received}", received)
+def gate(passed: bool, received: str = "fallback") -> publish_gate.GateResult:
+    return publish_gate.GateResult(passed, "" if passed else f"expected fallback, received {received}", received)
 
 
 def test_the_gate_refuses_only_what_passed_before_and_fails_now() -> None:
@@ -201,11 +201,11 @@ def test_the_gate_refuses_only_what_passed_before_and_fails_now() -> None:
               "fixed": gate(False)}
     after = {"kept": gate(True), "broken": gate(False, "direct_mail_fee"), "still": gate(False),
              "known": gate(False), "fixed": gate(True)}
-    broken = job.broken_cases(cases, before, after)
+    broken = publish_gate.broken_cases(cases, before, after)
     assert [(b["id"], b["received"]) for b in broken] == [("broken", "direct_mail_fee")]
     assert broken[0]["turns"] == ["问"] and "received direct_mail_fee" in broken[0]["problem"]
-    assert job.still_failing(cases, before, after) == ["still"], "a known failure is not listed"
-    assert job.broken_cases(cases, before, before) == []
+    assert publish_gate.still_failing(cases, before, after) == ["still"], "a known failure is not listed"
+    assert publish_gate.broken_cases(cases, before, before) == []
 
 
 def test_every_rasa_instance_is_named() -> None:
@@ -216,18 +216,18 @@ def test_every_rasa_instance_is_named() -> None:
 
 
 def test_the_status_file_is_whole_and_its_progress_weighted(tmp_path: Path) -> None:
-    status = job.PublishStatus(id="p1", who="王 (editor)", started_at=1.0)
-    assert status.progress == 0.0 and [s.name for s in status.stages] == list(job.STAGES)
+    status = publish_status.PublishStatus(id="p1", who="王 (editor)", started_at=1.0)
+    assert status.progress == 0.0 and [s.name for s in status.stages] == list(publish_status.STAGES)
     for name in ("validate", "index", "servers"):
         status.stage_of(name).state = "done"
     train = status.stage_of("train")
     train.state, train.done, train.total = "running", 50, 100
-    total = sum(job.EXPECTED_SECONDS.values())
-    expected = (job.EXPECTED_SECONDS["validate"] + job.EXPECTED_SECONDS["index"] + job.EXPECTED_SECONDS["servers"]
-                + job.EXPECTED_SECONDS["train"] / 2) / total
+    total = sum(publish_status.EXPECTED_SECONDS.values())
+    expected = (publish_status.EXPECTED_SECONDS["validate"] + publish_status.EXPECTED_SECONDS["index"] + publish_status.EXPECTED_SECONDS["servers"]
+                + publish_status.EXPECTED_SECONDS["train"] / 2) / total
     assert status.progress == round(expected, 3)
     path = tmp_path / "run" / "publish.json"
-    job.StatusFile(path).write(status)
+    publish_status.StatusFile(path).write(status)
     written = json.loads(path.read_text(encoding="utf-8"))
     assert written["id"] == "p1" and written["progress"] == status.progress and written["pid"] == os.getpid()
     assert [p.name for p in path.parent.iterdir()] == ["publish.json"], "no temp file left"
@@ -238,14 +238,14 @@ def test_one_publish_at_a_time(tmp_path: Path) -> None:
     import sys
 
     status = tmp_path / "publish.json"
-    held = job.take_lock(job.lock_path(status))
-    assert held is not None and job.take_lock(job.lock_path(status)) is None
+    held = publish_status.take_lock(publish_status.lock_path(status))
+    assert held is not None and publish_status.take_lock(publish_status.lock_path(status)) is None
     run = subprocess.run([sys.executable, "-m", "bot.publish.job", "--status", str(status), "--who", "x"],
                          capture_output=True, text=True, timeout=120)
-    assert run.returncode == job.EXIT_BUSY and "another publish is running" in run.stderr
+    assert run.returncode == publish_status.EXIT_BUSY and "another publish is running" in run.stderr
     assert not status.exists(), "the running publish's status is left alone"
     os.close(held)
-    assert job.take_lock(job.lock_path(status)) is not None
+    assert publish_status.take_lock(publish_status.lock_path(status)) is not None
 
 
 # ------------------------------------------------------------------ the console
@@ -270,9 +270,9 @@ def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "run"
 
 
-def write_status(run_dir: Path, **fields: Any) -> job.PublishStatus:
-    status = job.PublishStatus(id=fields.pop("id", "p1"), who="王 (editor)", started_at=1_800_000_000.0, **fields)
-    job.StatusFile(run_dir / "publish.json").write(status)
+def write_status(run_dir: Path, **fields: Any) -> publish_status.PublishStatus:
+    status = publish_status.PublishStatus(id=fields.pop("id", "p1"), who="王 (editor)", started_at=1_800_000_000.0, **fields)
+    publish_status.StatusFile(run_dir / "publish.json").write(status)
     return status
 
 
@@ -288,7 +288,7 @@ def test_a_second_publish_is_refused_while_one_runs(editor: TestClient, workspac
     assert editor.post("/staff/annotate/attach", data=form(editor, attach_to="direct_mail_fee")).status_code == 200
     page = editor.get("/staff/publish")
     assert "data-unpublished" in page.text and "李编辑 (editor): 2 paraphrase(s) for direct_mail_fee" in page.text
-    held = job.take_lock(job.lock_path(run_dir / "publish.json"))
+    held = publish_status.take_lock(publish_status.lock_path(run_dir / "publish.json"))
     assert held is not None, "the test holds the lock: the job it starts must stop at once"
     try:
         response = editor.post("/staff/publish", data={"csrf_token": csrf(editor, "/staff/publish")})
@@ -313,7 +313,7 @@ def test_the_progress_of_a_running_publish(editor: TestClient, workspace: Worksp
         status.stage_of(name).state = "done"
     train = status.stage_of("train")
     train.state, train.done, train.total, status.stage = "running", 40, 100, "train"
-    job.StatusFile(run_dir / "publish.json").write(status)
+    publish_status.StatusFile(run_dir / "publish.json").write(status)
     shown = editor.get("/staff/api/publish").json()["publish"]
     assert shown["running"] and shown["state"] == "running" and shown["progress"] == round(100 * status.progress)
     assert [(s["name"], s["state"]) for s in shown["stages"]][5] == ("train", "running")
@@ -462,11 +462,11 @@ def test_the_gate_runs_the_cases_against_a_real_rasa(servers) -> None:
     right = Case(id="right", file="f", turns=("什么是证书直邮？",), expect="direct_mail_what")
     wrong = Case(id="wrong", file="f", turns=("什么是证书直邮？",), expect="fallback")
     done: list[int] = []
-    results = job.run_cases(servers.rasa_url, [right, wrong], done.append)
+    results = publish_gate.run_cases(servers.rasa_url, [right, wrong], done.append)
     assert results["right"].passed, results["right"].problem
     assert not results["wrong"].passed and results["wrong"].received == "direct_mail_what"
     assert done == [1, 2]
-    gone = job.run_cases("http://127.0.0.1:9", [right], done.append)
+    gone = publish_gate.run_cases("http://127.0.0.1:9", [right], done.append)
     assert not gone["right"].passed and gone["right"].problem.startswith("no reply")
 
 

@@ -55,24 +55,18 @@ from bot import PROJECT_ROOT
 from bot.training import nlu_export
 from bot.knowledge.cases import Case, load_cases, pinned_today
 from bot.knowledge.entries import load_knowledge_base
-from bot.quality.regression import CaseResult, run_case
 from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
 from bot.retrieval.index import (Knowledge, build_index, new_version_dir, publish_index, read_manifest,
                                  versions_dir)
 from bot.retrieval.settings import load_settings
+from bot.publish.gate import GateResult, broken_cases, run_cases, still_failing
+from bot.publish.status import (EXIT_BUSY, EXIT_FAILED, EXIT_PUBLISHED, EXIT_REFUSED, PublishStatus, StageStatus,
+                                StatusFile, lock_path, take_lock)
 from bot.servers import RASA_MODEL, Ports, Supervisor
 
-STAGES = ("validate", "index", "servers", "baseline", "check_index", "train", "check_model", "deploy")
-# What each stage usually takes (seconds, measured on 2 cores): the progress bar's weights.
-EXPECTED_SECONDS = {"validate": 3, "index": 12, "servers": 35, "baseline": 15, "check_index": 15,
-                    "train": 110, "check_model": 30, "deploy": 20}
-FINISHED = ("published", "refused", "failed")
-EXIT_PUBLISHED, EXIT_REFUSED, EXIT_FAILED, EXIT_BUSY = 0, 1, 2, 3
 CANDIDATES_DIR = PROJECT_ROOT / "models" / "candidates"
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
-GATE_WORKERS = 4               # cases sent at once to the temporary servers
 MODEL_LOAD_TIMEOUT_SECONDS = 600
-STATUS_WRITE_INTERVAL_SECONDS = 0.5
 NICENESS = 10
 # endpoints.yml's variables for `rasa train` (it reads no endpoint, but resolves the file)
 TRAIN_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TRACKER_DB_URL": "sqlite:///var/tracker.db",
@@ -87,92 +81,6 @@ class Refused(Exception):
 
 class PublishFailed(Exception):
     """A stage could not be done (the message says which and why)."""
-
-
-# ---------------------------------------------------------------- the status file
-
-
-@dataclass
-class StageStatus:
-    name: str
-    state: str = "pending"          # pending | running | done | failed | skipped
-    seconds: float | None = None
-    done: int = 0                   # cases run, training per cent …
-    total: int = 0
-    detail: str = ""
-
-
-@dataclass
-class PublishStatus:
-    """What the console shows of one publish (the JSON of the status file)."""
-
-    id: str
-    who: str
-    started_at: float
-    state: str = "running"          # running | published | refused | failed
-    finished_at: float | None = None
-    stage: str | None = None
-    stages: list[StageStatus] = field(default_factory=lambda: [StageStatus(name) for name in STAGES])
-    broken: list[dict[str, Any]] = field(default_factory=list)   # passed before, fail now
-    still_failing: list[str] = field(default_factory=list)       # failed before and now
-    problem: str | None = None
-    instances: list[str] = field(default_factory=list)
-    served_before: dict[str, Any] = field(default_factory=dict)
-    served_after: dict[str, Any] = field(default_factory=dict)
-    pid: int = field(default_factory=os.getpid)
-
-    def stage_of(self, name: str) -> StageStatus:
-        return next(stage for stage in self.stages if stage.name == name)
-
-    @property
-    def progress(self) -> float:
-        """0..1 over the stages, weighted by what each usually takes."""
-        total = sum(EXPECTED_SECONDS.values())
-        reached = 0.0
-        for stage in self.stages:
-            weight = EXPECTED_SECONDS[stage.name]
-            if stage.state in ("done", "skipped"):
-                reached += weight
-            elif stage.state == "running" and stage.total:
-                reached += weight * min(1.0, stage.done / stage.total)
-        return 1.0 if self.state == "published" else round(reached / total, 3)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "progress": self.progress}
-
-
-class StatusFile:
-    """The status file, rewritten whole (temp file and rename) so a reader never sees half."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._written = 0.0
-
-    def write(self, status: PublishStatus, force: bool = True) -> None:
-        now = time.monotonic()
-        if not force and now - self._written < STATUS_WRITE_INTERVAL_SECONDS:
-            return
-        self._written = now
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(status.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-        tmp.replace(self.path)
-
-
-def lock_path(status_path: Path) -> Path:
-    return Path(status_path).with_suffix(".lock")
-
-
-def take_lock(path: Path) -> int | None:
-    """The lock's file descriptor, held until the process ends; None when another holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
 
 
 # ---------------------------------------------------------------- Rasa's model
@@ -206,46 +114,6 @@ def rasa_instance_urls(environ: dict[str, str] | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------- the gate
-
-
-@dataclass(frozen=True)
-class GateResult:
-    passed: bool
-    problem: str
-    received: str
-
-
-def run_cases(rasa_url: str, cases: list[Case], on_done: Callable[[int], None]) -> dict[str, GateResult]:
-    """Every case against one Rasa, a few at a time (each under its own sender)."""
-    results: dict[str, GateResult] = {}
-
-    def one(case: Case) -> tuple[str, GateResult]:
-        try:
-            with RasaClient(rasa_url) as rasa:  # a client is one connection, for one thread
-                result: CaseResult = run_case(rasa, case)
-            return case.id, GateResult(result.passed, "" if result.passed else result.problem(), result.received)
-        except (RasaUnavailable, RasaBadResponse, OSError, ValueError) as error:
-            return case.id, GateResult(False, f"no reply: {type(error).__name__}: {error}", "none")
-
-    with ThreadPoolExecutor(GATE_WORKERS) as pool:
-        for case_id, result in pool.map(one, cases):
-            results[case_id] = result
-            on_done(len(results))
-    return results
-
-
-def broken_cases(cases: list[Case], before: dict[str, GateResult],
-                 after: dict[str, GateResult]) -> list[dict[str, Any]]:
-    """The cases that passed before and fail after, with what they received now."""
-    return [{"id": case.id, "file": case.file, "turns": list(case.turns), "expect": case.expect,
-             "received": after[case.id].received, "problem": after[case.id].problem}
-            for case in cases if before[case.id].passed and not after[case.id].passed]
-
-
-def still_failing(cases: list[Case], before: dict[str, GateResult], after: dict[str, GateResult]) -> list[str]:
-    """Cases failing before and after that are not marked as known failures."""
-    return [case.id for case in cases
-            if not before[case.id].passed and not after[case.id].passed and not case.known_failure]
 
 
 class GateServers:

@@ -31,8 +31,8 @@ from bot import PROJECT_ROOT
 from bot.knowledge.cases import (REGRESSION_DIR, Case, CaseFileError, Conversation, known_entry_ids,
                                  load_conversations,
                                  known_procedures, load_cases, pinned_today)
-from bot.quality.regression import (REQUEST_TIMEOUT_SECONDS, CaseResult, expected_topic,
-                                    results_json, run_case)
+from bot.publish.gate import REQUEST_TIMEOUT_SECONDS, CaseResult, run_case
+from bot.quality.regression import expected_topic, results_json
 from bot.quality.conversations import (ConversationResult, conversation_summary,
                                        run_conversation)
 from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable

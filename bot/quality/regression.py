@@ -1,100 +1,13 @@
-"""Running the regression cases against the real assistant: sending each case's turns,
-checking the last reply and summarising the results (``make eval``, ``make test``)."""
+"""Summarising the regression cases' results (``make eval``, ``make test``); running them
+against the real assistant is :mod:`bot.publish.gate`'s."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Iterable
 
-from bot.knowledge.cases import DEADLINE_PREFIX, FALLBACK, Case, received_label
-from bot.rasa_client import RasaClient, RestReply
-
-REQUEST_TIMEOUT_SECONDS = 60  # a turn Rasa has not answered by then counts as unreachable
-
-
-@dataclass
-class CaseResult:
-    """One case run against the assistant; the shape of a case in reports/eval.json."""
-
-    id: str
-    file: str
-    turns: list[str]
-    expect: str
-    received: str
-    kind: str | None
-    entry_id: str | None
-    score: float | None
-    topic: str | None
-    intent: str | None
-    intent_confidence: float | None
-    passed: bool
-    known_failure: str | None
-    missing: list[str]
-    latency_ms: float
-    reply: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def problem(self) -> str:
-        """Expected vs received, for a failing case."""
-        score = "" if self.score is None else f" (score {self.score:.3f})"
-        text = f"expected {self.expect}, received {self.kind or 'no reply'} {self.received}{score}"
-        if self.received == self.expect and self.missing:
-            text = f"{self.expect} answered, but the reply lacks {self.missing}"
-        return text
-
-
-# ---------------------------------------------------------------- checking
-
-
-def check_reply(case: Case, text: str, custom: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(passed, missing facts) for the last reply of a case."""
-    kind = custom.get("kind")
-    if case.expect == FALLBACK:
-        right = kind == "fallback"
-    elif case.expect.startswith(DEADLINE_PREFIX):
-        right = kind == "deadline" and custom.get("procedure") == case.expect[len(DEADLINE_PREFIX):]
-    else:
-        right = kind == "faq_answer" and custom.get("entry_id") == case.expect
-    missing = [fact for fact in case.contains if fact not in text]
-    return right and not missing, missing
-
-
-# ---------------------------------------------------------------- running over REST
-
-
-def latest_intent(rasa: RasaClient, sender: str) -> tuple[str | None, float | None]:
-    """Rasa's intent for the sender's last message (``latest_message`` of the tracker)."""
-    intent = (rasa.tracker(sender).get("latest_message") or {}).get("intent") or {}
-    confidence = intent.get("confidence")
-    return intent.get("name"), (round(float(confidence), 4) if confidence is not None else None)
-
-
-def run_case(rasa: RasaClient, case: Case) -> CaseResult:
-    """Send every turn with a fresh sender and check the last reply. Raises
-    ``RasaUnavailable`` / ``RasaBadResponse`` when Rasa does not answer as it should."""
-    sender = f"regression-{uuid.uuid4().hex[:12]}"
-    started = time.perf_counter()
-    reply = RestReply()
-    for turn in case.turns:
-        reply = rasa.send(sender, turn)
-    latency_ms = (time.perf_counter() - started) * 1000 / len(case.turns)
-    intent, confidence = latest_intent(rasa, sender)
-    text, custom = reply.text, reply.custom
-    passed, missing = check_reply(case, text, custom)
-    score = custom.get("score")
-    return CaseResult(
-        id=case.id, file=case.file, turns=list(case.turns), expect=case.expect,
-        received=received_label(custom), kind=custom.get("kind"), entry_id=custom.get("entry_id"),
-        score=round(float(score), 4) if isinstance(score, (int, float)) else None,
-        topic=custom.get("topic"), intent=intent, intent_confidence=confidence, passed=passed,
-        known_failure=case.known_failure, missing=missing, latency_ms=round(latency_ms, 1),
-        reply=text,
-    )
+from bot.knowledge.cases import DEADLINE_PREFIX, FALLBACK
+from bot.publish.gate import CaseResult
 
 
 # ---------------------------------------------------------------- summary

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot import PROJECT_ROOT
 from bot import datafiles
-from bot.training.nlu_export import _example, entry_examples
+from bot.training.nlu_export import training_example, entry_examples
 from bot.dialogue import replies
 from bot.knowledge.corpus import dump_yaml
 from bot.knowledge.entries import load_entries
@@ -34,7 +34,7 @@ def out_of_scope_examples() -> list[str]:
     examples = datafiles.nlu_examples().get("out_of_scope")
     if not examples:
         raise ValueError("the hand-written NLU data has no out_of_scope intent")
-    return [_example(text) for text in examples]
+    return [training_example(text) for text in examples]
 
 
 def fallback_text() -> str:

@@ -28,7 +28,7 @@ VOCABULARY_FREQUENCY = 300
 _MARKUP = str.maketrans({"[": "「", "]": "」", "{": "（", "}": "）"})
 
 
-def _example(text: str) -> str:
+def training_example(text: str) -> str:
     """One line, no characters Rasa reads as entity markup."""
     return re.sub(r"\s+", " ", text).strip().translate(_MARKUP)
 
@@ -39,7 +39,7 @@ def entry_examples(entry: Entry) -> list[str]:
     texts = [entry.question, to_traditional(entry.question)]
     for paraphrase in entry.paraphrases:
         texts += [paraphrase, to_simplified(paraphrase)]
-    return [text for text in map(_example, texts) if text]
+    return [text for text in map(training_example, texts) if text]
 
 
 def colloquial_variants(entry: Entry, limit: int = COLLOQUIAL_VARIANTS) -> list[str]:
@@ -51,7 +51,7 @@ def colloquial_variants(entry: Entry, limit: int = COLLOQUIAL_VARIANTS) -> list[
         for word, aliases in (datafiles.vocabulary().get("synonyms") or {}).items():
             alias = next((a for a in aliases or () if len(a) > 1), None)
             if alias and word in text and len(variants) < limit:
-                variants.append(_example(text.replace(word, alias, 1)))
+                variants.append(training_example(text.replace(word, alias, 1)))
     return variants
 
 
@@ -93,7 +93,7 @@ def out_of_scope_examples(path: Path | None = None, skip: set[str] = frozenset()
     """The out-of-scope questions (as written) not already an example elsewhere."""
     out: list[str] = []
     for questions in question_groups(path or datafiles.paths().out_of_scope).values():
-        for text in map(_example, map(str, questions)):
+        for text in map(training_example, map(str, questions)):
             if text and text not in skip and text not in out:
                 out.append(text)
     return out

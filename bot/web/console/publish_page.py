@@ -23,7 +23,6 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -32,41 +31,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from bot import PROJECT_ROOT, datafiles
 from bot.knowledge import editing
+from bot.publish.status import EXIT_BUSY, PublishStatus, log_path, read_status, status_path
 from bot.web.storage.store import AuditEntry, DatabaseUnavailable
 from bot.web.staff_identity import editor_only, staff_only
 from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)
 
-STATUS_FILE_NAME = "publish.json"
-LOG_FILE_NAME = "publish.log"
-FINISHED = ("published", "refused", "failed")
-EXIT_BUSY = 3                   # the job's exit status when another publish holds the lock
 START_WAIT_SECONDS = 20         # until the job has taken the lock and written its status
 MODEL_FILE = PROJECT_ROOT / "models" / "rasa" / "model.tar.gz"  # the one Rasa loads when it starts
 _recording = threading.Lock()
-
-
-def run_dir() -> Path:
-    """Where the status and lock files are: the servers' run directory (var/run)."""
-    return Path(os.environ.get("ASSISTANT_RUN_DIR") or PROJECT_ROOT / "var" / "run")
-
-
-def status_path() -> Path:
-    return run_dir() / STATUS_FILE_NAME
-
-
-def log_path() -> Path:
-    return Path(os.environ.get("ASSISTANT_LOG_DIR") or PROJECT_ROOT / "var" / "log") / LOG_FILE_NAME
-
-
-def read_status(path: Path | None = None) -> dict[str, Any] | None:
-    """The last publish's status, None before the first."""
-    try:
-        status = json.loads((path or status_path()).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return status if isinstance(status, dict) and status.get("id") else None
 
 
 def is_alive(pid: Any) -> bool:
@@ -81,12 +55,11 @@ def is_alive(pid: Any) -> bool:
     return True
 
 
-def outcome_of(status: dict[str, Any]) -> str:
+def outcome_of(status: PublishStatus) -> str:
     """running | published | refused | failed | interrupted (running, its process gone)."""
-    state = str(status.get("state") or "failed")
-    if state == "running" and not is_alive(status.get("pid")):
+    if status.state == "running" and not is_alive(status.pid):
         return "interrupted"
-    return state
+    return status.state
 
 
 # --------------------------------------------------------------------------- views
@@ -138,24 +111,20 @@ class PublishView:
         return self.state == "running"
 
     @classmethod
-    def of(cls, status: dict[str, Any], state: WebState) -> PublishView:
+    def of(cls, status: PublishStatus, state: WebState) -> PublishView:
         texts = state.texts["publish"]
         outcome = outcome_of(status)
         stages = tuple(StageView(
-            name=str(stage.get("name")), label=texts["stages"].get(stage.get("name"), str(stage.get("name"))),
-            state=str(stage.get("state")), state_label=texts["stage_states"].get(stage.get("state"), ""),
-            seconds=stage.get("seconds"), done=int(stage.get("done") or 0), total=int(stage.get("total") or 0),
-            detail=str(stage.get("detail") or "")) for stage in status.get("stages") or ())
+            name=stage.name, label=texts["stages"].get(stage.name, stage.name), state=stage.state,
+            state_label=texts["stage_states"].get(stage.state, ""), seconds=stage.seconds, done=stage.done,
+            total=stage.total, detail=stage.detail) for stage in status.stages)
         broken = tuple(CaseView(str(c.get("id")), str(c.get("file")), " / ".join(c.get("turns") or ()),
                                 str(c.get("expect")), str(c.get("received")), str(c.get("problem") or ""))
-                       for c in status.get("broken") or ())
-        return cls(id=str(status["id"]), who=str(status.get("who") or ""), state=outcome,
-                   state_label=texts["states"].get(outcome, outcome),
-                   started=state.format_time(status.get("started_at")),
-                   finished=state.format_time(status.get("finished_at")),
-                   progress=round(100 * float(status.get("progress") or 0.0)), stage=status.get("stage"),
-                   stages=stages, broken=broken, still_failing=tuple(status.get("still_failing") or ()),
-                   problem=str(status.get("problem") or ""))
+                       for c in status.broken)
+        return cls(id=status.id, who=status.who, state=outcome, state_label=texts["states"].get(outcome, outcome),
+                   started=state.format_time(status.started_at), finished=state.format_time(status.finished_at),
+                   progress=round(100 * status.progress), stage=status.stage, stages=stages, broken=broken,
+                   still_failing=tuple(status.still_failing), problem=status.problem or "")
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "running": self.running}
@@ -199,21 +168,20 @@ def served_view(state: WebState) -> ServedView:
 # --------------------------------------------------------------------------- the audit log
 
 
-def record_outcome(state: WebState, status: dict[str, Any]) -> None:
+def record_outcome(state: WebState, status: PublishStatus) -> None:
     """The outcome of a finished (or interrupted) publish in the audit log, once."""
     outcome = outcome_of(status)
     if outcome == "running":
         return
     with _recording:
-        if state.store.is_recorded("publish", status["id"]):
+        if state.store.is_recorded("publish", status.id):
             return
-        broken = [f"{case.get('id')}: {case.get('problem')}" for case in status.get("broken") or ()]
-        after = "\n".join([outcome, *([status["problem"]] if status.get("problem") else []), *broken,
-                           *([json.dumps(status.get("served_after"), ensure_ascii=False)]
-                             if status.get("served_after") else [])])
-        before = json.dumps(status.get("served_before") or {}, ensure_ascii=False)
-        state.store.record(str(status.get("who") or "?"), [AuditEntry("publish", status["id"], before, after)],
-                           when=status.get("finished_at") or time.time())
+        broken = [f"{case.get('id')}: {case.get('problem')}" for case in status.broken]
+        after = "\n".join([outcome, *([status.problem] if status.problem else []), *broken,
+                           *([json.dumps(status.served_after, ensure_ascii=False)] if status.served_after else [])])
+        before = json.dumps(status.served_before, ensure_ascii=False)
+        state.store.record(status.who or "?", [AuditEntry("publish", status.id, before, after)],
+                           when=status.finished_at or time.time())
 
 
 def record_finished_publish(state: WebState) -> None:
@@ -222,7 +190,7 @@ def record_finished_publish(state: WebState) -> None:
         try:
             record_outcome(state, status)
         except DatabaseUnavailable:
-            logger.exception("the outcome of publish %s is not recorded yet", status.get("id"))
+            logger.exception("the outcome of publish %s is not recorded yet", status.id)
 
 
 def _record_when_done(process: subprocess.Popen, state: WebState) -> None:
@@ -250,8 +218,8 @@ def start_job(state: WebState, who: str) -> tuple[str, str, float]:
     deadline = time.monotonic() + START_WAIT_SECONDS
     while time.monotonic() < deadline:
         status = read_status(path)
-        if status is not None and status.get("id") == publish_id:
-            return "started", publish_id, float(status.get("started_at") or time.time())
+        if status is not None and status.id == publish_id:
+            return "started", publish_id, status.started_at
         code = process.poll()
         if code is not None:
             return ("busy", "", 0.0) if code == EXIT_BUSY else ("failed", f"exit status {code}, see {log}", 0.0)
