@@ -61,3 +61,11 @@ def test_every_make_target_the_readme_shows_is_in_the_makefile_help():
     helped = set(re.findall(r"^([a-z-]+):.*## ", MAKEFILE, flags=re.MULTILINE))
     assert {"run", "test"} <= shown
     assert shown - helped == set()
+
+
+def test_every_setting_the_reader_reads_is_in_the_configuration_table():
+    table = (PROJECT_ROOT / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
+    code = "\n".join(path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "bot").rglob("*.py"))
+    read = set(re.findall(r"""\b(?:read|Settings\(\))\(\s*"([A-Z][A-Z0-9_]+)\"""", code))
+    assert len(read) > 10
+    assert {name for name in read if f"`{name}`" not in table} == set()

@@ -69,3 +69,27 @@ def test_password_command_prints_the_password_once(tmp_path: Path) -> None:
     assert password in first.stdout
     second = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, check=True)
     assert password not in second.stdout and second.stdout == ""
+
+
+def test_a_malformed_value_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="STAFF_LOGIN_ATTEMPT_LIMIT"):
+        WebSettings.from_environment({"STAFF_LOGIN_ATTEMPT_LIMIT": "five"}, tmp_path / "missing.env")
+
+
+def test_an_empty_value_counts_as_absent(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("RASA_TIMEOUT_SECONDS=7\n", encoding="utf-8")
+    settings = WebSettings.from_environment({"RASA_TIMEOUT_SECONDS": "", "STAFF_PASSWORD": ""}, env_file)
+    assert settings.rasa_timeout_seconds == 7.0 and settings.staff_password is None
+
+
+def test_a_missing_secret_fails_loudly_with_its_name(tmp_path: Path) -> None:
+    from bot.config import MissingSetting, Settings
+    from bot.web.app import create_app
+
+    read = Settings({}, tmp_path / "missing.env")
+    with pytest.raises(MissingSetting, match="SECRET_KEY"):
+        read.secret("SECRET_KEY", "run `python -m bot.web.password ensure`")
+    assert read("SECRET_KEY", str, None) is None, "an optional setting falls back to its default"
+    with pytest.raises(MissingSetting, match="SECRET_KEY"):
+        create_app(WebSettings(staff_password="pw", secret_key=None))

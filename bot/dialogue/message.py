@@ -9,7 +9,6 @@ downstream takes this one value and never reads the raw text again.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,6 +19,7 @@ from bot.knowledge.entries import TOPICS
 from bot.lang.dates import DateMention, extract_dates
 from bot.lang.noise import core_of
 from bot.lang.privacy import mask_sensitive
+from bot.config import Settings
 from bot.lang.regions import Place, find_place
 from bot.lang.text import has_words, is_traditional, normalise
 from bot.lang.vocabulary import canonical
@@ -31,8 +31,7 @@ TOPIC_HINT_MIN_CONFIDENCE = 0.8
 def today() -> date:
     """The date deadlines are counted against; ASSISTANT_TODAY (YYYY-MM-DD) pins it
     for demos and tests."""
-    pinned = os.environ.get("ASSISTANT_TODAY")
-    return date.fromisoformat(pinned) if pinned else date.today()
+    return Settings()("ASSISTANT_TODAY", date.fromisoformat, None) or date.today()
 
 
 @dataclass(frozen=True)

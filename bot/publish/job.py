@@ -53,6 +53,7 @@ import httpx
 
 from bot import PROJECT_ROOT
 from bot.training import nlu_export
+from bot.config import Settings
 from bot.knowledge.cases import Case, load_cases, pinned_today
 from bot.knowledge.entries import load_knowledge_base
 from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
@@ -315,7 +316,7 @@ class Publish:
         RASA_MODEL.parent.mkdir(parents=True, exist_ok=True)
         os.replace(model, RASA_MODEL)
         stage.total = len(self.status.instances)
-        token = os.environ.get("RASA_TOKEN") or None
+        token = Settings()("RASA_TOKEN", str, None)
         for n, url in enumerate(self.status.instances, start=1):
             try:
                 with RasaInstance(url, token, timeout_seconds=60) as rasa:

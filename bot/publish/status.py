@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import PROJECT_ROOT
+from bot.config import Settings
 
 STAGES = ("validate", "index", "servers", "baseline", "check_index", "train", "check_model", "deploy")
 # What each stage usually takes (seconds, measured on 2 cores): the progress bar's weights.
@@ -33,7 +34,7 @@ LOG_FILE_NAME = "publish.log"
 
 def run_dir() -> Path:
     """Where the status and lock files are: the servers' run directory (var/run)."""
-    return Path(os.environ.get("ASSISTANT_RUN_DIR") or PROJECT_ROOT / "var" / "run")
+    return Settings()("ASSISTANT_RUN_DIR", Path, PROJECT_ROOT / "var" / "run")
 
 
 def status_path() -> Path:
@@ -41,7 +42,7 @@ def status_path() -> Path:
 
 
 def log_path() -> Path:
-    return Path(os.environ.get("ASSISTANT_LOG_DIR") or PROJECT_ROOT / "var" / "log") / LOG_FILE_NAME
+    return Settings()("ASSISTANT_LOG_DIR", Path, PROJECT_ROOT / "var" / "log") / LOG_FILE_NAME
 
 
 @dataclass

@@ -9,7 +9,6 @@ per query, and the Rasa client's connection pool opens in the application's life
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as fixed_timezone, tzinfo
 from functools import partial
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from bot.config import MissingSetting
 from bot.datafiles import ui_texts
 from bot.rasa_client import AsyncRasaClient
 from bot.web.security import SlidingWindowLimiter
@@ -115,12 +115,12 @@ def page_templates(texts: dict[str, Any], timezone: tzinfo) -> Jinja2Templates:
 
 def session_signer(settings: WebSettings) -> SessionSigner | None:
     """The staff session signer, or None when no staff password is configured."""
-    secret_key = settings.secret_key
-    if not secret_key:
-        secret_key = secrets.token_urlsafe(48)
-        logger.warning("SECRET_KEY is not set: staff sessions will not survive a restart")
     if not settings.staff_password:
         return None
+    if not settings.secret_key:  # a random key would log everyone out at each restart, and per process
+        raise MissingSetting("SECRET_KEY is not set although STAFF_PASSWORD is: "
+                             "run `python -m bot.web.password ensure` (or `make install`)")
+    secret_key = settings.secret_key
     viewer_password = settings.staff_viewer_password
     if viewer_password == settings.staff_password:
         logger.warning("STAFF_VIEWER_PASSWORD equals STAFF_PASSWORD: it logs in as editor")

@@ -1,80 +1,43 @@
-"""Settings of the web front: environment → ``.env`` → default, cast strictly.
+"""The web front's configuration, read once at start-up by the one reader
+(:class:`bot.config.Settings`: environment → ``.env`` → default, cast strictly).
 
-A malformed value (``SESSION_MAX_AGE_SECONDS=eight``) raises :class:`SettingsError`
-at start-up instead of being silently replaced by the default.
+A malformed value (``STAFF_SESSION_MAX_AGE_SECONDS=eight``) raises :class:`SettingsError`
+at start-up instead of being silently replaced by the default. docs/CONFIGURATION.md
+lists every setting.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import Mapping
 
-from bot import PROJECT_ROOT
+from bot.config import DEFAULT_ENV_FILE, Settings, SettingsError, read_env_file
 
-DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
-
-T = TypeVar("T")
+__all__ = ["DEFAULT_ENV_FILE", "SettingsError", "WebSettings", "read_env_file"]
 
 
-class SettingsError(ValueError):
-    """A setting is present but cannot be cast to its type."""
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a ``KEY=value`` file (``#`` comments, optional quotes, optional ``export``)."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].strip()
-        key, separator, value = line.partition("=")
-        if not separator:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-def _cast_int(name: str, raw: str) -> int:
+def integer(raw: str) -> int:
     if not re.fullmatch(r"[+-]?\d+", raw.strip()):
-        raise SettingsError(f"{name} must be an integer, got {raw!r}")
+        raise ValueError(raw)
     return int(raw)
 
 
-def _cast_float(name: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-
-
-def _cast_url(name: str, raw: str) -> str:
+def http_url(raw: str) -> str:
     raw = raw.strip()
     if not re.fullmatch(r"https?://[^\s/]+(?:/\S*)?", raw):
-        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+        raise ValueError(raw)
     return raw.rstrip("/")
 
 
-def _cast_str(name: str, raw: str) -> str:
-    return raw
-
-
-def _cast_bool(name: str, raw: str) -> bool:
+def boolean(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
+    raise ValueError(raw)
 
 
 @dataclass(frozen=True)
@@ -96,40 +59,26 @@ class WebSettings:
     secure_cookies: bool = False
 
     @classmethod
-    def from_environment(
-        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
-    ) -> "WebSettings":
+    def from_environment(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
+                         ) -> "WebSettings":
         """Read settings from ``environ`` (default ``os.environ``), then the ``.env``
         file (default project root, or ``WEB_ENV_FILE``), then the defaults."""
-        environ = os.environ if environ is None else environ
-        env_file = env_file or Path(environ.get("WEB_ENV_FILE", DEFAULT_ENV_FILE))
-        file_values = read_env_file(env_file)
-
-        def pick(name: str, cast: Callable[[str, str], T], default: T) -> T:
-            raw = environ.get(name)
-            if raw is None or raw == "":
-                raw = file_values.get(name)
-            if raw is None or raw == "":
-                return default
-            return cast(name, raw)
-
+        read = Settings(environ, env_file)
         defaults = cls()
         return cls(
-            rasa_url=pick("RASA_URL", _cast_url, defaults.rasa_url),
-            rasa_token=pick("RASA_TOKEN", _cast_str, None),
-            rasa_timeout_seconds=pick("RASA_TIMEOUT_SECONDS", _cast_float, defaults.rasa_timeout_seconds),
-            staff_password=pick("STAFF_PASSWORD", _cast_str, None),
-            staff_viewer_password=pick("STAFF_VIEWER_PASSWORD", _cast_str, None),
-            secret_key=pick("SECRET_KEY", _cast_str, None),
-            tracker_db_url=pick("TRACKER_DB_URL", _cast_str, defaults.tracker_db_url),
-            staff_session_max_age_seconds=pick(
-                "STAFF_SESSION_MAX_AGE_SECONDS", _cast_int, defaults.staff_session_max_age_seconds
-            ),
-            login_attempt_limit=pick("STAFF_LOGIN_ATTEMPT_LIMIT", _cast_int, defaults.login_attempt_limit),
-            login_attempt_window_seconds=pick(
-                "STAFF_LOGIN_ATTEMPT_WINDOW_SECONDS", _cast_int, defaults.login_attempt_window_seconds
-            ),
-            max_message_chars=pick("CHAT_MAX_MESSAGE_CHARS", _cast_int, defaults.max_message_chars),
-            display_timezone=pick("DISPLAY_TIMEZONE", _cast_str, defaults.display_timezone),
-            secure_cookies=pick("SECURE_COOKIES", _cast_bool, defaults.secure_cookies),
+            rasa_url=read("RASA_URL", http_url, defaults.rasa_url),
+            rasa_token=read("RASA_TOKEN", str, None),
+            rasa_timeout_seconds=read("RASA_TIMEOUT_SECONDS", float, defaults.rasa_timeout_seconds),
+            staff_password=read("STAFF_PASSWORD", str, None),
+            staff_viewer_password=read("STAFF_VIEWER_PASSWORD", str, None),
+            secret_key=read("SECRET_KEY", str, None),
+            tracker_db_url=read("TRACKER_DB_URL", str, defaults.tracker_db_url),
+            staff_session_max_age_seconds=read("STAFF_SESSION_MAX_AGE_SECONDS", integer,
+                                               defaults.staff_session_max_age_seconds),
+            login_attempt_limit=read("STAFF_LOGIN_ATTEMPT_LIMIT", integer, defaults.login_attempt_limit),
+            login_attempt_window_seconds=read("STAFF_LOGIN_ATTEMPT_WINDOW_SECONDS", integer,
+                                              defaults.login_attempt_window_seconds),
+            max_message_chars=read("CHAT_MAX_MESSAGE_CHARS", integer, defaults.max_message_chars),
+            display_timezone=read("DISPLAY_TIMEZONE", str, defaults.display_timezone),
+            secure_cookies=read("SECURE_COOKIES", boolean, defaults.secure_cookies),
         )

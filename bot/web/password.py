@@ -9,12 +9,11 @@ and prints nothing secret: it is idempotent, so ``make run`` can call it every t
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 from pathlib import Path
 
-from bot.web.config import DEFAULT_ENV_FILE, read_env_file
+from bot.config import Settings
 
 PASSWORD_VARIABLE = "STAFF_PASSWORD"
 VIEWER_PASSWORD_VARIABLE = "STAFF_VIEWER_PASSWORD"
@@ -33,13 +32,12 @@ def ensure_secrets(env_file: Path, environ: dict[str, str] | None = None) -> dic
     Returns the variables that were generated (empty when nothing was missing).
     A value set in the environment counts as present and is never written to the file.
     """
-    environ = dict(os.environ) if environ is None else environ
-    present = read_env_file(env_file)
+    read = Settings(environ, env_file)
     generated: dict[str, str] = {}
     for variable in (PASSWORD_VARIABLE, VIEWER_PASSWORD_VARIABLE):
-        if not (environ.get(variable) or present.get(variable)):
+        if read(variable, str, None) is None:
             generated[variable] = generate_password()
-    if not (environ.get(SECRET_KEY_VARIABLE) or present.get(SECRET_KEY_VARIABLE)):
+    if read(SECRET_KEY_VARIABLE, str, None) is None:
         generated[SECRET_KEY_VARIABLE] = secrets.token_urlsafe(48)
     if generated:
         env_file.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m bot.web.password", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["ensure"])
-    parser.add_argument("--env-file", type=Path, default=Path(os.environ.get("WEB_ENV_FILE", DEFAULT_ENV_FILE)))
+    parser.add_argument("--env-file", type=Path, default=Settings().env_file)
     arguments = parser.parse_args(argv)
     generated = ensure_secrets(arguments.env_file)
     if PASSWORD_VARIABLE in generated:
