@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.web.storage.store import DatabaseUnavailable
+from bot.web.storage.store import DatabaseUnavailable, Page
 from bot.web.staff_identity import staff_only
 from bot.web.app_state import WebState, web_state
 
@@ -39,27 +39,11 @@ class AuditRow:
     after: str
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    rows: tuple[AuditRow, ...]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def previous_page(self) -> int | None:
-        return self.page - 1 if self.page > 1 else None
-
-    @property
-    def next_page(self) -> int | None:
-        return self.page + 1 if self.page < self.pages else None
-
-
-def read_page(state: WebState, page: int, size: int = PAGE_SIZE) -> AuditPage:
+def read_page(state: WebState, page: int, size: int = PAGE_SIZE) -> Page:
     """The ``page``-th page of the log, newest first."""
     labels = state.texts["audit"]["actions"]
     found = state.store.audit_rows(page, size)
-    return AuditPage(tuple(AuditRow(id=row.id, when=state.format_time(row.timestamp), who=row.who,
+    return Page(tuple(AuditRow(id=row.id, when=state.format_time(row.timestamp), who=row.who,
                                     action=row.action, action_label=labels.get(row.action, row.action),
                                     target=row.target or "", before=row.before or "", after=row.after or "")
                            for row in found.rows), found.page, found.pages, found.total)

@@ -26,7 +26,7 @@ from bot.web.storage.tables import (INBOX_STATUSES, DatabaseUnavailable, audit_l
                                     own_tables, question_key)
 from bot.web.storage.tracker_events import TrackerLog
 
-__all__ = ["AuditEntry", "ConsoleStore", "DatabaseUnavailable"]
+__all__ = ["AuditEntry", "ConsoleStore", "DatabaseUnavailable", "Page"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,21 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
-class AuditRows:
-    """One page of the audit log, newest first (rows as stored)."""
+class Page:
+    """One page of a long list: its rows, its number, how many pages and rows in all."""
 
     rows: tuple[Any, ...]
-    page: int
-    pages: int
-    total: int
+    page: int                    # from 1
+    pages: int                   # at least 1, even for an empty list
+    total: int                   # rows on every page
+
+    @property
+    def previous_page(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.page < self.pages else None
 
 
 class ConsoleStore:
@@ -121,7 +129,7 @@ class ConsoleStore:
         with self._transaction(write=False) as connection:
             return bool(connection.execute(query).scalar_one())
 
-    def audit_rows(self, page: int, size: int) -> AuditRows:
+    def audit_rows(self, page: int, size: int) -> Page:
         """The ``page``-th page of the audit log, newest first (past the last: the last)."""
         with self._transaction(write=False) as connection:
             total = connection.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
@@ -129,7 +137,7 @@ class ConsoleStore:
             page = min(page, pages)
             rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.timestamp.desc(), audit_log.c.id.desc())
                                       .limit(size).offset((page - 1) * size)).all()
-        return AuditRows(tuple(rows), page, pages, total)
+        return Page(tuple(rows), page, pages, total)
 
     # ------------------------------------------------------------------ candidates' ratings
 
