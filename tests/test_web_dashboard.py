@@ -20,7 +20,7 @@ from bot.web.console.dashboard import DEFAULT_DAYS
 from bot.web.console.dashboard_figures import dashboard_figures, percentile
 from bot.web.storage.ratings import Rating
 from bot.web.storage.store import ConsoleStore
-from bot.web.storage.tracker_events import LoggedTurn, LogMessage
+from bot.web.storage.conversations import LoggedTurn, LogMessage
 from tests.test_web_feedback import bot, settings_for, user, write_events
 
 TEXTS = ui_texts()

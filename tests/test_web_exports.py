@@ -19,7 +19,7 @@ from bot.datafiles import ui_texts
 from bot.web.app import create_app
 from bot.web.console.exports import conversation_rows, unanswered_rows
 from bot.web.config import WebSettings
-from bot.web.storage.tracker_events import Conversation, LogMessage, UnansweredQuestion
+from bot.web.storage.conversations import Conversation, LogMessage, UnansweredQuestion
 from tests.conftest import free_port
 
 PASSWORD = "export-test-password"

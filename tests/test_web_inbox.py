@@ -33,7 +33,7 @@ from bot.web.storage.tables import audit_log, own_tables, question_key
 from bot.web.console.inbox import INBOX_PAGE_SIZE, QuestionEmbeddings
 from bot.web.console.inbox_groups import (InboxFilters, each_alone, group_items, inbox_items, turn_kinds)
 from bot.web.storage.ratings import Rating
-from bot.web.storage.tracker_events import LoggedTurn, LogMessage
+from bot.web.storage.conversations import LoggedTurn, LogMessage
 from tests.conftest import RunningServers, post_json
 from tests.test_web_feedback import bot, settings_for, user, write_events
 

@@ -11,7 +11,7 @@ import yaml
 from bot.datafiles import ui_texts
 from bot.knowledge.corpus import Citation
 from bot.retrieval.engine import Hit
-from bot.web.storage.tracker_events import Conversation, LogMessage
+from bot.web.storage.conversations import Conversation, LogMessage
 from bot.web.console.view_models import HitView, regression_case_yaml
 
 CST = timezone(timedelta(hours=8))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from bot.web.storage.ratings import Rating
-from bot.web.storage.tracker_events import LoggedTurn
+from bot.web.storage.conversations import LoggedTurn
 
 ANSWERED_KINDS = ("faq_answer", "deadline")
 TOP_TOPICS = 8

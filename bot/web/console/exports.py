@@ -21,7 +21,9 @@ from bot.web.console.inbox_groups import INBOX_KINDS, InboxGroup
 from bot.web.console.log_filters import LogFilters, log_filters
 from bot.web.staff_identity import staff_only
 from bot.web.app_state import web_state
-from bot.web.storage.tracker_events import (DATABASE_ERRORS, Conversation, TrackerLog, UnansweredQuestion, to_csv)
+from bot.web.console.csv_files import to_csv
+from bot.web.storage.conversations import Conversation, UnansweredQuestion
+from bot.web.storage.tracker_events import DATABASE_ERRORS, TrackerLog
 
 TimeFormat = Callable[[float | None], str]
 

@@ -30,7 +30,7 @@ from bot.lang.privacy import mask_sensitive
 from bot.web.storage.store import AuditEntry, DatabaseUnavailable
 from bot.web.staff_identity import editor_only, staff_only
 from bot.web.app_state import WebState, web_state
-from bot.web.storage.tracker_events import to_csv
+from bot.web.console.csv_files import to_csv
 
 logger = logging.getLogger(__name__)
 

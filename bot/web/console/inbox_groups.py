@@ -18,7 +18,7 @@ from datetime import date
 
 from bot.web.storage.tables import question_key
 from bot.web.storage.ratings import Rating
-from bot.web.storage.tracker_events import LoggedTurn
+from bot.web.storage.conversations import LoggedTurn
 
 INBOX_KINDS = ("fallback", "did_you_mean", "low_confidence", "thumbs_down")
 STATUS_FILTERS = ("pending", "resolved", "ignored", "all")

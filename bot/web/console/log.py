@@ -23,7 +23,8 @@ from bot.web.console.paging import page_of, paging, requested_page
 from bot.web.storage.ratings import Rating
 from bot.web.staff_identity import staff_only
 from bot.web.app_state import WebState, web_state
-from bot.web.storage.tracker_events import ConversationPage, TrackerLogUnavailable
+from bot.web.storage.conversations import ConversationPage
+from bot.web.storage.tracker_events import TrackerLogUnavailable
 from bot.web.console.view_models import HitView, regression_case_yaml
 
 logger = logging.getLogger(__name__)

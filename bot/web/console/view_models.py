@@ -15,7 +15,7 @@ from bot.knowledge.cases import case_yaml, expect_from_reply, logged_case_id, re
 from bot.knowledge.corpus import Citation
 from bot.lang.privacy import mask_sensitive
 from bot.web.app_state import format_time
-from bot.web.storage.tracker_events import Conversation, LogMessage
+from bot.web.storage.conversations import Conversation, LogMessage
 
 if TYPE_CHECKING:  # the engine module loads numpy and the index code: only for the type
     from bot.retrieval.engine import Hit
