@@ -33,7 +33,8 @@ from bot.lang.privacy import mask_sensitive
 from bot.datafiles import ui_texts
 from bot.web.app import create_app
 from bot.web.storage.tables import own_tables, question_key, read_only_engine
-from bot.web.console.log import CONVERSATION_PAGE_SIZE, LOG_PAGE_SIZE, SEARCH_RESULT_COUNT
+from bot.web.console.log import CONVERSATION_PAGE_SIZE, LOG_PAGE_SIZE
+from bot.web.console.search import SEARCH_RESULT_COUNT
 from bot.web.storage.tracker_events import PREVIEW_MESSAGES, UNANSWERED_KINDS, TrackerLog
 from tests.conftest import RunningServers
 # The clients of the login tests; their ``tracker_db`` here is this module's: the real one.

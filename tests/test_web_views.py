@@ -1,4 +1,4 @@
-"""bot.web.console.view_models alone: a retrieval hit as staff see it, a logged question as a case."""
+"""bot.web.console.search.HitView and bot.web.console.log.regression_case_yaml alone: a retrieval hit as staff see it, a logged question as a case."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from bot.datafiles import ui_texts
 from bot.knowledge.corpus import Citation
 from bot.retrieval.engine import Hit
 from bot.web.storage.conversations import Conversation, LogMessage
-from bot.web.console.view_models import HitView, regression_case_yaml
+from bot.web.console.log import regression_case_yaml
+from bot.web.console.search import HitView
 
 CST = timezone(timedelta(hours=8))
 CASE_TEXTS = ui_texts()["staff"]["regression_case"]

@@ -13,7 +13,7 @@ Candidates (:mod:`bot.web.chat.api`)
     ``GET /healthz``        liveness
 
 Staff (signed-cookie session after ``POST /staff/login``, :mod:`bot.web.console.login`)
-    ``GET /staff``                         retrieval search (``?q=``)      :mod:`bot.web.console.log`
+    ``GET /staff``                         retrieval search (``?q=``)      :mod:`bot.web.console.search`
     ``GET /staff/api/search``              the same as JSON
     ``GET /staff/log``                     conversation log (``?q=&date_from=&date_to=``)
     ``GET /staff/log/{sender_id}``         one conversation
@@ -50,7 +50,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.web.chat import api as chat, feedback
 from bot.web.console import annotate, audit, dashboard, exports, inbox
-from bot.web.console import hit_testing as hit_test, log as staff, login as staff_auth, publish_page as publish
+from bot.web.console import hit_testing as hit_test, log as staff, login as staff_auth, publish_page as publish, search
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
 from bot.web.staff_identity import StaffSessionBackend
@@ -68,8 +68,8 @@ ROUTES = [
     Route("/staff/login", staff_auth.login_form, methods=["GET"], name="staff_login"),
     Route("/staff/login", staff_auth.login_submit, methods=["POST"], name="staff_login_submit"),
     Route("/staff/logout", staff_auth.logout, methods=["POST"], name="staff_logout"),
-    Route("/staff", staff.search_page, name="staff_search"),
-    Route("/staff/api/search", staff.search_json, name="staff_search_json"),
+    Route("/staff", search.search_page, name="staff_search"),
+    Route("/staff/api/search", search.search_json, name="staff_search_json"),
     Route("/staff/api/regression-case", staff.regression_case, name="staff_regression_case"),
     Route("/staff/log", staff.log_page, name="staff_log"),
     Route("/staff/log/{sender_id:path}", staff.conversation_page, name="staff_conversation"),

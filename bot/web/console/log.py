@@ -1,6 +1,5 @@
-"""The staff console's pages: retrieval search and the conversation log.
-
-A logged question can also be exported as a regression case. Every handler is
+"""The conversation log (``GET /staff/log``, ``/staff/log/{sender_id}``) and a logged
+question as a regression case (``GET /staff/api/regression-case``, :func:`regression_case_yaml`). Every handler is
 :func:`bot.web.staff_identity.staff_only`. (What the assistant did not serve well is the
 inbox's: :mod:`bot.web.console.inbox`.)
 
@@ -12,65 +11,63 @@ worker thread.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, tzinfo
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
+from bot.knowledge.cases import case_yaml, expect_from_reply, logged_case_id, received_label
+from bot.web.app_state import format_time
 from bot.web.errors import ApiError, log_unavailable
 from bot.web.console.log_filters import log_filters
 from bot.web.console.paging import page_of, paging, requested_page
 from bot.web.storage.ratings import Rating
 from bot.web.staff_identity import staff_only
 from bot.web.app_state import WebState, web_state
-from bot.web.storage.conversations import ConversationPage
+from bot.web.storage.conversations import Conversation, ConversationPage, LogMessage
 from bot.web.storage.tracker_events import TrackerLogUnavailable
-from bot.web.console.view_models import HitView, regression_case_yaml
 
 logger = logging.getLogger(__name__)
 
-SEARCH_RESULT_COUNT = 8
 LOG_PAGE_SIZE = 50            # conversations per page of the log
 CONVERSATION_PAGE_SIZE = 100  # messages per page of one conversation
 
 
-# --------------------------------------------------------------------------- search
+# --------------------------------------------------------------------------- a logged question as a case
 
 
-async def search_hits(state: WebState, query: str) -> tuple[list[HitView], str | None]:
-    """The engine's hits for ``query`` (the engine cuts it to its own limit), or why
-    there are none: the reason is shown to staff and the console stays up."""
-    if not query:
-        return [], None
-    try:
-        engine = await run_in_threadpool(state.retrieval.get)
-        hits = await run_in_threadpool(engine.search, query, SEARCH_RESULT_COUNT)
-    except Exception as error:  # noqa: BLE001 - show the reason to staff, keep the console up
-        logger.exception("retrieval search failed")
-        return [], f"{type(error).__name__}: {error}"
-    return [HitView.of(hit) for hit in hits], None
+def reply_custom(reply: LogMessage) -> dict[str, Any]:
+    """The parts of a logged reply's ``custom`` that say what the assistant did."""
+    return {"kind": reply.kind, "entry_id": reply.entry_id, "procedure": reply.procedure,
+            "candidates": list(reply.candidates)}
 
 
-@staff_only
-async def search_page(request: Request) -> Response:
-    """``GET /staff?q=``: the entries and passages closest to a candidate's question."""
-    state = web_state(request)
-    query = request.query_params.get("q", "").strip()
-    hits, failure = await search_hits(state, query)
-    return state.render(request, "staff_search.html",
-                        {"query": query, "hits": hits, "failure": failure, "active": "search"})
-
-
-@staff_only
-async def search_json(request: Request) -> Response:
-    """``GET /staff/api/search?q=``: the same as JSON."""
-    state = web_state(request)
-    query = request.query_params.get("q", "").strip()
-    hits, failure = await search_hits(state, query)
-    if failure:
-        message = state.texts["staff"]["search_unavailable"].format(reason=failure)
-        raise ApiError(503, message, "search_unavailable")
-    return JSONResponse({"query": query, "hits": [hit.as_json() for hit in hits]})
+def regression_case_yaml(conversation: Conversation, turn: int, case_texts: dict[str, str],
+                         timezone: tzinfo) -> str | None:
+    """The ``turn``-th question of a logged conversation as a regression case, YAML ready
+    to paste under ``cases:``, with ``expect`` guessed from the assistant's reply and
+    comments telling staff to check it; None when the conversation has no such turn."""
+    exchange = conversation.exchange(turn)
+    if exchange is None:
+        return None
+    question, replies, earlier = exchange
+    answered = [reply for reply in replies if reply.kind]
+    custom = reply_custom(answered[-1]) if answered else {}
+    comments = [
+        case_texts["header"].format(sender_id=conversation.sender_id, turn=turn,
+                                    time=format_time(question.timestamp, timezone)),
+        case_texts["answered"].format(received=received_label(custom)),
+        case_texts["instructions"].strip(),
+    ]
+    if earlier:
+        comments.append(case_texts["earlier_turns"].format(
+            turns=case_texts["turn_separator"].join(message.text for message in earlier)))
+    asked = datetime.fromtimestamp(question.timestamp, timezone).date()
+    case = {"id": logged_case_id(conversation.sender_id, turn, asked), "turns": [question.text],
+            "expect": expect_from_reply(custom)}
+    return case_yaml(case, comments)
 
 
 # --------------------------------------------------------------------------- log
