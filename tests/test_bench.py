@@ -19,7 +19,7 @@ from bot.quality.bench.accuracy import baseline_outcome_reader, our_outcome, sco
 from bot.quality.bench.load import make_sessions, send_turn, split_blocks, summarise_load
 from bot.quality.bench.output import (empty_result, markdown, ours_over_baseline, ratios,
                                       target_status)
-from bot.quality.stats import interpolated_percentile, nearest_rank_percentile
+from bot.stats import interpolated_percentile, nearest_rank_percentile
 from bot.quality.targets import BENCH_TARGETS, thresholds
 from bot.rasa_client import RasaClient, parse_rest_reply
 

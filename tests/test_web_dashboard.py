@@ -17,7 +17,8 @@ from bot.datafiles import ui_texts
 from bot.web.app import create_app
 from bot.web.console.charts import bar_chart, line_chart, nice_maximum, ranking_chart
 from bot.web.console.dashboard import DEFAULT_DAYS
-from bot.web.console.dashboard_figures import dashboard_figures, percentile
+from bot.stats import nearest_rank_percentile
+from bot.web.console.dashboard_figures import dashboard_figures
 from bot.web.storage.ratings import Rating
 from bot.web.storage.store import ConsoleStore
 from bot.web.storage.conversations import LoggedTurn, LogMessage
@@ -43,11 +44,11 @@ def turn(sender: str, number: int, asked: float, kind: str | None, latency: floa
 
 
 def test_percentile_is_the_nearest_rank() -> None:
-    assert percentile([], 0.95) is None
-    assert percentile([5.0], 0.95) == 5.0
+    assert nearest_rank_percentile([], 95) is None
+    assert nearest_rank_percentile([5.0], 95) == 5.0
     values = [float(n) for n in range(1, 101)]
-    assert percentile(values, 0.95) == 95.0 and percentile(values, 0.5) == 50.0
-    assert percentile([1.0, 2.0, 100.0], 0.95) == 100.0
+    assert nearest_rank_percentile(values, 95) == 95.0 and nearest_rank_percentile(values, 50) == 50.0
+    assert nearest_rank_percentile([1.0, 2.0, 100.0], 95) == 100.0
 
 
 def test_figures_per_day_in_the_display_time_zone() -> None:

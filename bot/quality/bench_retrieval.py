@@ -19,7 +19,7 @@ import yaml
 from bot import PROJECT_ROOT
 from bot.datafiles import calibration_offtopic
 from bot.knowledge.entries import load_knowledge_base
-from bot.quality.stats import interpolated_percentile
+from bot.stats import interpolated_percentile
 from bot.retrieval.embedding import get_encoder
 from bot.retrieval.engine import load_engine
 from bot.retrieval.index import build_index

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import random
 import shutil
@@ -38,6 +37,7 @@ from typing import Any
 
 from bot import PROJECT_ROOT
 from bot.quality.soak.load import LoadResult, check_tracker
+from bot.stats import nearest_rank_percentile
 from bot.servers import ClusterPorts, Ports, Supervisor, is_up
 
 REPORT_JSON = PROJECT_ROOT / "reports" / "cluster_bench.json"
@@ -131,14 +131,6 @@ def answered_normally(turn: dict[str, Any]) -> bool:
 def polite(turn: dict[str, Any]) -> bool:
     """Something a candidate can read: an answer or the polite outage reply."""
     return turn["status"] == 200 and not turn["empty"]
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile (None for no values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 # ------------------------------------------------------------------ processes
@@ -269,7 +261,7 @@ def measure_load(supervisor: Supervisor, profile: str, start_seconds: float, use
         turns=len(turns), errors=sum(1 for t in turns if not polite(t)),
         outage_replies=sum(1 for t in turns if polite(t) and not answered_normally(t)),
         throughput=round(len(normal) / window, 2),
-        p50_ms=_round(percentile(latencies, 0.50)), p95_ms=_round(percentile(latencies, 0.95)),
+        p50_ms=_round(nearest_rank_percentile(latencies, 50)), p95_ms=_round(nearest_rank_percentile(latencies, 95)),
         load_generator_cpu_percent=round(100 * my_cpu / window, 1))
     for name in pids:
         cpu = max(0.0, cpu_after[name] - cpu_before[name])

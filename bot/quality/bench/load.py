@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.quality.stats import interpolated_percentile
+from bot.stats import interpolated_percentile
 from bot.rasa_client import NOT_A_REPLY, RasaBadResponse, RasaClient, RasaUnavailable, RestReply
 from bot.servers import HOST
 

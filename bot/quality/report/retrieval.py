@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from bot.quality.report.inputs import display_path, missing
-from bot.quality.stats import fraction
+from bot.stats import fraction
 
 DECISIONS = ("answer", "did_you_mean", "no_answer")
 WORST_CASES = 10

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.quality.report.inputs import json_section
-from bot.quality.stats import fraction, nearest_rank_percentile
+from bot.stats import fraction, nearest_rank_percentile
 from bot.quality.targets import bench_target, figure_at, is_met, is_number
 
 SLOWEST_N = 10

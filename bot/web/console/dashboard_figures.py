@@ -10,25 +10,17 @@ here reads a database: :mod:`bot.web.console.dashboard` passes the turns and rat
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from bot.stats import nearest_rank_percentile
 from bot.web.storage.ratings import Rating
 from bot.web.storage.conversations import LoggedTurn
 
 ANSWERED_KINDS = ("faq_answer", "deadline")
 TOP_TOPICS = 8
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """The nearest-rank percentile (``share`` from 0 to 1) of ``values``; None for none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True)
@@ -114,7 +106,7 @@ def dashboard_figures(turns: Iterable[LoggedTurn], ratings: Iterable[Rating], da
         count = counts.get(day, Counter())
         days.append(DayFigures(day, len(senders.get(day, ())), count["turns"], count["answered"],
                                count["did_you_mean"], count["fallback"], count["thumbs_up"],
-                               count["thumbs_down"], percentile(latencies.get(day, []), 0.95)))
+                               count["thumbs_down"], nearest_rank_percentile(latencies.get(day, []), 95)))
     every_latency = [latency for values in latencies.values() for latency in values]
     return DashboardFigures(date_from, date_to, tuple(days), len(everyone),
-                            tuple(topics.most_common(top_topics)), percentile(every_latency, 0.95))
+                            tuple(topics.most_common(top_topics)), nearest_rank_percentile(every_latency, 95))

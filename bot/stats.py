@@ -1,8 +1,10 @@
-"""Small statistics the quality tools share: shares and the two kinds of percentile.
+"""Small statistics shared by the quality tools and the staff dashboard: shares and the
+two kinds of percentile.
 
 Two percentiles on purpose: the benchmark reports latency the way numpy does, linear
 between the closest ranks (:func:`interpolated_percentile`); the regression summary
-reports a value some case really took, the nearest rank (:func:`nearest_rank_percentile`).
+reports a value some case really took, the nearest rank (:func:`nearest_rank_percentile`),
+and so do the cluster benchmark and the staff dashboard's p95 latency.
 """
 
 from __future__ import annotations
