@@ -24,7 +24,7 @@ from bot.config import MissingSetting
 from bot.datafiles import ui_texts
 from bot.rasa_client import AsyncRasaClient
 from bot.web.security import SlidingWindowLimiter
-from bot.web.staff_identity import SessionSigner, staff_of
+from bot.web.staff_identity import SessionSigner
 from bot.web.config import WebSettings
 from bot.web.storage.store import ConsoleStore
 
@@ -99,7 +99,9 @@ class WebState:
     def render(self, request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
         """One page from ``bot/web/templates`` (``texts`` and the ``datetime`` filter are
         there too, and ``staff``: the request's staff session with its CSRF token, or None)."""
-        return self.templates.TemplateResponse(request, template, {"staff": staff_of(request), **context},
+        user = request.scope.get("user")  # resolved once by the authentication middleware
+        staff = user if getattr(user, "is_authenticated", False) else None
+        return self.templates.TemplateResponse(request, template, {"staff": staff, **context},
                                                status_code=status_code)
 
 
