@@ -263,3 +263,27 @@ def test_the_rate_limit_says_how_many_minutes_to_wait(tracker_db: Path) -> None:
     texts = app.state.web.texts["staff"]
     assert texts["rate_limited"].format(minutes=3) in blocked.text  # 150 s, rounded up
     assert 'name="next" value="/staff/log"' in blocked.text, "the form still goes where staff wanted"
+
+
+def test_the_session_cookie_is_read_once_per_request(tracker_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a page that checks the guard, renders with the session and changes something:
+    # the signer verifies the cookie once (the middleware), not per guard and renderer
+    verified: list[str | None] = []
+    verify = SessionSigner.verify
+
+    def counted(self: SessionSigner, cookie_value: str | None, now: float | None = None) -> Any:
+        verified.append(cookie_value)
+        return verify(self, cookie_value, now)
+
+    monkeypatch.setattr(SessionSigner, "verify", counted)
+    with TestClient(create_app(make_settings(tracker_db)), follow_redirects=False) as client:
+        client.post("/staff/login", data={"password": PASSWORD, "name": "王"})
+        token = csrf_token_of(client, "/staff/audit")
+        verified.clear()
+        page = client.get("/staff/audit")
+        assert page.status_code == 200 and f'content="{token}"' in page.text and len(verified) == 1
+        verified.clear()
+        response = client.post("/staff/inbox/status", data={"csrf_token": token, "status": "ignored",
+                                                            "question": "今天食堂吃什么"})
+        assert response.status_code == 503, "no tracker store: nothing saved, and it says so"
+        assert len(verified) == 1
