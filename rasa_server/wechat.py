@@ -158,7 +158,7 @@ class WeChatInput(InputChannel):
         text, own_reply = self.turn_text(incoming)
         sender_id = self.sender_id(incoming)
         try:
-            pending = await self.late.pending_answers(agent, sender_id)
+            pending = await self.late.pending_answers(agent, sender_id, REPLY_WAIT_SECONDS)
         except Exception as error:  # noqa: BLE001 - the turn itself reports a store that is down
             logger.error("undelivered answers of %s not read: %s", sender_id, error)
             pending = None

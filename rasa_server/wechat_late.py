@@ -22,6 +22,7 @@ LATE_TURN_WAIT_SECONDS = 120.0
 API_TIMEOUT_SECONDS = 5.0
 TOKEN_MARGIN_SECONDS = 300        # refresh a token this long before WeChat expires it
 TOKEN_ERRORS = {40001, 40014, 42001}   # invalid or expired access token: fetch a new one
+POLL_SECONDS = 0.3
 
 
 class CustomerServiceError(Exception):
@@ -87,9 +88,12 @@ def _undelivered_table(agent: Any) -> Optional[tuple[Any, Any]]:
     """(engine, table) of ``wechat_undelivered`` in the SQL tracker store, created once."""
     import sqlalchemy as sa
 
-    store = getattr(agent.tracker_store, "_tracker_store", agent.tracker_store)
+    store = agent.tracker_store
+    while hasattr(store, "_tracker_store"):  # Rasa's fail-safe and awaitable wrappers
+        store = store._tracker_store
     engine = getattr(store, "engine", None)
     if engine is None:
+        logger.error("the tracker store is not SQL: late WeChat answers cannot be kept")
         return None
     table = getattr(engine, "wechat_undelivered", None)
     if table is None:
@@ -148,25 +152,48 @@ class LateAnswers:
         except sa.exc.IntegrityError:
             pass  # already kept (another try of the same turn)
 
-    async def pending_answers(self, agent: Any, sender_id: str) -> Optional[str]:
-        """The finished answers kept for this sender, taken (once, on one instance)."""
+    async def pending_answers(self, agent: Any, sender_id: str, wait_seconds: float
+                              ) -> Optional[str]:
+        """The answers kept for this sender, taken once (on one instance): the reply to
+        the candidate's next message, whatever it says. A kept turn still running is
+        waited for up to ``wait_seconds``; then the candidate is told again to send any
+        message. None when nothing is kept."""
+        from bot.dialogue.channel_text import texts
+
+        found = _undelivered_table(agent)
+        if found is None:
+            return None
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            kept = self._kept_turns(found, sender_id)
+            if not kept:
+                return None
+            taken = await self._take_finished(agent, found, sender_id, kept)
+            if taken:
+                return taken
+            if time.monotonic() >= deadline:
+                return texts()["answer_pending"]
+            await asyncio.sleep(POLL_SECONDS)
+
+    @staticmethod
+    def _kept_turns(found: tuple[Any, Any], sender_id: str) -> list[str]:
         import sqlalchemy as sa
 
+        engine, table = found
+        with engine.connect() as db:
+            return [row[0] for row in db.execute(
+                sa.select(table.c.turn_id).where(table.c.sender_id == sender_id)
+                .order_by(table.c.created))]
+
+    @staticmethod
+    async def _take_finished(agent: Any, found: tuple[Any, Any], sender_id: str,
+                             turn_ids: list[str]) -> Optional[str]:
         from bot.dialogue.channel_text import plain_text, texts
 
         from rasa_server.exactly_once import stored_reply
         from rasa_server.wechat import MAX_REPLY_BYTES
 
-        found = _undelivered_table(agent)
-        if found is None:
-            return None
         engine, table = found
-        with engine.connect() as db:
-            turn_ids = [row[0] for row in db.execute(
-                sa.select(table.c.turn_id).where(table.c.sender_id == sender_id)
-                .order_by(table.c.created))]
-        if not turn_ids:
-            return None
         tracker = await agent.tracker_store.retrieve(sender_id)
         events = list(tracker.events) if tracker else []
         messages: list[dict[str, Any]] = []
@@ -175,9 +202,9 @@ class LateAnswers:
             if replies is None:
                 continue  # still running
             with engine.begin() as db:
-                taken = db.execute(table.delete().where(table.c.turn_id == turn_id)).rowcount
-            if taken:
-                messages += replies
+                if db.execute(table.delete().where(table.c.turn_id == turn_id)).rowcount:
+                    messages += replies
         if not messages:
             return None
-        return texts()["pending_heading"] + "\n" + plain_text(messages, MAX_REPLY_BYTES - 100)
+        heading = texts()["pending_heading"]
+        return heading + "\n" + plain_text(messages, MAX_REPLY_BYTES - len(heading.encode()) - 1)
