@@ -154,32 +154,48 @@ class WeChatInput(InputChannel):
 
     async def answer(self, agent: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]],
                      incoming: Incoming) -> Optional[str]:
-        """The reply text to ``incoming``; None for "no reply"."""
+        """The reply text to ``incoming`` (None: no reply), after any answer kept from
+        an earlier turn that missed WeChat's last try."""
         text, own_reply = self.turn_text(incoming)
         sender_id = self.sender_id(incoming)
+        if text is None:
+            reply, replied = own_reply, own_reply is not None
+        else:
+            reply, replied = await self.run_turn(agent, on_new_message, incoming,
+                                                 await self.chosen_option(agent, sender_id, text))
+        if not replied:
+            return reply
         try:
-            pending = await self.late.pending_answers(agent, sender_id, REPLY_WAIT_SECONDS)
-        except Exception as error:  # noqa: BLE001 - the turn itself reports a store that is down
-            logger.error("undelivered answers of %s not read: %s", sender_id, error)
-            pending = None
-        if pending:
-            return pending
-        if own_reply is not None or text is None:
-            return own_reply
-        text = await self.chosen_option(agent, sender_id, text)
+            kept = await self.late.kept_answers(agent, sender_id)
+        except Exception as error:  # noqa: BLE001 - the reply matters more; kept for later
+            logger.error("kept answers of %s not read: %s", sender_id, error)
+            kept = None
+        if kept:
+            from bot.dialogue.channel_text import cut_to_bytes
+
+            return cut_to_bytes(kept + "\n\n" + (reply or ""), MAX_REPLY_BYTES).strip()
+        return reply
+
+    async def run_turn(self, agent: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                       incoming: Incoming, text: str) -> tuple[Optional[str], bool]:
+        """(reply, whether it is the turn's own) of ``incoming``'s turn, run in a task of
+        its own: its reply when it finishes in time; None on a try WeChat will repeat;
+        on the last try the late answer's notice (wechat_late)."""
+        sender_id = self.sender_id(incoming)
         collector = CollectingWholeMessages()
         message = UserMessage(text, collector, sender_id, input_channel=self.name(),
                               message_id=incoming.turn_id)
         turn = asyncio.ensure_future(on_new_message(message))
         done, _ = await asyncio.wait({turn}, timeout=REPLY_WAIT_SECONDS)
         if done:
-            return self.finished(turn, collector, text)
+            return self.finished(turn, collector, text), True
         if time.time() - incoming.created < LAST_TRY_AFTER_SECONDS:
             # WeChat stops listening at five seconds and tries again: that try answers
             done, _ = await asyncio.wait({turn}, timeout=2.0)
-            return self.finished(turn, collector, text) if done else None
-        return await self.late.answer_later(agent, sender_id, incoming.turn_id, turn,
-                                            lambda: self.finished(turn, collector, text))
+            return (self.finished(turn, collector, text), True) if done else (None, False)
+        notice = await self.late.answer_later(agent, sender_id, incoming.turn_id, turn,
+                                              lambda: self.finished(turn, collector, text))
+        return notice, False
 
     def finished(self, turn: asyncio.Future, collector: CollectingWholeMessages,
                  text: str) -> str:

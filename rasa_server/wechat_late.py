@@ -4,8 +4,9 @@ Where the account may use the customer-service message API (a verified service a
 ``<PREFIX>_CUSTOMER_SERVICE=1`` with the AppSecret), the answer is sent through it when the
 turn finishes. Otherwise, or when that send fails (outside the 48-hour window, over the
 rate limit, WeChat unreachable), the turn is kept in ``wechat_undelivered`` in the tracker
-database every instance shares, and the candidate's next message, whatever it says, gets
-that answer (``answer_pending`` tells them so).
+database every instance shares, and the reply to the candidate's next message, whatever it
+says, starts with that answer (``answer_pending`` tells them so); the message itself is
+answered too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ LATE_TURN_WAIT_SECONDS = 120.0
 API_TIMEOUT_SECONDS = 5.0
 TOKEN_MARGIN_SECONDS = 300        # refresh a token this long before WeChat expires it
 TOKEN_ERRORS = {40001, 40014, 42001}   # invalid or expired access token: fetch a new one
-POLL_SECONDS = 0.3
 
 
 class CustomerServiceError(Exception):
@@ -152,28 +152,14 @@ class LateAnswers:
         except sa.exc.IntegrityError:
             pass  # already kept (another try of the same turn)
 
-    async def pending_answers(self, agent: Any, sender_id: str, wait_seconds: float
-                              ) -> Optional[str]:
-        """The answers kept for this sender, taken once (on one instance): the reply to
-        the candidate's next message, whatever it says. A kept turn still running is
-        waited for up to ``wait_seconds``; then the candidate is told again to send any
-        message. None when nothing is kept."""
-        from bot.dialogue.channel_text import texts
-
+    async def kept_answers(self, agent: Any, sender_id: str) -> Optional[str]:
+        """The finished answers kept for this sender, taken once (on one instance), as
+        text to put before the reply to their next message; None when there are none."""
         found = _undelivered_table(agent)
         if found is None:
             return None
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            kept = self._kept_turns(found, sender_id)
-            if not kept:
-                return None
-            taken = await self._take_finished(agent, found, sender_id, kept)
-            if taken:
-                return taken
-            if time.monotonic() >= deadline:
-                return texts()["answer_pending"]
-            await asyncio.sleep(POLL_SECONDS)
+        kept = self._kept_turns(found, sender_id)
+        return await self._take_finished(agent, found, sender_id, kept) if kept else None
 
     @staticmethod
     def _kept_turns(found: tuple[Any, Any], sender_id: str) -> list[str]:
@@ -207,4 +193,4 @@ class LateAnswers:
         if not messages:
             return None
         heading = texts()["pending_heading"]
-        return heading + "\n" + plain_text(messages, MAX_REPLY_BYTES - len(heading.encode()) - 1)
+        return heading + "\n" + plain_text(messages, MAX_REPLY_BYTES // 2)
