@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from bot.datafiles import ui_texts
+from bot.lang.privacy import shown_sender
 from bot.rasa_client import AsyncRasaClient
 from bot.web.auth import SESSION_COOKIE_NAME, LoginRateLimiter, SessionSigner
 from bot.web.settings import WebSettings
@@ -109,6 +110,7 @@ def page_templates(texts: dict[str, Any], timezone: tzinfo) -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(TEMPLATE_DIRECTORY), autoescape=True, undefined=jinja2.StrictUndefined
     )
     environment.filters["datetime"] = partial(format_time, timezone=timezone)
+    environment.filters["sender"] = shown_sender  # a WeChat id never in full
     environment.globals["texts"] = texts
     return Jinja2Templates(env=environment)
 
