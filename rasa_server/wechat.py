@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 REPLY_WAIT_SECONDS = 4.0         # of WeChat's five, the rest for the network
 LAST_TRY_AFTER_SECONDS = 9       # WeChat's third try comes ten seconds after CreateTime
+STILL_HEARD_SECONDS = 30.0       # how long a try WeChat gave up may still be answered
 MAX_REPLY_BYTES = 2000           # a passive text reply holds 2048 bytes
 TURN_KINDS = ("text", "voice")
 WELCOME_INTENT = "/greet"        # the welcome and the topics, as the greet rule says them
@@ -190,8 +191,10 @@ class WeChatInput(InputChannel):
         if done:
             return self.finished(turn, collector, text), True
         if time.time() - incoming.created < LAST_TRY_AFTER_SECONDS:
-            # WeChat stops listening at five seconds and tries again: that try answers
-            done, _ = await asyncio.wait({turn}, timeout=2.0)
+            # WeChat stops listening at five seconds and tries again, and that try is
+            # answered; should this one still be heard, it gets the reply too, never
+            # the "success" that would stop WeChat's retries
+            done, _ = await asyncio.wait({turn}, timeout=STILL_HEARD_SECONDS)
             return (self.finished(turn, collector, text), True) if done else (None, False)
         notice = await self.late.answer_later(agent, sender_id, incoming.turn_id, turn,
                                               lambda: self.finished(turn, collector, text))

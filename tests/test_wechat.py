@@ -250,3 +250,54 @@ def test_200_messages_from_16_users_with_retries_are_each_stored_once_and_answer
         assert stored[openid] == sent[openid]        # each once, in order: 0 lost, 0 doubled
     print(f"{LOAD_MESSAGES} messages, {LOAD_USERS} users: {elapsed:.1f} s, "
           f"{sum(d.tries for d in deliveries)} tries")
+
+
+# ---------------------------------------------------------------- fuzz
+
+def well_formed(xml: bytes) -> bool:
+    import xml.etree.ElementTree as ET
+
+    try:
+        ET.fromstring(xml)
+    except ET.ParseError:
+        return False
+    return True
+
+
+@pytest.mark.servers
+def test_generated_requests_never_get_a_server_error(rasa_url):
+    """Signed requests with generated bodies (bytes, broken XML, any Content, any
+    MsgType): never a 5xx; a text message with words always gets a reply."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from bot.quality.soak.fuzz import CRAFTED, answerable
+
+    server = official_account(rasa_url, secure=False)
+    problems = []
+    contents = st.one_of(st.sampled_from([c for c in CRAFTED if "\ud800" not in c and "\udfff" not in c]),
+                         st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
+                                 max_size=120))
+
+    @settings(max_examples=60, database=None, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(kind=st.sampled_from(["text", "text", "voice", "image", "event", "", "文本"]),
+           content=contents, garbage=st.one_of(st.none(), st.binary(max_size=200)))
+    def check(kind: str, content: str, garbage: bytes | None) -> None:
+        openid = new_openid()
+        fields = {"Content": content} if kind == "text" else {"Recognition": content}
+        xml = server.message(openid, kind, **fields).encode("utf-8", "surrogatepass")
+        query, _ = server.request("<xml/>")
+        status, body = server.post(query, garbage if garbage is not None else xml, timeout=30)
+        if status >= 500:
+            problems.append((status, kind, content, garbage))
+        elif garbage is None and not well_formed(xml):   # control characters: not XML 1.0
+            if status != 400:
+                problems.append((status, kind, content, body[:200]))
+        elif garbage is None and kind == "text" and answerable(content) and (
+                status != 200 or server.read_reply(body, openid) is None):
+            problems.append((status, kind, content, body[:200]))
+
+    check()
+    assert problems == []
+    assert still_answers(rasa_url)
