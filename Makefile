@@ -17,7 +17,7 @@ FAQ_DATA := $(wildcard data/faq/*.yml data/faq/entries/*.yml data/faq/sources/*.
 RASA_DATA := config.yml domain.yml $(FAQ_DATA) rasa_server/sentence_featurizer.py rasa_server/blended_classifier.py bot/lang/text.py bot/retrieval/embedding.py $(shell find data/nlu data/rules data/stories -type f -not -path '*/generated/*')
 WEB_SRC := $(shell find bot/web/chat/frontend -path '*/node_modules' -prune -o -type f -print 2>/dev/null)
 
-.PHONY: help install import index nlu train run stop test eval report bench soak clean
+.PHONY: help install import index nlu train run stop wechat-env test eval report bench soak clean
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
@@ -68,6 +68,8 @@ run: install index train ## install, build, start every server and print the URL
 	$(BOT) -m bot.servers start
 stop: ## stop the servers `make run` started
 	$(BOT) -m bot.servers stop
+wechat-env: .venv-rasa/.installed ## add WeChat placeholders (generated Token and EncodingAESKey) to .env
+	.venv-rasa/bin/python -m rasa_server.wechat_setup --env-file .env
 
 test: install index train ## validate data, run every test (servers and browser included)
 	$(RASA) data validate --data data/nlu data/rules data/stories

@@ -47,6 +47,7 @@ class DataPaths:
     vocabulary: Path            # candidates' words and noise → the documents' words
     cli_texts: Path             # the command line's own texts
     ui_texts: Path              # the web pages' texts
+    channel_texts: Path         # the WeChat channels' texts and plain-text replies
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -70,6 +71,7 @@ def paths() -> DataPaths:
         vocabulary=FAQ_DIR / "vocabulary.yml",
         cli_texts=_path("BOT_MESSAGES", FAQ_DIR / "messages.yml"),
         ui_texts=DATA_DIR / "web" / "ui.yml",
+        channel_texts=DATA_DIR / "channels.yml",
     )
 
 
@@ -127,6 +129,11 @@ def cli_texts() -> dict[str, Any]:
 def ui_texts() -> dict[str, Any]:
     """``data/web/ui.yml``: the chat page's, the staff console's and the API's texts."""
     return _mapping(paths().ui_texts)
+
+
+def channel_texts() -> dict[str, Any]:
+    """``data/channels.yml``: the WeChat channels' texts, replies as plain text."""
+    return _mapping(paths().channel_texts)
 
 
 def retrieval_config() -> dict[str, Any]:

@@ -119,8 +119,12 @@ class _Endpoints:
         return f"/conversations/{quote(sender_id, safe='')}/tracker"
 
     @staticmethod
-    def message_body(sender_id: str, text: str) -> dict[str, str]:
-        return {"sender": sender_id, "message": text}
+    def message_body(sender_id: str, text: str, message_id: str | None = None
+                     ) -> dict[str, str]:
+        """The REST body; ``message_id`` names the turn, so Rasa answers a retry of it
+        from the stored reply instead of running it twice (rasa_server.exactly_once)."""
+        body = {"sender": sender_id, "message": text}
+        return {**body, "message_id": message_id} if message_id else body
 
     @staticmethod
     def judge(response: httpx.Response) -> Any:
@@ -166,10 +170,11 @@ class RasaClient(_Endpoints):
             raise _unavailable(error) from error
         return self.judge(response)
 
-    def send(self, sender_id: str, text: str) -> RestReply:
-        """One message over the REST channel."""
+    def send(self, sender_id: str, text: str, message_id: str | None = None) -> RestReply:
+        """One message over the REST channel (a turn of its own unless ``message_id``
+        names one Rasa already stored)."""
         return self.replies(self._request("POST", REST_PATH,
-                                          json=self.message_body(sender_id, text)))
+                                          json=self.message_body(sender_id, text, message_id)))
 
     def tracker(self, sender_id: str) -> dict[str, Any]:
         """The conversation's tracker (``latest_message``, ``events`` …)."""
@@ -218,10 +223,12 @@ class AsyncRasaClient(_Endpoints):
             raise _unavailable(error) from error
         return self.judge(response)
 
-    async def send(self, sender_id: str, text: str) -> RestReply:
-        """One message over the REST channel."""
-        return self.replies(await self._request("POST", REST_PATH,
-                                                json=self.message_body(sender_id, text)))
+    async def send(self, sender_id: str, text: str, message_id: str | None = None
+                   ) -> RestReply:
+        """One message over the REST channel (a turn of its own unless ``message_id``
+        names one Rasa already stored)."""
+        return self.replies(await self._request(
+            "POST", REST_PATH, json=self.message_body(sender_id, text, message_id)))
 
     async def tracker(self, sender_id: str) -> dict[str, Any]:
         """The conversation's tracker (``latest_message``, ``events`` …)."""

@@ -8,7 +8,9 @@ form (``／``) before Rasa sees the message, so no channel the project exposes l
 reach the intent shortcut. When Rasa cannot handle a message at all (the tracker store
 is down, an unexpected error) Rasa's REST channel answers an empty list; this one answers
 the "briefly unavailable" reply of the one renderer. Registered in credentials.yml under
-Rasa's own name ``rest`` (the webhook stays ``/webhooks/rest/webhook``).
+Rasa's own name ``rest`` (the webhook stays ``/webhooks/rest/webhook``). A body's
+``message_id`` (letters, digits, ``_``, ``-``) becomes the turn's id, so a retry of the
+turn is answered from the stored reply (``rasa_server.exactly_once``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ MAX_MESSAGE_CHARS = 2000
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+MESSAGE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def as_text(message: Any) -> Optional[Text]:
@@ -59,8 +62,19 @@ class TextOnlyRestInput(RestInput):
     def _extract_message(self, req: Request) -> Optional[Text]:
         return as_text(super()._extract_message(req))
 
+    def get_metadata(self, request: Request) -> Optional[dict[str, Any]]:
+        """Carries the body's ``message_id`` to :meth:`blueprint` (not stored)."""
+        body = request.json if isinstance(request.json, dict) else {}
+        message_id = body.get("message_id")
+        if isinstance(message_id, str) and MESSAGE_ID_PATTERN.fullmatch(message_id):
+            return {"message_id": message_id}
+        return None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def answered(message: UserMessage) -> None:
+            message.message_id = (message.metadata or {}).pop("message_id", None) \
+                or message.message_id
+            message.metadata = message.metadata or None
             try:
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - logged; the candidate gets a reply anyway

@@ -388,6 +388,9 @@ def tracker_store_errors_are_outages() -> None:
 
 
 def apply_all() -> None:
+    from rasa_server.exactly_once import handle_each_message_once
+
+    handle_each_message_once()
     reuse_action_response_validator()
     sqlite_write_ahead_log()
     pool_sqlite_connections()

@@ -104,6 +104,19 @@ def post_json(url: str, payload: object, timeout: float = 30) -> tuple[int, obje
         return status, body
 
 
+# The WeChat channels' settings for the simulator (tests/wechat_simulator.py): both
+# modes on one 公众号 ("compatible"), a WeCom application; an action may take up to 8 s,
+# so a turn held 6 s (tests/test_wechat.py) finishes on WeChat's retry.
+WECHAT_TEST_ENV = {
+    "WECHAT_TOKEN": "test-wechat-token", "WECHAT_APP_ID": "wx0123456789abcdef",
+    "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "WECHAT_ENCRYPT_MODE": "compatible", "WECHAT_WEB_CHAT_URL": "https://example.org/chat",
+    "WECOM_TOKEN": "test-wecom-token", "WECOM_APP_ID": "ww0123456789abcdef",
+    "WECOM_ENCODING_AES_KEY": "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut",
+    "ACTION_TIMEOUT_SECONDS": "8",
+}
+
+
 def supervised_servers(directory: Path, cluster: bool = False) -> RunningServers:
     """A set of the real servers under supervisord in ``directory`` (its var/), with
     the test staff password and the pinned "today": the single profile, or the cluster
@@ -118,7 +131,7 @@ def supervised_servers(directory: Path, cluster: bool = False) -> RunningServers
         extra_env={"STAFF_PASSWORD": TEST_STAFF_PASSWORD,
                    "SECRET_KEY": "test-secret-key-not-for-production",
                    "WEB_ENV_FILE": str(directory / "absent.env"),  # ignore ./.env
-                   "ASSISTANT_TODAY": SERVERS_TODAY})
+                   "ASSISTANT_TODAY": SERVERS_TODAY, **WECHAT_TEST_ENV})
     supervisor.start()
     return RunningServers(supervisor, tracker_db_url)
 

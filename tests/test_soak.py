@@ -70,3 +70,31 @@ def test_the_tracker_check_aligns_turns_in_order():
     # a turn answered but missing, and one handled twice, are both seen
     result = compare(turns(("a", ok, 200), ("x", ok, 200), ("b", ok, 200)), [("a", 0.1), ("b", 2.1), ("b", 2.2)])
     assert (result.lost, result.duplicated) == (1, 1), result.examples
+
+
+def test_the_tracker_check_counts_turns_by_message_id():
+    """With ids, the same words asked twice are two turns, and a retry stored twice is
+    a duplicate even though the candidate did ask the same words next."""
+    import json as _json
+
+    from bot.quality.soak.load import LoadResult, _compare
+
+    def compare(sent, stored):
+        rows = []
+        for message_id, text, at in stored:
+            rows += [("user", _json.dumps({"text": text, "message_id": message_id}), at),
+                     ("bot", _json.dumps({"data": {"custom": {"kind": "faq_answer"}}}), at + 0.1)]
+        turns = [{"message_id": m, "text": t, "kinds": list(k), "status": s, "sent": float(n)}
+                 for n, (m, t, k, s) in enumerate(sent)]
+        result = LoadResult(1, 1)
+        _compare("s", turns, rows, result)
+        return result
+
+    ok, outage = ["faq_answer"], ["unavailable"]
+    result = compare([("1", "a", ok, 200), ("2", "a", ok, 200), ("3", "b", outage, 200)],
+                     [("1", "a", 0.1), ("2", "a", 1.1)])
+    assert (result.lost, result.duplicated) == (0, 0), result.examples
+    result = compare([("1", "a", ok, 200), ("2", "a", ok, 200)], [("1", "a", 0.1), ("1", "a", 0.2)])
+    assert (result.lost, result.duplicated) == (1, 1), result.examples
+    result = compare([("1", "a", ok, 200)], [("1", "a", 0.1), ("9", "z", 0.5)])
+    assert (result.lost, result.duplicated) == (0, 1), result.examples

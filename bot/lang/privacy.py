@@ -94,3 +94,16 @@ def mask_sensitive(text: str) -> str:
 def contains_sensitive(text: str) -> bool:
     """True when ``text`` holds something :func:`mask_sensitive` would mask."""
     return mask_sensitive(text) != text
+
+
+def shown_sender(sender_id: str) -> str:
+    """A conversation's sender as staff see it: a WeChat one (``wx-<OpenID>``,
+    ``wecom-<UserID>``) as its channel and a masked id, never the id in full; the web
+    chat's random session ids as they are."""
+    texts = datafiles.channel_texts()
+    for prefix, channel in texts["channel_names"].items():
+        if sender_id.startswith(prefix):
+            user = sender_id[len(prefix):]
+            masked = user[:4] + "…" + user[-4:] if len(user) > 10 else user[:2] + "…"
+            return texts["shown_sender"].format(channel=channel, masked=masked)
+    return sender_id

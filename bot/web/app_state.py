@@ -22,6 +22,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.config import MissingSetting
 from bot.datafiles import ui_texts
+from bot.lang.privacy import shown_sender
 from bot.rasa_client import AsyncRasaClient
 from bot.web.security import SlidingWindowLimiter
 from bot.web.staff_identity import SessionSigner
@@ -111,6 +112,7 @@ def page_templates(texts: dict[str, Any], timezone: tzinfo) -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(TEMPLATE_DIRECTORY), autoescape=True, undefined=jinja2.StrictUndefined
     )
     environment.filters["datetime"] = partial(format_time, timezone=timezone)
+    environment.filters["sender"] = shown_sender  # a WeChat id never in full
     environment.globals["texts"] = texts
     return Jinja2Templates(env=environment)
 

@@ -126,6 +126,7 @@ class _StoredTurn:
 
     text: str
     at: float                 # the event's timestamp
+    message_id: str = ""      # the turn's id (the widget's, sent by the load's users)
     answered: bool = False    # a bot event follows it
     outage: bool = False      # ... with Rasa's own "briefly unavailable" reply
 
@@ -134,7 +135,9 @@ def _stored_turns(rows: list) -> list[_StoredTurn]:
     stored: list[_StoredTurn] = []
     for type_name, data, timestamp in rows:
         if type_name == "user":
-            stored.append(_StoredTurn(json.loads(data).get("text") or "", timestamp))
+            event = json.loads(data)
+            stored.append(_StoredTurn(event.get("text") or "", timestamp,
+                                      str(event.get("message_id") or "")))
         elif stored:
             custom = (json.loads(data).get("data") or {}).get("custom") or {}
             stored[-1].answered = True
@@ -143,6 +146,39 @@ def _stored_turns(rows: list) -> list[_StoredTurn]:
 
 
 def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> None:
+    """Count lost and duplicated turns: by message id when every sent turn has one
+    (:func:`_compare_by_id`), else by aligning texts (:func:`_compare_by_text`)."""
+    if sent and all(turn.get("message_id") for turn in sent):
+        _compare_by_id(session, sent, _stored_turns(rows), result)
+    else:
+        _compare_by_text(session, sent, rows, result)
+
+
+def _compare_by_id(session: str, sent: list[dict], stored: list[_StoredTurn],
+                   result: LoadResult) -> None:
+    """Each sent turn's id must be stored exactly once, unless the turn never reached
+    Rasa (then the web front kept it in its outage list); an id stored twice is a
+    duplicate, a stored id nobody sent too."""
+    by_id: dict[str, list[_StoredTurn]] = {}
+    for turn in stored:
+        by_id.setdefault(turn.message_id, []).append(turn)
+    for turn in sent:
+        copies = by_id.pop(turn["message_id"], [])
+        if not copies:
+            if not never_reached_rasa(turn):
+                result.lost += 1
+                _example(result, f"lost: {session} {turn['message_id']} {turn['text']!r}")
+            continue
+        result.unanswered_in_tracker += sum(not copy.answered for copy in copies[:1])
+        if len(copies) > 1:
+            result.duplicated += len(copies) - 1
+            _example(result, f"duplicated: {session} {turn['message_id']} {turn['text']!r}")
+    for message_id, copies in by_id.items():
+        result.duplicated += len(copies)
+        _example(result, f"unsent in tracker: {session} {message_id} {copies[0].text!r}")
+
+
+def _compare_by_text(session: str, sent: list[dict], rows: list, result: LoadResult) -> None:
     """Align the sent turns with the stored user events, strictly in order: a stored
     event matches the next sent turn with its text; a turn that never reached Rasa may be
     missing (it matches a stored event only when Rasa stored it with its own outage

@@ -37,7 +37,9 @@ class Candidate(HttpUser):
     def ask(self) -> None:
         text = self.rng.choice(QUESTIONS)
         sent = time.time()
-        with self.client.post("/api/chat", json={"session_id": self.session, "message": text},
+        message_id = uuid.uuid4().hex  # the tracker check counts turns by it
+        with self.client.post("/api/chat", json={"session_id": self.session, "message": text,
+                                                 "message_id": message_id},
                               name="/api/chat", catch_response=True) as response:
             kinds, status = [], response.status_code
             try:
@@ -48,5 +50,6 @@ class Candidate(HttpUser):
             except ValueError:
                 response.failure(f"status {status}, not JSON")
             LOG.write(json.dumps({"session": self.session, "text": text, "sent": sent,
+                                  "message_id": message_id,
                                   "answered": time.time(), "status": status, "kinds": kinds},
                                  ensure_ascii=False) + "\n")

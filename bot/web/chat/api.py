@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from typing import Any, Awaitable, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -161,18 +162,19 @@ async def from_rasa(call: Awaitable[T], state: WebState, what: str) -> T:
         raise ApiError(502, state.texts["api"]["rasa_bad_response"], "rasa_bad_response") from error
 
 
-async def answered(state: WebState, session_id: str, text: str) -> RestReply | str:
-    """Rasa's reply, or why there is none. A turn that failed is sent once more, unless
-    Rasa recorded it (an instance that died after storing it: the cluster's other
-    instance shows it in the tracker), so no turn is lost or doubled."""
-    sent = time.time()
+async def answered(state: WebState, session_id: str, text: str, message_id: str
+                   ) -> RestReply | str:
+    """Rasa's reply, or why there is none. A turn that failed is sent once more with the
+    same ``message_id``: Rasa answers a turn it already stored (an instance that died
+    after storing it: the cluster's other instance has it) from the stored reply, so no
+    turn is lost or doubled. When the retry fails too, the stored reply is looked up."""
     for attempt in (1, 2):
         try:
-            reply = await state.rasa_client.send(session_id, text)
+            reply = await state.rasa_client.send(session_id, text, message_id)
         except (RasaUnavailable, RasaBadResponse) as error:
             logger.warning("Rasa did not answer (attempt %d): %s", attempt, error)
             problem = error.problem
-            recorded = await recorded_reply(state, session_id, text, sent)
+            recorded = await recorded_reply(state, session_id, message_id)
             if recorded is not None:
                 return recorded
             continue
@@ -182,9 +184,9 @@ async def answered(state: WebState, session_id: str, text: str) -> RestReply | s
     return problem
 
 
-async def recorded_reply(state: WebState, session_id: str, text: str, since: float
+async def recorded_reply(state: WebState, session_id: str, message_id: str
                          ) -> RestReply | None:
-    """The bot messages Rasa stored after this very user message, if it stored it."""
+    """The bot messages Rasa stored after the user message ``message_id``, if it stored it."""
     try:
         tracker = await state.rasa_client.tracker(session_id)
     except (RasaUnavailable, RasaBadResponse):
@@ -192,25 +194,37 @@ async def recorded_reply(state: WebState, session_id: str, text: str, since: flo
     events = tracker.get("events") if isinstance(tracker.get("events"), list) else []
     for n in range(len(events) - 1, -1, -1):
         event = events[n]
-        if isinstance(event, dict) and event.get("event") == "user":
-            if event.get("text") != text or (event.get("timestamp") or 0) < since - 1:
-                return None
-            bots = [e for e in events[n + 1:] if isinstance(e, dict) and e.get("event") == "bot"]
+        if isinstance(event, dict) and event.get("event") == "user" \
+                and event.get("message_id") == message_id:
+            bots = []
+            for later in events[n + 1:]:
+                if isinstance(later, dict) and later.get("event") == "user":
+                    break
+                if isinstance(later, dict) and later.get("event") == "bot":
+                    bots.append(later)
             messages = tuple(BotMessage(e.get("text") or "", tuple((e.get("data") or {}).get("buttons") or ()),
                                         (e.get("data") or {}).get("custom")) for e in bots)
             return RestReply(messages) if messages else None
     return None
 
 
+def message_id_of(raw: Any) -> str:
+    """The widget's id of this turn (a retry sends the same), or a new one."""
+    if isinstance(raw, str) and SESSION_ID_PATTERN.fullmatch(raw):
+        return raw
+    return uuid.uuid4().hex
+
+
 async def chat(request: Request) -> Response:
-    """``POST /api/chat``: ``{session_id, message}`` → ``{user_text, masked, messages, turn}``
+    """``POST /api/chat``: ``{session_id, message, message_id?}`` →
+    ``{user_text, masked, messages, turn}``
     (``turn``: the question's number, to rate its answer; null when Rasa did not answer)."""
     state = web_state(request)
     payload = await read_json_object(request, state)
     session_id = session_id_of(payload.get("session_id"), state)
     message = message_of(payload.get("message"), state)
     masked = mask_sensitive(message)  # before Rasa: never stored unmasked
-    reply = await answered(state, session_id, masked)
+    reply = await answered(state, session_id, masked, message_id_of(payload.get("message_id")))
     turn = None
     if isinstance(reply, str):
         logger.warning("turn of %s not answered by Rasa (%s)", session_id, reply)  # the web log only

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from bot.lang.privacy import shown_sender
 from bot.web.errors import log_unavailable
 from bot.web.console.inbox import inbox_filters, question_embeddings, read_inbox, topic_names
 from bot.web.console.inbox_groups import INBOX_KINDS, InboxGroup
@@ -35,7 +36,7 @@ def conversation_rows(conversations: Iterable[Conversation], csv_texts: dict[str
     for conversation in conversations:
         for message in conversation.messages:
             yield [
-                conversation.sender_id,
+                shown_sender(conversation.sender_id),
                 format_time(message.timestamp),
                 role_names[message.role],
                 message.text,
@@ -55,7 +56,7 @@ def unanswered_rows(questions: Iterable[UnansweredQuestion], csv_texts: dict[str
             question.fallback_count,
             question.did_you_mean_count,
             format_time(question.last_asked),
-            " ".join(question.sender_ids),
+            " ".join(shown_sender(sender_id) for sender_id in question.sender_ids),
         ]
 
 
@@ -70,7 +71,7 @@ def inbox_rows(groups: Iterable[InboxGroup], texts: dict[str, Any], topics: dict
             kinds = [sum(1 for item in items if kind in item.kinds) for kind in INBOX_KINDS]
             yield [number, question.text, question.count, texts["statuses"][question.status], *kinds,
                    format_time(items[0].timestamp), topics.get(group.topic or "", group.topic or ""),
-                   group.example.sender_id, group.example.turn]
+                   shown_sender(group.example.sender_id), group.example.turn]
 
 
 def logged_conversations(log: TrackerLog, filters: LogFilters) -> list[Conversation]:

@@ -55,13 +55,19 @@ async function parse(response, networkMessage) {
   return body;
 }
 
-export async function postChat(session, message, networkMessage) {
+/** A new turn's id: sent with the message, and again when the candidate retries it, so
+ * the turn is answered once (Rasa answers a stored turn from its stored reply). */
+export function newMessageId() {
+  return randomId().replace("web-", "msg-");
+}
+
+export async function postChat(session, message, networkMessage, messageId) {
   let response;
   try {
     response = await fetch("/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ session_id: session, message }),
+      body: JSON.stringify({ session_id: session, message, message_id: messageId }),
     });
   } catch (error) {
     throw new ApiError(networkMessage, 0);

@@ -7,7 +7,7 @@ import { Avatar, Bubble, Typing } from "@chatui/core";
 import "@chatui/core/dist/index.css";
 import "./chat.css";
 import { FormattedText } from "./text.js";
-import { getHistory, postChat, resetSessionId, sessionId } from "./api.js";
+import { getHistory, newMessageId, postChat, resetSessionId, sessionId } from "./api.js";
 import { Feedback, isRateable } from "./feedback.jsx";
 
 const TIME_GAP_SECONDS = 5 * 60;
@@ -183,18 +183,19 @@ function App({ config }) {
   }, [scrollToBottom]);
 
   const send = useCallback(
-    async (rawText, shownText) => {
+    async (rawText, shownText, retriedId) => {
       const text = String(rawText || "").trim();
       if (!text || pending) return;
       if (text.length > maxChars) {
         setMessages((list) => [...list, { id: localId(), role: "system", text: texts.too_long.replace("{limit}", maxChars) }]);
         return;
       }
-      const userMessage = { id: localId(), role: "user", text: shownText || text, timestamp: nowSeconds() };
+      const messageId = retriedId || newMessageId();
+      const userMessage = { id: localId(), role: "user", text: shownText || text, timestamp: nowSeconds(), messageId };
       setMessages((list) => [...list, userMessage]);
       setPending(true);
       try {
-        const body = await postChat(session, text, texts.network_error);
+        const body = await postChat(session, text, texts.network_error, messageId);
         setMessages((list) => {
           const updated = list.map((message) =>
             message.id === userMessage.id && body.masked ? { ...message, text: body.user_text } : message
@@ -249,7 +250,7 @@ function App({ config }) {
     const message = messages[index];
     if (pending || !message.custom || !message.custom.retry || index !== messages.length - 1) return null;
     const asked = [...messages.slice(0, index)].reverse().find((m) => m.role === "user");
-    return asked ? () => send(asked.text) : null;
+    return asked ? () => send(asked.text, undefined, asked.messageId) : null;
   };
 
   const rated = useCallback((id, rating) => {
