@@ -47,6 +47,7 @@ class DataPaths:
     vocabulary: Path            # candidates' words and noise → the documents' words
     cli_texts: Path             # the command line's own texts
     ui_texts: Path              # the web pages' texts
+    handoff: Path               # asking for a person, staff hours, handoff timeouts
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -70,6 +71,7 @@ def paths() -> DataPaths:
         vocabulary=FAQ_DIR / "vocabulary.yml",
         cli_texts=_path("BOT_MESSAGES", FAQ_DIR / "messages.yml"),
         ui_texts=DATA_DIR / "web" / "ui.yml",
+        handoff=DATA_DIR / "handoff" / "handoff.yml",
     )
 
 
@@ -127,6 +129,11 @@ def cli_texts() -> dict[str, Any]:
 def ui_texts() -> dict[str, Any]:
     """``data/web/ui.yml``: the chat page's, the staff console's and the API's texts."""
     return _mapping(paths().ui_texts)
+
+
+def handoff_settings() -> dict[str, Any]:
+    """``data/handoff/handoff.yml``: what asks for a person, staff hours, timeouts."""
+    return _mapping(paths().handoff)
 
 
 def retrieval_config() -> dict[str, Any]:

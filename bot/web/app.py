@@ -49,6 +49,9 @@ from starlette.staticfiles import StaticFiles
 
 from bot.web import chat, dashboard, exports, feedback, inbox, staff, staff_auth
 from bot.web import annotate, audit, hit_test, publish
+from bot.web import live_chat
+from bot.web.console import live as live_desk
+from bot.web.live import LiveHandoff
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
 from bot.web.settings import WebSettings
@@ -88,6 +91,19 @@ ROUTES = [
     Route("/staff/hit-test", hit_test.hit_test_page, methods=["GET"], name="staff_hit_test"),
     Route("/staff/hit-test", hit_test.run_hit_test, methods=["POST"], name="staff_hit_test_run"),
     Route("/staff/hit-test/cases", hit_test.save_cases, methods=["POST"], name="staff_hit_test_cases"),
+    # the live handoff (转人工): candidates' side, then the staff's desk
+    Route("/api/live/request", live_chat.request_person, methods=["POST"], name="api_live_request"),
+    Route("/api/live/state", live_chat.handoff_state, name="api_live_state"),
+    Route("/api/live/stream", live_chat.stream, name="api_live_stream"),
+    Route("/api/live/leave-message", live_chat.leave_message, methods=["POST"], name="api_live_leave_message"),
+    Route("/staff/live", live_desk.desk_page, name="staff_live"),
+    Route("/staff/api/live/queue", live_desk.queue_json, name="staff_live_queue"),
+    Route("/staff/api/live/conversation", live_desk.conversation_json, name="staff_live_conversation"),
+    Route("/staff/api/live/stream", live_desk.desk_stream, name="staff_live_stream"),
+    *(Route(f"/staff/api/live/{name}", handler, methods=["POST"], name=f"staff_live_{name}")
+      for name, handler in (("claim", live_desk.claim), ("reply", live_desk.reply),
+                            ("transfer", live_desk.transfer), ("end", live_desk.end),
+                            ("left-done", live_desk.left_done))),
     Mount("/static", app=StaticFiles(directory=STATIC_DIRECTORY), name="static"),
 ]
 
@@ -104,6 +120,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await rasa_client.aclose()
+        await app.state.live.broker.aclose()
 
 
 def create_app(settings: WebSettings | None = None) -> Starlette:
@@ -117,4 +134,5 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
     app.state.web = build_state(settings or WebSettings.from_environment())
     app.state.feedback_limits = feedback.FeedbackLimits()
     app.state.inbox_embeddings = inbox.QuestionEmbeddings()
+    app.state.live = LiveHandoff.from_settings(app.state.web.settings)
     return app

@@ -222,6 +222,11 @@ async def chat(request: Request) -> Response:
     session_id = session_id_of(payload.get("session_id"), state)
     message = message_of(payload.get("message"), state)
     masked = mask_sensitive(message)  # before Rasa: never stored unmasked
+    from bot.web import live_chat  # (imports this module) a person has or is asked for this message
+
+    person = await live_chat.take_over(request, state, session_id, masked)
+    if person is not None:
+        return JSONResponse({**person, "masked": masked != message})
     reply = await answered(state, session_id, masked)
     turn = None
     if isinstance(reply, str):

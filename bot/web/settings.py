@@ -77,6 +77,12 @@ def _cast_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+def _cast_hours(name: str, raw: str) -> str:
+    if raw.strip() not in ("schedule", "open", "closed"):
+        raise SettingsError(f"{name} must be schedule, open or closed, got {raw!r}")
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """Everything the web front needs to know; see :meth:`from_environment`."""
@@ -94,6 +100,8 @@ class WebSettings:
     max_message_chars: int = 1000
     display_timezone: str = "Asia/Shanghai"
     secure_cookies: bool = False
+    handoff_hours: str = "schedule"           # schedule (data/handoff) | open | closed
+    handoff_redis_url: str | None = None      # the cluster: live events over Redis pub/sub
 
     @classmethod
     def from_environment(
@@ -132,4 +140,6 @@ class WebSettings:
             max_message_chars=pick("CHAT_MAX_MESSAGE_CHARS", _cast_int, defaults.max_message_chars),
             display_timezone=pick("DISPLAY_TIMEZONE", _cast_str, defaults.display_timezone),
             secure_cookies=pick("SECURE_COOKIES", _cast_bool, defaults.secure_cookies),
+            handoff_hours=pick("HANDOFF_HOURS", _cast_hours, defaults.handoff_hours),
+            handoff_redis_url=pick("HANDOFF_REDIS_URL", _cast_str, None),
         )
