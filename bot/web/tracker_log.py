@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import normalise
 from bot.web.database import DatabaseUnavailable, events, question_key, read_only_engine, sqlite_file
+from bot.web.messages import STAFF_METADATA_KEY
 
 MESSAGE_TYPES = ("user", "bot")
 UNANSWERED_KINDS = ("fallback", "did_you_mean")
@@ -62,6 +63,7 @@ class LogMessage:
     topic: str | None = None  # bot: custom.topic; user: the intent Rasa read
     entries: tuple[str, ...] = ()  # a reply answering per region: every entry it gives
     buttons: tuple[str, ...] = ()  # with candidates: the quick replies' payloads (their questions)
+    staff: str | None = None  # bot: the staff member who wrote it (the live handoff), None for the assistant
 
 
 @dataclass
@@ -216,6 +218,7 @@ def log_message(sender_id: str, type_name: str, timestamp: float, intent_name: s
     candidates = _text_list(custom.get("candidates"))
     # the quick replies matter where they offer candidates (what a did-you-mean led to)
     buttons = bot_data.get("buttons") if candidates and isinstance(bot_data.get("buttons"), list) else []
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     return LogMessage(
         sender_id,
         "bot",
@@ -231,6 +234,7 @@ def log_message(sender_id: str, type_name: str, timestamp: float, intent_name: s
         entries=_text_list(custom.get("entries")),
         buttons=tuple(mask_sensitive(str(b.get("payload") or b.get("title") or ""))
                       for b in buttons if isinstance(b, dict)),
+        staff=_optional_text(metadata.get(STAFF_METADATA_KEY)),
     )
 
 

@@ -143,11 +143,13 @@ def cleaned_sources(raw: Any) -> list[dict[str, str]]:
     """The sources of an inserted answer as the search gave them, only known text fields."""
     if not isinstance(raw, list):
         return []
-    sources = []
+    sources, seen = [], set()
     for item in raw[:MAX_SOURCES]:
         if isinstance(item, dict):
             source = {k: str(item[k])[:300] for k in SOURCE_FIELDS if isinstance(item.get(k), (str, int, float))}
-            if source.get("title"):
+            document = (source.get("title"), source.get("issuer"), source.get("date"))
+            if source.get("title") and document not in seen:  # one source per document, as the assistant cites
+                seen.add(document)
                 sources.append(source)
     return sources
 

@@ -1,0 +1,123 @@
+"""The live handoff (转人工) in two real browsers against the REAL servers: a candidate on a
+phone-sized page misses twice, takes the offered person; a staff member on the console's
+live desk claims the conversation, both write live, the staff member inserts a cited
+answer from the knowledge-base search and ends; the assistant answers the candidate's next
+question, and the conversation log shows every message once, in order, with its author."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import TEST_STAFF_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.servers]
+
+MISSES = ("快递小哥送证书要收钱吗", "火星上能领证书吗")   # both fall back today
+STAFF_NAME = "陈老师"
+CANDIDATE_SAYS = "我的证书寄出一周了还没收到"
+STAFF_SAYS = "您好，我是陈老师，帮您查一下。"
+SEARCH = "证书直邮"
+AFTER = "什么是证书直邮？"
+
+
+def bot_rows(page: Any) -> int:
+    return page.locator('.chat-row[data-role="bot"]').count()
+
+
+def ask(page: Any, text: str) -> None:
+    before = bot_rows(page)
+    composer = page.locator("textarea.chat-input")
+    composer.fill(text)
+    composer.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.chat-row[data-role=\"bot\"]').length > {before}"
+        " && !document.querySelector('.chat-typing')")
+
+
+def say_during_handoff(page: Any, text: str) -> None:
+    composer = page.locator("textarea.chat-input")
+    composer.fill(text)
+    composer.press("Enter")
+    page.wait_for_function("() => !document.querySelector('.chat-typing')")
+
+
+def staff_desk(browser: Any, web_url: str) -> Any:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    desk = context.new_page()
+    desk.set_default_timeout(90_000)
+    desk.goto(web_url + "/staff/login?next=/staff/live")
+    desk.fill('input[name="name"]', STAFF_NAME)
+    desk.fill('input[name="password"]', TEST_STAFF_PASSWORD)
+    desk.click('button[type="submit"]')
+    desk.wait_for_url("**/staff/live")
+    desk.wait_for_selector('#live-desk[data-connected="true"]')
+    return desk
+
+
+def test_two_misses_a_person_a_cited_answer_and_back_to_the_assistant(
+        page: Any, browser: Any, web_front_url: str, screenshot: Any) -> None:
+    page.goto(web_front_url + "/")
+    page.wait_for_selector('.chat-list[data-loaded="true"]')
+    sender = page.evaluate("() => window.localStorage.getItem('certificate-faq-session-id')")
+    for question in MISSES:
+        ask(page, question)
+    kinds = page.eval_on_selector_all('.chat-row[data-role="bot"]', "rows => rows.map(r => r.dataset.kind)")
+    assert kinds[-2:] == ["fallback", "fallback"], kinds
+    page.click(".live-offer-button")
+    page.wait_for_selector('.live-status[data-state="queued"]')
+    screenshot("live-handoff-queued")
+
+    desk = staff_desk(browser, web_front_url)
+    try:
+        entry = desk.locator(f'#live-queue-list li[data-sender-id="{sender}"]')
+        entry.locator(".live-claim").click()
+        desk.wait_for_selector(f'#live-messages[data-loaded="{sender}"]')
+        desk.wait_for_selector("#live-actions:not([hidden])")
+        assert desk.locator('.live-msg[data-role="user"]').count() == 2  # the two misses, with the history
+        page.wait_for_selector('.live-status[data-state="claimed"]')
+
+        say_during_handoff(page, CANDIDATE_SAYS)
+        desk.wait_for_selector(f'.live-msg[data-role="user"]:has-text("{CANDIDATE_SAYS}")')
+
+        desk.fill("#live-reply", STAFF_SAYS)
+        desk.click("#live-send")
+        page.wait_for_selector(f'.chat-row[data-staff="{STAFF_NAME}"]:has-text("{STAFF_SAYS}")')
+
+        desk.fill("#live-search-q", SEARCH)
+        desk.click('#live-search-form button[type="submit"]')
+        desk.locator("#live-hits li .live-insert").first.click()
+        inserted = desk.input_value("#live-reply")
+        assert inserted.strip()
+        desk.click("#live-send")
+        cited = page.locator(f'.chat-row[data-staff="{STAFF_NAME}"]').nth(1)
+        cited.locator(".msg-source").first.wait_for()
+        screenshot("live-handoff-claimed")
+
+        desk.click("#live-end")
+        page.wait_for_selector(".chat-system:has-text('继续为您服务')")
+    finally:
+        desk.context.close()
+
+    ask(page, AFTER)
+    last = page.locator('.chat-row[data-role="bot"]').last
+    assert last.get_attribute("data-kind") == "faq_answer" and last.get_attribute("data-staff") is None
+    screenshot("live-handoff-back")
+
+    log = staff_desk(browser, web_front_url)
+    try:
+        log.goto(f"{web_front_url}/staff/log/{sender}")
+        rows = log.eval_on_selector_all(".log-messages > li", """rows => rows.map(r => [
+            r.classList.contains('log-user') ? 'user' : 'bot', r.dataset.staff || null,
+            r.querySelector('.log-text').textContent.trim()])""")
+    finally:
+        log.context.close()
+    users = [text for who, _, text in rows if who == "user"]
+    assert users == [*MISSES, CANDIDATE_SAYS, AFTER]
+    staff_rows = [(index, text) for index, (who, staff, text) in enumerate(rows) if staff == STAFF_NAME]
+    assert len(staff_rows) == 2 and staff_rows[0][1] == STAFF_SAYS and staff_rows[1][1]
+    says_at = next(i for i, (_, _, text) in enumerate(rows) if text == CANDIDATE_SAYS)
+    after_at = next(i for i, (_, _, text) in enumerate(rows) if text == AFTER)
+    assert says_at < staff_rows[0][0] < staff_rows[1][0] < after_at
+    assert [who for who, staff, _ in rows[after_at + 1:]] == ["bot"] and rows[-1][1] is None
