@@ -7,17 +7,21 @@ next question; Rasa's tracker holds every message once, in order, with its autho
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import secrets
+import subprocess
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_STAFF_PASSWORD, RunningServers
+from bot import PROJECT_ROOT
+from tests.conftest import TEST_STAFF_PASSWORD, RunningServers, free_port
 
 pytestmark = [pytest.mark.servers]
 
@@ -92,8 +96,20 @@ def messages_in(events: list[dict[str, Any]]) -> list[tuple[str, str, str | None
             for e in events if e["event"] in ("user", "bot")]
 
 
+@pytest.fixture(scope="module")
+def warm(servers: RunningServers) -> None:
+    """The action server's first answer loads its models (past Rasa's 5 s action timeout
+    on a busy machine): a cold start is not what these tests are about."""
+    with httpx.Client(base_url=servers.web_url, timeout=120, trust_env=False) as client:
+        for _ in range(5):
+            reply = client.post("/api/chat", json={"session_id": session_id(), "message": "什么是证书直邮？"}).json()
+            if reply["messages"] and reply["messages"][-1]["custom"]["kind"] != "unavailable":
+                return
+            time.sleep(3)
+
+
 @pytest.fixture()
-def candidate(servers: RunningServers) -> httpx.Client:
+def candidate(servers: RunningServers, warm: None) -> httpx.Client:
     with httpx.Client(base_url=servers.web_url, timeout=60, trust_env=False) as client:
         yield client
 
@@ -195,3 +211,86 @@ def test_only_the_holder_writes_and_changes_need_the_csrf_token(servers: Running
     form = candidate.post("/api/live/request", data={"session_id": sender})
     assert form.status_code == 415
     assert candidate.get("/api/live/state?session_id=x").status_code == 400
+
+
+@contextmanager
+def another_web_front(servers: RunningServers, tmp_path, **env: str) -> Iterator[str]:
+    """A second real web front on the same Rasa and database, with its own settings (staff
+    hours closed, a short claim timeout); its output goes to ``tmp_path/web.log``."""
+    port = free_port()
+    log = (tmp_path / "web.log").open("wb")
+    process = subprocess.Popen(
+        [str(PROJECT_ROOT / ".venv/bin/python"), "-m", "uvicorn", "--factory", "bot.web.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "RASA_URL": servers.rasa_url, "TRACKER_DB_URL": servers.tracker_db_url,
+             "STAFF_PASSWORD": TEST_STAFF_PASSWORD, "SECRET_KEY": "test-secret-key-not-for-production",
+             "WEB_ENV_FILE": str(tmp_path / "absent.env"), **env})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/healthz", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_out_of_hours_a_left_message_reaches_staff_with_its_contact_masked(servers: RunningServers,
+                                                                           tmp_path, warm: None) -> None:
+    sender = session_id()
+    with another_web_front(servers, tmp_path, HANDOFF_HOURS="closed") as closed_url, \
+            httpx.Client(base_url=closed_url, timeout=60, trust_env=False) as candidate:
+        asked = candidate.post("/api/chat", json={"session_id": sender, "message": "转人工"}).json()
+        assert asked["messages"] == [] and asked["handoff"] == {"state": "none", "open": False}
+        assert candidate.post("/api/live/request", json={"session_id": sender}).json()["handoff"]["open"] is False
+        missing = candidate.post("/api/live/leave-message", json={"session_id": sender, "contact": " ",
+                                                                  "message": "请回电"})
+        assert missing.status_code == 400
+        left = candidate.post("/api/live/leave-message", json={
+            "session_id": sender, "contact": "13800138000",
+            "message": "证书一直没寄到，身份证440101199001011234，请回电"})
+        assert left.status_code == 200 and left.json()["left"] is True
+    assert "13800138000" not in (tmp_path / "web.log").read_text(errors="replace")
+
+    staff, csrf = staff_client(servers.web_url)
+    try:
+        queue = staff.get("/staff/api/live/queue").json()
+        mine = [m for m in queue["left"] if m["sender_id"] == sender]
+        assert len(mine) == 1 and mine[0]["out_of_hours"] is True
+        assert mine[0]["contact"] == "13800138000"            # whole for the editor who calls back
+        assert "440101199001011234" not in mine[0]["text"] and "1234" in mine[0]["text"]
+        exported = staff.get("/staff/export/left-messages.csv").text
+        assert "138****8000" in exported and "13800138000" not in exported
+        done = staff.post("/staff/api/live/left-done", json={"id": mine[0]["id"]}, headers={"X-CSRF-Token": csrf})
+        assert done.status_code == 200
+        assert all(m["sender_id"] != sender for m in staff.get("/staff/api/live/queue").json()["left"])
+        assert "处理留言" in staff.get("/staff/audit").text
+    finally:
+        staff.close()
+    stored = json.dumps(tracker_events(servers, sender), ensure_ascii=False)
+    assert "转人工" in stored and "13800138000" not in stored and "pause" not in stored
+
+
+def test_unclaimed_the_candidate_leaves_a_message_and_the_assistant_answers_again(
+        servers: RunningServers, tmp_path, warm: None) -> None:
+    sender = session_id()
+    with another_web_front(servers, tmp_path, HANDOFF_HOURS="open", HANDOFF_CLAIM_TIMEOUT_SECONDS="1") as url, \
+            httpx.Client(base_url=url, timeout=60, trust_env=False) as candidate:
+        queued = candidate.post("/api/live/request", json={"session_id": sender}).json()["handoff"]
+        assert queued["state"] == "queued" and queued["unclaimed"] is False
+        time.sleep(1.5)
+        assert candidate.get(f"/api/live/state?session_id={sender}").json()["handoff"]["unclaimed"] is True
+        left = candidate.post("/api/live/leave-message", json={
+            "session_id": sender, "contact": "wx: kaoshi2026", "message": "没人接，麻烦回个消息"}).json()
+        assert left["handoff"]["state"] == "left"
+        answer = candidate.post("/api/chat", json={"session_id": sender, "message": "什么是证书直邮？"}).json()
+    assert answer["messages"] and answer["messages"][-1]["custom"]["kind"] == "faq_answer"
+    kinds = [e["event"] for e in tracker_events(servers, sender)]
+    assert kinds.index("pause") < kinds.index("resume") < kinds.index("user")

@@ -100,6 +100,7 @@ ROUTES = [
     Route("/staff/api/live/queue", live_desk.queue_json, name="staff_live_queue"),
     Route("/staff/api/live/conversation", live_desk.conversation_json, name="staff_live_conversation"),
     Route("/staff/api/live/stream", live_desk.desk_stream, name="staff_live_stream"),
+    Route("/staff/export/left-messages.csv", live_desk.export_left_messages, name="export_left_messages"),
     *(Route(f"/staff/api/live/{name}", handler, methods=["POST"], name=f"staff_live_{name}")
       for name, handler in (("claim", live_desk.claim), ("reply", live_desk.reply),
                             ("transfer", live_desk.transfer), ("end", live_desk.end),

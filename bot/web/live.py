@@ -44,21 +44,23 @@ class LiveHandoff:
     store: HandoffStore
     broker: LiveBroker
     hours: str = "schedule"              # schedule | open | closed (HANDOFF_HOURS, for tests and drills)
+    claim_timeout_override: float | None = None   # HANDOFF_CLAIM_TIMEOUT_SECONDS
     per_session: SlidingWindowLimit = field(default_factory=lambda: _limit("per_session", (20, 600)))
     per_client: SlidingWindowLimit = field(default_factory=lambda: _limit("per_client", (200, 600)))
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> LiveHandoff:
         return cls(HandoffStore(settings.tracker_db_url), broker_for(settings.handoff_redis_url),
-                   settings.handoff_hours)
+                   settings.handoff_hours, settings.handoff_claim_timeout_seconds)
 
     def staff_on_duty(self) -> bool:
         if self.hours in ("open", "closed"):
             return self.hours == "open"
         return within_staff_hours()
 
-    @staticmethod
-    def claim_timeout() -> float:
+    def claim_timeout(self) -> float:
+        if self.claim_timeout_override is not None:
+            return self.claim_timeout_override
         return float(handoff_settings().get("claim_timeout_seconds", 300))
 
     @staticmethod

@@ -102,6 +102,7 @@ class WebSettings:
     secure_cookies: bool = False
     handoff_hours: str = "schedule"           # schedule (data/handoff) | open | closed
     handoff_redis_url: str | None = None      # the cluster: live events over Redis pub/sub
+    handoff_claim_timeout_seconds: float | None = None  # None: data/handoff/handoff.yml's
 
     @classmethod
     def from_environment(
@@ -142,4 +143,5 @@ class WebSettings:
             secure_cookies=pick("SECURE_COOKIES", _cast_bool, defaults.secure_cookies),
             handoff_hours=pick("HANDOFF_HOURS", _cast_hours, defaults.handoff_hours),
             handoff_redis_url=pick("HANDOFF_REDIS_URL", _cast_str, None),
+            handoff_claim_timeout_seconds=pick("HANDOFF_CLAIM_TIMEOUT_SECONDS", _cast_float, None),
         )

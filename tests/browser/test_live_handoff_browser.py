@@ -121,3 +121,21 @@ def test_two_misses_a_person_a_cited_answer_and_back_to_the_assistant(
     after_at = next(i for i, (_, _, text) in enumerate(rows) if text == AFTER)
     assert says_at < staff_rows[0][0] < staff_rows[1][0] < after_at
     assert [who for who, staff, _ in rows[after_at + 1:]] == ["bot"] and rows[-1][1] is None
+
+
+def test_out_of_hours_the_widget_takes_a_message(page: Any, servers: Any, tmp_path: Any, screenshot: Any) -> None:
+    from tests.test_live_handoff import another_web_front
+
+    with another_web_front(servers, tmp_path, HANDOFF_HOURS="closed") as closed_url:
+        page.goto(closed_url + "/")
+        page.wait_for_selector('.chat-list[data-loaded="true"]')
+        composer = page.locator("textarea.chat-input")
+        composer.fill("转人工")
+        composer.press("Enter")
+        page.wait_for_selector('.live-status[data-state="closed"]')
+        page.fill(".live-contact", "13800138000")
+        page.fill(".live-leave-text", "工作时间请回电")
+        page.click(".live-leave-submit")
+        page.wait_for_selector(".live-notice:has-text('留言已收到')")
+        screenshot("live-handoff-left-message")
+        assert page.locator('.chat-row[data-role="user"]').count() == 1   # the request, no reply

@@ -16,6 +16,7 @@
 ``POST /staff/api/live/transfer``      ``{sender_id, to}``
 ``POST /staff/api/live/end``           ``{sender_id}``: the assistant answers again
 ``POST /staff/api/live/left-done``     ``{id}``: a left message was answered
+``GET /staff/export/left-messages.csv`` the open left messages, contacts masked
 
 Viewers watch; editors claim, reply, transfer and end (CSRF token in ``X-CSRF-Token``).
 Every claim, transfer, end and release is in the audit log (:mod:`bot.web.handoff_store`).
@@ -35,6 +36,8 @@ from starlette.responses import JSONResponse, Response
 from bot.lang.privacy import mask_sensitive
 from bot.web.chat import from_rasa, read_json_object, session_id_of
 from bot.web.errors import ApiError
+from bot.web.exports import csv_download
+from bot.web.tracker_log import to_csv
 from bot.web.handoff_store import Handoff, HandoffConflict
 from bot.web.live import LiveHandoff, live_handoff
 from bot.web.live_broker import DESK_CHANNEL, QUEUE_CHANNEL
@@ -68,18 +71,36 @@ def handoff_json(handoff: Handoff, now: float) -> dict[str, Any]:
             "requested_at": handoff.requested_at, "waiting_seconds": int(now - handoff.requested_at)}
 
 
-async def queue_snapshot(state: WebState, live: LiveHandoff) -> dict[str, Any]:
+async def queue_snapshot(state: WebState, live: LiveHandoff, can_edit: bool) -> dict[str, Any]:
+    """The queue, and the open left messages: their contact whole for editors, who call
+    back, masked for viewers (and in every log and export)."""
     now = time.time()
     queue = await run_in_threadpool(live.store.queue)
     left = await run_in_threadpool(live.store.left)
     return {"queue": [handoff_json(h, now) for h in queue],
             "left": [{"id": m.id, "sender_id": m.sender_id, "time": state.format_time(m.timestamp),
-                      "contact": m.contact, "text": m.text, "out_of_hours": m.out_of_hours} for m in left]}
+                      "contact": m.contact if can_edit else mask_sensitive(m.contact), "text": m.text,
+                      "out_of_hours": m.out_of_hours} for m in left]}
+
+
+def can_edit(request: Request) -> bool:
+    session = staff_session(request)
+    return bool(session and session.can_edit)
 
 
 async def queue_json(request: Request) -> Response:
     """``GET /staff/api/live/queue``."""
-    return JSONResponse(await queue_snapshot(web_state(request), live_handoff(request)))
+    return JSONResponse(await queue_snapshot(web_state(request), live_handoff(request), can_edit(request)))
+
+
+async def export_left_messages(request: Request) -> Response:
+    """``GET /staff/export/left-messages.csv``: the open left messages, contacts masked."""
+    state, live = web_state(request), live_handoff(request)
+    left = await run_in_threadpool(live.store.left)
+    texts = state.texts["staff_live"]
+    rows = ([m.sender_id, state.format_time(m.timestamp), mask_sensitive(m.contact), m.text,
+             texts["out_of_hours"] if m.out_of_hours else ""] for m in left)
+    return csv_download(to_csv(texts["csv_headers"], rows), "left-messages.csv")
 
 
 async def conversation_json(request: Request) -> Response:
@@ -97,10 +118,11 @@ async def desk_stream(request: Request) -> Response:
     """``GET /staff/api/live/stream``."""
     state, live = web_state(request), live_handoff(request)
     me, _ = _me(request)
+    editor = can_edit(request)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         async with live.broker.subscribe(DESK_CHANNEL, QUEUE_CHANNEL) as subscription:
-            yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live), ensure_ascii=False)}
+            yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live, editor), ensure_ascii=False)}
             while not await request.is_disconnected():
                 event = await subscription.next(STREAM_TICK_SECONDS)
                 if event is None:
@@ -110,7 +132,7 @@ async def desk_stream(request: Request) -> Response:
                     yield {"event": "message", "data": json.dumps(
                         {"sender_id": event.get("sender_id"), "bubble": event.get("bubble")}, ensure_ascii=False)}
                 else:
-                    yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live),
+                    yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live, editor),
                                                                 ensure_ascii=False)}
 
     await run_in_threadpool(live.store.seen, me)
@@ -219,4 +241,5 @@ desk_page = staff_only(desk_page)
 queue_json = staff_only(queue_json)
 conversation_json = staff_only(conversation_json)
 desk_stream = staff_only(desk_stream)
+export_left_messages = staff_only(export_left_messages)
 claim, reply, transfer, end, left_done = (editor_only(h) for h in (claim, reply, transfer, end, left_done))
