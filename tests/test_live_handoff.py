@@ -294,3 +294,30 @@ def test_unclaimed_the_candidate_leaves_a_message_and_the_assistant_answers_agai
     assert answer["messages"] and answer["messages"][-1]["custom"]["kind"] == "faq_answer"
     kinds = [e["event"] for e in tracker_events(servers, sender)]
     assert kinds.index("pause") < kinds.index("resume") < kinds.index("user")
+
+
+def test_a_desk_that_disappears_gives_the_conversation_back_to_the_queue(servers: RunningServers, tmp_path,
+                                                                         warm: None) -> None:
+    sender = session_id()
+    with another_web_front(servers, tmp_path, HANDOFF_HOURS="open", HANDOFF_DESK_RELEASE_SECONDS="3") as url, \
+            httpx.Client(base_url=url, timeout=60, trust_env=False) as candidate:
+        staff, csrf = staff_client(url, "周老师")
+        try:
+            desk = EventStream(staff, "/staff/api/live/stream")
+            desk.wait_for("queue")
+            candidate.post("/api/live/request", json={"session_id": sender})
+            widget = EventStream(candidate, f"/api/live/stream?session_id={sender}")
+            assert staff.post("/staff/api/live/claim", json={"sender_id": sender},
+                              headers={"X-CSRF-Token": csrf}).status_code == 200
+            widget.wait_for("state", lambda d: d["state"] == "claimed")
+            time.sleep(5)   # past the release time: the open desk keeps its claim
+            assert candidate.get(f"/api/live/state?session_id={sender}").json()["handoff"]["state"] == "claimed"
+            desk.close()    # the staff member's browser disappears
+            started = time.monotonic()
+            widget.wait_for("state", lambda d: d["state"] == "queued", timeout=20)
+            released_after = time.monotonic() - started
+            widget.close()
+            assert "自动放回队列" in staff.get("/staff/audit").text
+        finally:
+            staff.close()
+    assert 2 <= released_after <= 10, released_after

@@ -45,13 +45,15 @@ class LiveHandoff:
     broker: LiveBroker
     hours: str = "schedule"              # schedule | open | closed (HANDOFF_HOURS, for tests and drills)
     claim_timeout_override: float | None = None   # HANDOFF_CLAIM_TIMEOUT_SECONDS
+    release_override: float | None = None         # HANDOFF_DESK_RELEASE_SECONDS
     per_session: SlidingWindowLimit = field(default_factory=lambda: _limit("per_session", (20, 600)))
     per_client: SlidingWindowLimit = field(default_factory=lambda: _limit("per_client", (200, 600)))
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> LiveHandoff:
         return cls(HandoffStore(settings.tracker_db_url), broker_for(settings.handoff_redis_url),
-                   settings.handoff_hours, settings.handoff_claim_timeout_seconds)
+                   settings.handoff_hours, settings.handoff_claim_timeout_seconds,
+                   settings.handoff_desk_release_seconds)
 
     def staff_on_duty(self) -> bool:
         if self.hours in ("open", "closed"):
@@ -63,9 +65,15 @@ class LiveHandoff:
             return self.claim_timeout_override
         return float(handoff_settings().get("claim_timeout_seconds", 300))
 
-    @staticmethod
-    def release_seconds() -> float:
+    def release_seconds(self) -> float:
+        if self.release_override is not None:
+            return self.release_override
         return float(handoff_settings().get("desk_release_seconds", 60))
+
+    def tick_seconds(self, longest: float) -> float:
+        """How often an open stream shows it is alive and sweeps the claims of desks that
+        disappeared: at most ``longest``, and thrice within the release time."""
+        return max(0.5, min(longest, self.release_seconds() / 3))
 
     def wait_seconds(self, session_id: str, client: str) -> int:
         """0 when this request may go on, else how long to wait."""

@@ -111,8 +111,9 @@ async def stream(request: Request) -> Response:
             view = await live.view(session_id)
             yield {"event": "state", "data": view}
             while not await request.is_disconnected():
-                event = await subscription.next(STREAM_TICK_SECONDS)
+                event = await subscription.next(live.tick_seconds(STREAM_TICK_SECONDS))
                 if event is None:
+                    await live.release_stale()  # the holder's desk may have disappeared
                     if view.get("state") == "queued":  # the wait may have passed the claim timeout
                         view = await live.view(session_id)
                         yield {"event": "state", "data": view}

@@ -103,6 +103,7 @@ class WebSettings:
     handoff_hours: str = "schedule"           # schedule (data/handoff) | open | closed
     handoff_redis_url: str | None = None      # the cluster: live events over Redis pub/sub
     handoff_claim_timeout_seconds: float | None = None  # None: data/handoff/handoff.yml's
+    handoff_desk_release_seconds: float | None = None   # None: data/handoff/handoff.yml's
 
     @classmethod
     def from_environment(
@@ -144,4 +145,5 @@ class WebSettings:
             handoff_hours=pick("HANDOFF_HOURS", _cast_hours, defaults.handoff_hours),
             handoff_redis_url=pick("HANDOFF_REDIS_URL", _cast_str, None),
             handoff_claim_timeout_seconds=pick("HANDOFF_CLAIM_TIMEOUT_SECONDS", _cast_float, None),
+            handoff_desk_release_seconds=pick("HANDOFF_DESK_RELEASE_SECONDS", _cast_float, None),
         )

@@ -45,7 +45,7 @@ from bot.web.messages import bubbles_from_tracker_events
 from bot.web.staff_auth import editor_only, staff_only, staff_session
 from bot.web.state import WebState, web_state
 
-STREAM_TICK_SECONDS = 10.0   # well under desk_release_seconds: an open desk is always "seen"
+STREAM_TICK_SECONDS = 10.0   # at most; a third of desk_release_seconds: an open desk is always "seen"
 MAX_REPLY_CHARS = 2000
 MAX_SOURCES = 5
 SOURCE_FIELDS = ("title", "issuer", "date", "region", "passage_id", "url")
@@ -121,14 +121,19 @@ async def desk_stream(request: Request) -> Response:
     editor = can_edit(request)
 
     async def events() -> AsyncIterator[dict[str, str]]:
+        tick = live.tick_seconds(STREAM_TICK_SECONDS)
         async with live.broker.subscribe(DESK_CHANNEL, QUEUE_CHANNEL) as subscription:
             yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live, editor), ensure_ascii=False)}
+            alive_at = time.monotonic()
             while not await request.is_disconnected():
-                event = await subscription.next(STREAM_TICK_SECONDS)
-                if event is None:
+                event = await subscription.next(tick)
+                if time.monotonic() - alive_at >= tick:  # busy or idle, this desk is still open
+                    alive_at = time.monotonic()
                     await run_in_threadpool(live.store.seen, me)
                     await live.release_stale()
-                elif event.get("type") == "message":
+                if event is None:
+                    continue
+                if event.get("type") == "message":
                     yield {"event": "message", "data": json.dumps(
                         {"sender_id": event.get("sender_id"), "bubble": event.get("bubble")}, ensure_ascii=False)}
                 else:
