@@ -11,6 +11,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -115,8 +116,14 @@ def candidate(servers: RunningServers, warm: None) -> httpx.Client:
 
 
 def test_a_person_takes_over_and_hands_back(servers: RunningServers, candidate: httpx.Client) -> None:
+    person_takes_over_and_hands_back(servers, candidate, servers.web_url)
+
+
+def person_takes_over_and_hands_back(servers: RunningServers, candidate: httpx.Client, staff_url: str) -> None:
+    """The whole exchange, the candidate on ``candidate``'s web front, the staff member on
+    ``staff_url``'s (the same one, or another instance sharing Redis)."""
     sender = session_id()
-    staff, csrf = staff_client(servers.web_url)
+    staff, csrf = staff_client(staff_url)
     headers = {"X-CSRF-Token": csrf}
     desk = EventStream(staff, "/staff/api/live/stream")
     try:
@@ -177,7 +184,7 @@ def test_a_person_takes_over_and_hands_back(servers: RunningServers, candidate: 
     history = candidate.get(f"/api/history?session_id={sender}").json()["messages"]
     assert [m.get("staff") for m in history if m["role"] == "bot"][0] == STAFF_NAME
 
-    staff, _ = staff_client(servers.web_url)
+    staff, _ = staff_client(staff_url)
     audit = staff.get("/staff/audit").text
     staff.close()
     assert "接入人工对话" in audit and "结束人工对话" in audit
@@ -218,6 +225,7 @@ def another_web_front(servers: RunningServers, tmp_path, **env: str) -> Iterator
     """A second real web front on the same Rasa and database, with its own settings (staff
     hours closed, a short claim timeout); its output goes to ``tmp_path/web.log``."""
     port = free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log = (tmp_path / "web.log").open("wb")
     process = subprocess.Popen(
         [str(PROJECT_ROOT / ".venv/bin/python"), "-m", "uvicorn", "--factory", "bot.web.app:create_app",
@@ -321,3 +329,35 @@ def test_a_desk_that_disappears_gives_the_conversation_back_to_the_queue(servers
         finally:
             staff.close()
     assert 2 <= released_after <= 10, released_after
+
+
+@contextmanager
+def redis_url_for(servers: RunningServers, tmp_path) -> Iterator[str]:
+    """The cluster's Redis, or a Redis server of this test's own (Debian's redis-server)."""
+    if servers.cluster:
+        yield f"redis://127.0.0.1:{servers.ports.redis}/1"
+        return
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: make install-cluster (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f"redis://127.0.0.1:{port}/1"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_candidate_and_the_staff_member_on_different_web_fronts(servers: RunningServers, tmp_path,
+                                                                    warm: None) -> None:
+    """Two web front instances share the live events over Redis pub/sub (the cluster's
+    shared channel), never process memory: the candidate's requests reach one, the staff
+    member's the other."""
+    with redis_url_for(servers, tmp_path) as redis_url:
+        env = {"HANDOFF_HOURS": "open", "HANDOFF_REDIS_URL": redis_url}
+        with another_web_front(servers, tmp_path / "candidates", **env) as candidates_url, \
+                another_web_front(servers, tmp_path / "staff", **env) as staff_url, \
+                httpx.Client(base_url=candidates_url, timeout=60, trust_env=False) as candidate:
+            person_takes_over_and_hands_back(servers, candidate, staff_url)
