@@ -90,3 +90,21 @@ def test_a_left_message_ends_the_wait(store: HandoffStore) -> None:
     assert store.leave_message("s-two", "a@b.cn", "留言", out_of_hours=True) is None
     store.mark_done(store.left()[0].id, "王 (editor)")
     assert len(store.left()) == 1
+
+
+def test_the_dashboard_s_handoff_figures(store: HandoffStore) -> None:
+    from bot.web.handoff_figures import read_handoff_figures
+
+    for n, (sender, claimed_after, handled) in enumerate([("a", 60, 300), ("b", 400, 100), ("c", None, None)]):
+        asked = 1000 + n
+        store.request(sender, "asked", now=asked)
+        if claimed_after is not None:
+            store.claim(sender, "王", "王 (editor)", now=asked + claimed_after)
+            store.end(sender, "王 (editor)", now=asked + claimed_after + handled)
+    store.leave_message("c", "13800138000", "请回电", out_of_hours=False, now=1500)
+    store.leave_message("d", "a@b.cn", "夜里留言", out_of_hours=True, now=1600)
+    store.request("late", "asked", now=5000)       # outside the range
+    figures = read_handoff_figures(store, 0, 2000)
+    assert (figures.requests, figures.answered_within, figures.within_minutes) == (3, 1, 3)
+    assert figures.median_wait_seconds == 230 and figures.median_handling_seconds == 200
+    assert (figures.left_out_of_hours, figures.left_unclaimed) == (1, 1)

@@ -280,6 +280,9 @@ def test_out_of_hours_a_left_message_reaches_staff_with_its_contact_masked(serve
         assert done.status_code == 200
         assert all(m["sender_id"] != sender for m in staff.get("/staff/api/live/queue").json()["left"])
         assert "处理留言" in staff.get("/staff/audit").text
+        dashboard = staff.get("/staff/dashboard").text
+        left_out_of_hours = re.search(r'data-total="handoff_left_out_of_hours">(\d+)<', dashboard)
+        assert left_out_of_hours and int(left_out_of_hours.group(1)) >= 1
     finally:
         staff.close()
     stored = json.dumps(tracker_events(servers, sender), ensure_ascii=False)

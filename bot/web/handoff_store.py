@@ -151,6 +151,13 @@ class HandoffStore:
         with self._engine().connect() as connection:
             return [_handoff(row) for row in connection.execute(query)]
 
+    def left_between(self, since: float, until: float) -> list[LeftMessage]:
+        """The messages left in ``[since, until)``, whatever their status (the dashboard)."""
+        query = sa.select(left_messages).where(left_messages.c.timestamp >= since, left_messages.c.timestamp < until)
+        with self._engine().connect() as connection:
+            return [LeftMessage(r.id, r.sender_id, r.timestamp, r.contact, r.text, r.out_of_hours, r.status,
+                                r.handled_by) for r in connection.execute(query)]
+
     def left(self, status: str = "open", limit: int = 200) -> list[LeftMessage]:
         """Messages candidates left, newest first."""
         query = (sa.select(left_messages).where(left_messages.c.status == status)
