@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_STAFF_PASSWORD
+from tests.test_live_handoff import warm  # noqa: F401 - a fixture: the assistant's first answer loads its models
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers]
 
@@ -57,7 +58,7 @@ def staff_desk(browser: Any, web_url: str) -> Any:
 
 
 def test_two_misses_a_person_a_cited_answer_and_back_to_the_assistant(
-        page: Any, browser: Any, web_front_url: str, screenshot: Any) -> None:
+        page: Any, browser: Any, web_front_url: str, screenshot: Any, warm: None) -> None:
     page.goto(web_front_url + "/")
     page.wait_for_selector('.chat-list[data-loaded="true"]')
     sender = page.evaluate("() => window.localStorage.getItem('certificate-faq-session-id')")
@@ -139,3 +140,47 @@ def test_out_of_hours_the_widget_takes_a_message(page: Any, servers: Any, tmp_pa
         page.wait_for_selector(".live-notice:has-text('留言已收到')")
         screenshot("live-handoff-left-message")
         assert page.locator('.chat-row[data-role="user"]').count() == 1   # the request, no reply
+
+
+def test_the_widget_goes_on_across_a_web_front_restart(page: Any, servers: Any, web_front_url: str) -> None:
+    """The web front restarts during a handoff: the candidate's message sent meanwhile
+    fails visibly and, sent again, is stored once; the stream reconnects and the staff
+    member's next message arrives once."""
+    import httpx
+
+    from tests.test_live_handoff import staff_client, tracker_events
+
+    page.goto(web_front_url + "/")
+    page.wait_for_selector('.chat-list[data-loaded="true"]')
+    sender = page.evaluate("() => window.localStorage.getItem('certificate-faq-session-id')")
+    say_during_handoff(page, "转人工")
+    page.wait_for_selector('.live-status[data-state="queued"]')
+    staff, csrf = staff_client(web_front_url, STAFF_NAME)
+    try:
+        assert staff.post("/staff/api/live/claim", json={"sender_id": sender},
+                          headers={"X-CSRF-Token": csrf}).status_code == 200
+        page.wait_for_selector('.live-status[data-state="claimed"]')
+        servers.supervisor.ctl("stop", "web")
+        say_during_handoff(page, "网断了吗")
+        page.wait_for_selector(".msg-retry")                 # the network failure, as today
+        servers.supervisor.ctl("start", "web")
+        for _ in range(100):
+            try:
+                if httpx.get(web_front_url + "/healthz", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                page.wait_for_timeout(300)
+        page.click(".msg-retry")
+        page.wait_for_function("() => !document.querySelector('.chat-typing') && !document.querySelector('.msg-retry')")
+        staff.close()   # its connection died with the web front; the signed session cookie did not
+        staff, csrf = staff_client(web_front_url, STAFF_NAME)
+        assert staff.post("/staff/api/live/reply", json={"sender_id": sender, "text": "我在，请讲。"},
+                          headers={"X-CSRF-Token": csrf}).status_code == 200
+        page.wait_for_selector(f'.chat-row[data-staff="{STAFF_NAME}"]:has-text("我在，请讲。")')
+        page.wait_for_timeout(1500)   # a late duplicate (stream and catch-up) would show by now
+        assert page.locator(f'.chat-row[data-staff="{STAFF_NAME}"]').count() == 1
+        staff.post("/staff/api/live/end", json={"sender_id": sender}, headers={"X-CSRF-Token": csrf})
+    finally:
+        staff.close()
+    texts = [(e["event"], e.get("text")) for e in tracker_events(servers, sender) if e["event"] in ("user", "bot")]
+    assert texts == [("user", "转人工"), ("user", "网断了吗"), ("bot", "我在，请讲。")]

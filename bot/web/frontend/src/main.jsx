@@ -134,7 +134,6 @@ function App({ config }) {
   const listRef = useRef(null);
   const [misses, setMisses] = useState(0);       // misses in a row: two offer a person
   const [thumbsDown, setThumbsDown] = useState(false);
-  const [reloads, setReloads] = useState(0);     // bumped to reload the history (live catch-up)
   const inputRef = useRef(null);
 
   const welcome = useCallback(
@@ -167,7 +166,7 @@ function App({ config }) {
     return () => {
       cancelled = true;
     };
-  }, [session, texts, welcome, reloads]);
+  }, [session, texts, welcome]);
 
   // a staff member's message, live; one arriving twice (stream and catch-up) shows once
   const staffMessage = useCallback((bubble) => {
@@ -175,7 +174,13 @@ function App({ config }) {
       list.some((m) => m.staff && m.timestamp === bubble.timestamp && m.text === bubble.text)
         ? list : [...list, { ...bubble, id: localId() }]);
   }, []);
-  const catchUp = useCallback(() => setReloads((n) => n + 1), []);
+  // after a break in the live stream (a web front restart): the staff's messages the
+  // tracker has and the page does not, in order; nothing on the page is replaced
+  const catchUp = useCallback(() => {
+    getHistory(session, texts.history_error)
+      .then((body) => (body.messages || []).filter((message) => message.staff).forEach(staffMessage))
+      .catch(() => {});
+  }, [session, texts, staffMessage]);
   const [handoff, setHandoff, liveConnected] = useLiveHandoff(session, staffMessage, catchUp);
   const previousHandoff = useRef(null);
   useEffect(() => {
