@@ -256,7 +256,8 @@ def test_out_of_hours_a_left_message_reaches_staff_with_its_contact_masked(serve
     with another_web_front(servers, tmp_path, HANDOFF_HOURS="closed") as closed_url, \
             httpx.Client(base_url=closed_url, timeout=60, trust_env=False) as candidate:
         asked = candidate.post("/api/chat", json={"session_id": sender, "message": "转人工"}).json()
-        assert asked["messages"] == [] and asked["handoff"] == {"state": "none", "open": False}
+        assert asked["messages"] == [] and asked["handoff"] == {"state": "none", "open": False,
+                                                                "hours": "09:00–12:00、13:30–17:30"}
         assert candidate.post("/api/live/request", json={"session_id": sender}).json()["handoff"]["open"] is False
         missing = candidate.post("/api/live/leave-message", json={"session_id": sender, "contact": " ",
                                                                   "message": "请回电"})

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from bot.datafiles import handoff_settings
-from bot.dialogue.staff_hours import within_staff_hours
+from bot.dialogue.staff_hours import daily_hours, within_staff_hours
 from bot.rasa_client import AsyncRasaClient
 from bot.web.feedback import SlidingWindowLimit
 from bot.web.handoff_store import Handoff, HandoffStore
@@ -87,11 +87,16 @@ class LiveHandoff:
         if handoff is None:
             handoff = await run_in_threadpool(self.store.latest, sender_id)
         if handoff is None:
-            return {"state": "none", "open": self.staff_on_duty()}
+            return self.no_handoff()
         position = await run_in_threadpool(self.store.position, handoff)
         unclaimed = handoff.state == "queued" and time.time() - handoff.requested_at > self.claim_timeout()
         return {"state": handoff.state, "position": position, "staff": handoff.staff,
                 "requested_at": handoff.requested_at, "unclaimed": unclaimed, "open": self.staff_on_duty()}
+
+    def no_handoff(self) -> dict[str, Any]:
+        """The view without a handoff: whether staff are on duty, and their hours."""
+        hours = "、".join(f"{start:%H:%M}–{end:%H:%M}" for start, end in daily_hours())
+        return {"state": "none", "open": self.staff_on_duty(), "hours": hours}
 
     async def queue_changed(self, sender_id: str) -> None:
         await self.broker.publish(QUEUE_CHANNEL, {"type": "queue", "sender_id": sender_id})

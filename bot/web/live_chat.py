@@ -77,7 +77,7 @@ async def take_over(request: Request, state: WebState, session_id: str, text: st
     if handoff is None and live.staff_on_duty():
         limited(request, live, state, session_id)
         handoff = await from_rasa(live.request(state.rasa_client, session_id, "asked"), state, "pause")
-    view = await live.view(session_id, handoff) if handoff else {"state": "none", "open": live.staff_on_duty()}
+    view = await live.view(session_id, handoff) if handoff else live.no_handoff()
     return {"user_text": text, "masked": False, "messages": [], "turn": None, "handoff": view}
 
 
@@ -89,7 +89,7 @@ async def request_person(request: Request) -> Response:
     session_id = session_id_of(payload.get("session_id"), state)
     limited(request, live, state, session_id)
     if not live.staff_on_duty():
-        return JSONResponse({"handoff": {"state": "none", "open": False}})
+        return JSONResponse({"handoff": live.no_handoff()})
     handoff = await from_rasa(live.request(state.rasa_client, session_id, "offered"), state, "pause")
     return JSONResponse({"handoff": await live.view(session_id, handoff)})
 

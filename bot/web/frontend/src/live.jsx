@@ -134,7 +134,7 @@ export function LivePanel({ session, texts, handoff, setHandoff, offered, connec
   } else if (leaving || (handoff && handoff.open === false && handoff.asked)) {
     body = (
       <>
-        <div className="live-status" data-state="closed">{texts.closed}</div>
+        <div className="live-status" data-state="closed">{texts.closed.replace("{hours}", (handoff && handoff.hours) || "")}</div>
         <LeaveMessage session={session} texts={texts} onLeft={left} />
       </>
     );
