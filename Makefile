@@ -33,6 +33,8 @@ EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
 	  fonts-noto-cjk fonts-noto-color-emoji
+/usr/bin/redis-server: # the live handoff's test of two web fronts sharing Redis pub/sub (as in the cluster)
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
 $(CJK_FONT):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
 $(EMOJI_FONT):
@@ -40,7 +42,7 @@ $(EMOJI_FONT):
 bot/web/static/dist/.built: $(WEB_SRC)
 	cd bot/web/chat/frontend && npm ci --no-audit --no-fund && npm run build
 	touch $@
-install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium $(CJK_FONT) $(EMOJI_FONT) bot/web/static/dist/.built ## install what is missing
+install: .venv/.installed .venv-rasa/.installed /usr/bin/chromium /usr/bin/redis-server $(CJK_FONT) $(EMOJI_FONT) bot/web/static/dist/.built ## install what is missing
 	@$(BOT) -m bot.web.password ensure
 
 import: .venv/.installed ## re-clean the raw seed pages (../shared/seeds) into data/faq/sources

@@ -48,6 +48,7 @@ class DataPaths:
     cli_texts: Path             # the command line's own texts
     ui_texts: Path              # the web pages' texts
     channel_texts: Path         # the WeChat channels' texts and plain-text replies
+    handoff: Path               # asking for a person, staff hours, handoff timeouts
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -72,6 +73,7 @@ def paths() -> DataPaths:
         cli_texts=_path("BOT_MESSAGES", FAQ_DIR / "messages.yml"),
         ui_texts=DATA_DIR / "web" / "ui.yml",
         channel_texts=DATA_DIR / "channels.yml",
+        handoff=DATA_DIR / "handoff" / "handoff.yml",
     )
 
 
@@ -134,6 +136,11 @@ def ui_texts() -> dict[str, Any]:
 def channel_texts() -> dict[str, Any]:
     """``data/channels.yml``: the WeChat channels' texts, replies as plain text."""
     return _mapping(paths().channel_texts)
+
+
+def handoff_settings() -> dict[str, Any]:
+    """``data/handoff/handoff.yml``: what asks for a person, staff hours, timeouts."""
+    return _mapping(paths().handoff)
 
 
 def retrieval_config() -> dict[str, Any]:

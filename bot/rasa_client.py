@@ -212,13 +212,14 @@ class AsyncRasaClient(_Endpoints):
             self._http = None
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("params", self.params())
         try:
             if self._http is not None:
-                response = await self._http.request(method, path, params=self.params(), **kwargs)
+                response = await self._http.request(method, path, **kwargs)
             else:
                 async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
                                              trust_env=False) as http:
-                    response = await http.request(method, path, params=self.params(), **kwargs)
+                    response = await http.request(method, path, **kwargs)
         except httpx.TransportError as error:
             raise _unavailable(error) from error
         return self.judge(response)
@@ -237,3 +238,16 @@ class AsyncRasaClient(_Endpoints):
     async def status(self) -> dict[str, Any]:
         """``GET /status``: the loaded model and its fingerprint."""
         return self.json_object(await self._request("GET", "/status"))
+
+    async def log_user_message(self, sender_id: str, text: str) -> None:
+        """``POST /conversations/<id>/messages``: the candidate's message stored (NLU
+        parsed) without the assistant answering it (a person has the conversation)."""
+        await self._request("POST", self.tracker_path(sender_id).removesuffix("/tracker") + "/messages",
+                            params={**self.params(), "include_events": "NONE"},
+                            json={"text": text, "sender": "user"})
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """``POST /conversations/<id>/tracker/events``: Rasa's own events appended
+        (``pause``, ``resume``, a staff member's ``bot`` message)."""
+        await self._request("POST", self.tracker_path(sender_id) + "/events",
+                            params={**self.params(), "include_events": "NONE"}, json=events)

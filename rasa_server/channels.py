@@ -81,10 +81,25 @@ class TextOnlyRestInput(RestInput):
                 logger.exception("message of %s could not be handled", message.sender_id)
             output = message.output_channel
             if isinstance(output, CollectingOutputChannel) and not output.messages and (
-                    message.text or "").strip():
+                    message.text or "").strip() and not await self.paused(message.sender_id):
                 await output.send_response(message.sender_id, unavailable_message(message.text))
 
-        return super().blueprint(answered)
+        blueprint = super().blueprint(answered)
+
+        @blueprint.listener("before_server_start")
+        async def keep_app(app: Any, _loop: Any) -> None:
+            self._app = app
+
+        return blueprint
+
+    async def paused(self, sender_id: str) -> bool:
+        """Whether a person has the conversation (``ConversationPaused``, the live
+        handoff): Rasa stored the message and rightly said nothing."""
+        try:
+            tracker = await self._app.ctx.agent.tracker_store.retrieve(sender_id)
+        except Exception:  # noqa: BLE001 - no app yet or the store is down: the unavailable case
+            return False
+        return tracker is not None and tracker.is_paused()
 
 
 def unavailable_message(text: str) -> dict[str, Any]:

@@ -187,7 +187,8 @@ def answer_when_the_action_server_fails() -> None:
 
 
 def never_silent() -> None:
-    """A user message that no action answered gets the honest fallback."""
+    """A user message that no action answered gets the honest fallback, unless a person
+    has the conversation (paused by the live handoff: staff answer it)."""
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.events import BotUttered, UserUttered
 
@@ -199,7 +200,7 @@ def never_silent() -> None:
                                    tracker: Any) -> None:
         await rasa_loop(self, output_channel, tracker)
         turn = _this_turn(tracker)
-        if (turn and isinstance(turn[0], UserUttered) and (turn[0].text or "").strip()
+        if (turn and not tracker.is_paused() and isinstance(turn[0], UserUttered) and (turn[0].text or "").strip()
                 and not any(isinstance(e, BotUttered) for e in turn)):
             from bot.dialogue.replies import fallback_reply
 

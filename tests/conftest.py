@@ -131,7 +131,8 @@ def supervised_servers(directory: Path, cluster: bool = False) -> RunningServers
         extra_env={"STAFF_PASSWORD": TEST_STAFF_PASSWORD,
                    "SECRET_KEY": "test-secret-key-not-for-production",
                    "WEB_ENV_FILE": str(directory / "absent.env"),  # ignore ./.env
-                   "ASSISTANT_TODAY": SERVERS_TODAY, **WECHAT_TEST_ENV})
+                   "ASSISTANT_TODAY": SERVERS_TODAY, **WECHAT_TEST_ENV,
+                   "HANDOFF_HOURS": "open"})  # staff at their desks whatever the clock says
     supervisor.start()
     return RunningServers(supervisor, tracker_db_url)
 

@@ -51,6 +51,9 @@ from starlette.staticfiles import StaticFiles
 from bot.web.chat import api as chat, feedback
 from bot.web.console import annotate, audit, dashboard, exports, inbox
 from bot.web.console import hit_testing as hit_test, log as staff, login as staff_auth, publish_page as publish, search
+from bot.web.chat import live as live_chat
+from bot.web.console import live as live_desk
+from bot.web.live import LiveHandoff
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
 from bot.web.staff_identity import StaffSessionBackend
@@ -91,6 +94,20 @@ ROUTES = [
     Route("/staff/hit-test", hit_test.hit_test_page, methods=["GET"], name="staff_hit_test"),
     Route("/staff/hit-test", hit_test.run_hit_test, methods=["POST"], name="staff_hit_test_run"),
     Route("/staff/hit-test/cases", hit_test.save_cases, methods=["POST"], name="staff_hit_test_cases"),
+    # the live handoff (转人工): candidates' side, then the staff's desk
+    Route("/api/live/request", live_chat.request_person, methods=["POST"], name="api_live_request"),
+    Route("/api/live/state", live_chat.handoff_state, name="api_live_state"),
+    Route("/api/live/stream", live_chat.stream, name="api_live_stream"),
+    Route("/api/live/leave-message", live_chat.leave_message, methods=["POST"], name="api_live_leave_message"),
+    Route("/staff/live", live_desk.desk_page, name="staff_live"),
+    Route("/staff/api/live/queue", live_desk.queue_json, name="staff_live_queue"),
+    Route("/staff/api/live/conversation", live_desk.conversation_json, name="staff_live_conversation"),
+    Route("/staff/api/live/stream", live_desk.desk_stream, name="staff_live_stream"),
+    Route("/staff/export/left-messages.csv", live_desk.export_left_messages, name="export_left_messages"),
+    *(Route(f"/staff/api/live/{name}", handler, methods=["POST"], name=f"staff_live_{name}")
+      for name, handler in (("claim", live_desk.claim), ("reply", live_desk.reply),
+                            ("transfer", live_desk.transfer), ("end", live_desk.end),
+                            ("left-done", live_desk.left_done))),
     Mount("/static", app=StaticFiles(directory=STATIC_DIRECTORY), name="static"),
 ]
 
@@ -107,6 +124,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await rasa_client.aclose()
+        await app.state.live.broker.aclose()
 
 
 def create_app(settings: WebSettings | None = None) -> Starlette:
@@ -121,4 +139,5 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
     app.state.web = build_state(settings or WebSettings.from_environment())
     app.state.feedback_limits = feedback.FeedbackLimits()
     app.state.inbox_embeddings = inbox.QuestionEmbeddings()
+    app.state.live = LiveHandoff.from_settings(app.state.web.settings)
     return app

@@ -40,6 +40,14 @@ def boolean(raw: str) -> bool:
     raise ValueError(raw)
 
 
+def handoff_hours(raw: str) -> str:
+    """When staff take handoffs: ``schedule`` (data/handoff), or ``open`` / ``closed``
+    (tests and drills)."""
+    if raw.strip() not in ("schedule", "open", "closed"):
+        raise ValueError(raw)
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """Everything the web front needs to know; see :meth:`from_environment`."""
@@ -57,6 +65,10 @@ class WebSettings:
     max_message_chars: int = 1000
     display_timezone: str = "Asia/Shanghai"
     secure_cookies: bool = False
+    handoff_hours: str = "schedule"           # schedule (data/handoff) | open | closed
+    handoff_redis_url: str | None = None      # the cluster: live events over Redis pub/sub
+    handoff_claim_timeout_seconds: float | None = None  # None: data/handoff/handoff.yml's
+    handoff_desk_release_seconds: float | None = None   # None: data/handoff/handoff.yml's
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
@@ -81,4 +93,8 @@ class WebSettings:
             max_message_chars=read("CHAT_MAX_MESSAGE_CHARS", integer, defaults.max_message_chars),
             display_timezone=read("DISPLAY_TIMEZONE", str, defaults.display_timezone),
             secure_cookies=read("SECURE_COOKIES", boolean, defaults.secure_cookies),
+            handoff_hours=read("HANDOFF_HOURS", handoff_hours, defaults.handoff_hours),
+            handoff_redis_url=read("HANDOFF_REDIS_URL", str, None),
+            handoff_claim_timeout_seconds=read("HANDOFF_CLAIM_TIMEOUT_SECONDS", float, None),
+            handoff_desk_release_seconds=read("HANDOFF_DESK_RELEASE_SECONDS", float, None),
         )

@@ -224,6 +224,11 @@ async def chat(request: Request) -> Response:
     session_id = session_id_of(payload.get("session_id"), state)
     message = message_of(payload.get("message"), state)
     masked = mask_sensitive(message)  # before Rasa: never stored unmasked
+    from bot.web.chat import live  # (imports this module) a person has or is asked for this message
+
+    person = await live.take_over(request, state, session_id, masked)
+    if person is not None:
+        return JSONResponse({**person, "masked": masked != message})
     reply = await answered(state, session_id, masked, message_id_of(payload.get("message_id")))
     turn = None
     if isinstance(reply, str):

@@ -17,6 +17,8 @@ from typing import Any, Iterable
 
 from bot.lang.privacy import mask_sensitive
 from bot.rasa_client import RestReply
+from bot.web.storage.conversations import STAFF_METADATA_KEY
+
 
 
 def _clean_buttons(raw_buttons: Any) -> list[dict[str, str]]:
@@ -86,5 +88,9 @@ def bubbles_from_tracker_events(events: Iterable[Any]) -> list[dict[str, Any]]:
                 continue
             if text is None and isinstance(custom, dict):
                 text = custom.get("answer") or ""
-            bubbles.append(bot_bubble(text or "", data.get("buttons"), custom, timestamp))
+            bubble = bot_bubble(text or "", data.get("buttons"), custom, timestamp)
+            metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+            if metadata.get(STAFF_METADATA_KEY):  # a staff member's message: the widget names them
+                bubble["staff"] = str(metadata[STAFF_METADATA_KEY])
+            bubbles.append(bubble)
     return bubbles

@@ -19,6 +19,7 @@ from bot.datafiles import reply_texts
 from bot.web.console.charts import Chart, bar_chart, line_chart, ranking_chart
 from bot.web.console.dashboard_figures import DashboardFigures, dashboard_figures
 from bot.web.errors import log_unavailable
+from bot.web.console.handoff_figures import read_handoff_figures
 from bot.web.console.log_filters import log_filters
 from bot.web.staff_identity import staff_only
 from bot.web.app_state import WebState, web_state
@@ -89,14 +90,17 @@ async def dashboard_page(request: Request) -> Response:
     """``GET /staff/dashboard``: the figures of a range of days, as charts and a table."""
     state = web_state(request)
     date_from, date_to, notice = dashboard_range(request, state)
-    figures, failure = None, None
+    figures, failure, handoff = None, None, None
     try:
         figures = await run_in_threadpool(read_figures, state, date_from, date_to)
+        handoff = await run_in_threadpool(read_handoff_figures, request.app.state.live.store,
+                                          *state.store.events.day_bounds(date_from, date_to))
     except DATABASE_ERRORS as error:
         failure = log_unavailable(request, error)
     texts = state.texts["dashboard"]
     return state.render(request, "staff_dashboard.html", {
         "figures": figures,
+        "handoff": handoff,
         "charts": charts(figures, texts, dict(reply_texts().get("topic_names") or {})) if figures else [],
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),

@@ -38,7 +38,7 @@ def conversation_rows(conversations: Iterable[Conversation], csv_texts: dict[str
             yield [
                 shown_sender(conversation.sender_id),
                 format_time(message.timestamp),
-                role_names[message.role],
+                csv_texts["role_staff"].format(name=message.staff) if message.staff else role_names[message.role],
                 message.text,
                 message.kind or "",
                 message.entry_id or "",

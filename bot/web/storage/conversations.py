@@ -12,6 +12,8 @@ from typing import Any
 from bot.lang.privacy import mask_sensitive
 from bot.web.storage.tables import question_key
 
+STAFF_METADATA_KEY = "handoff_staff"  # a bot event written by a person during a live handoff
+
 
 @dataclass(frozen=True)
 class LogMessage:
@@ -30,6 +32,7 @@ class LogMessage:
     topic: str | None = None  # bot: custom.topic; user: the intent Rasa read
     entries: tuple[str, ...] = ()  # a reply answering per region: every entry it gives
     buttons: tuple[str, ...] = ()  # with candidates: the quick replies' payloads (their questions)
+    staff: str | None = None  # bot: the staff member who wrote it (the live handoff), None for the assistant
 
 
 @dataclass
@@ -184,6 +187,7 @@ def log_message(sender_id: str, type_name: str, timestamp: float, intent_name: s
     candidates = _text_list(custom.get("candidates"))
     # the quick replies matter where they offer candidates (what a did-you-mean led to)
     buttons = bot_data.get("buttons") if candidates and isinstance(bot_data.get("buttons"), list) else []
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     return LogMessage(
         sender_id,
         "bot",
@@ -199,4 +203,5 @@ def log_message(sender_id: str, type_name: str, timestamp: float, intent_name: s
         entries=_text_list(custom.get("entries")),
         buttons=tuple(mask_sensitive(str(b.get("payload") or b.get("title") or ""))
                       for b in buttons if isinstance(b, dict)),
+        staff=_optional_text(metadata.get(STAFF_METADATA_KEY)),
     )

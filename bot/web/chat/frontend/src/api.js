@@ -99,3 +99,32 @@ export async function postFeedback(session, turn, rating, networkMessage) {
   }
   return parse(response, networkMessage);
 }
+
+async function postJson(path, payload, networkMessage) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+  } catch (error) {
+    throw new ApiError(networkMessage, 0);
+  }
+  return parse(response, networkMessage);
+}
+
+/** Ask for a person (the live handoff): {handoff: {state, position, open, …}}. */
+export function postLiveRequest(session, networkMessage) {
+  return postJson("/api/live/request", { session_id: session }, networkMessage);
+}
+
+/** Leave a message for staff with a contact. */
+export function postLeaveMessage(session, contact, message, networkMessage) {
+  return postJson("/api/live/leave-message", { session_id: session, contact, message }, networkMessage);
+}
+
+export async function getLiveState(session) {
+  const response = await fetch("/api/live/state?session_id=" + encodeURIComponent(session));
+  return parse(response, "");
+}

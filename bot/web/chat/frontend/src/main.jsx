@@ -9,6 +9,7 @@ import "./chat.css";
 import { FormattedText } from "./text.js";
 import { getHistory, newMessageId, postChat, resetSessionId, sessionId } from "./api.js";
 import { Feedback, isRateable } from "./feedback.jsx";
+import { LivePanel, missesAfter, useLiveHandoff } from "./live.jsx";
 
 const TIME_GAP_SECONDS = 5 * 60;
 const BOT_AVATAR = "/static/img/bot.svg";
@@ -102,9 +103,10 @@ function MessageRow({ message, texts, onRetry, feedback }) {
   const isUser = message.role === "user";
   return (
     <div className={`chat-row ${isUser ? "chat-row-user" : "chat-row-bot"}`} data-role={message.role}
-      data-kind={message.custom && message.custom.kind ? String(message.custom.kind) : undefined}>
+      data-staff={message.staff || undefined} data-kind={message.custom && message.custom.kind ? String(message.custom.kind) : undefined}>
       <Avatar src={isUser ? USER_AVATAR : BOT_AVATAR} alt={isUser ? texts.user_avatar_alt : texts.bot_avatar_alt} shape="square" />
       <div className="chat-bubble-column">
+        {message.staff ? <div className="msg-staff">{`${texts.live.staff_label} ${message.staff}`}</div> : null}
         <Bubble type="text" className={`Bubble text ${isUser ? "bubble-user" : "bubble-bot"}`}>
           {isUser ? <div className="msg-text"><p className="msg-line">{message.text}</p></div> : <FormattedText text={botText(message)} />}
           {!isUser ? <Details custom={message.custom} /> : null}
@@ -130,6 +132,8 @@ function App({ config }) {
   const [loaded, setLoaded] = useState(false);
   const composing = useRef(false);
   const listRef = useRef(null);
+  const [misses, setMisses] = useState(0);       // misses in a row: two offer a person
+  const [thumbsDown, setThumbsDown] = useState(false);
   const inputRef = useRef(null);
 
   const welcome = useCallback(
@@ -164,6 +168,31 @@ function App({ config }) {
     };
   }, [session, texts, welcome]);
 
+  // a staff member's message, live; one arriving twice (stream and catch-up) shows once
+  const staffMessage = useCallback((bubble) => {
+    setMessages((list) =>
+      list.some((m) => m.staff && m.timestamp === bubble.timestamp && m.text === bubble.text)
+        ? list : [...list, { ...bubble, id: localId() }]);
+  }, []);
+  // after a break in the live stream (a web front restart): the staff's messages the
+  // tracker has and the page does not, in order; nothing on the page is replaced
+  const catchUp = useCallback(() => {
+    getHistory(session, texts.history_error)
+      .then((body) => (body.messages || []).filter((message) => message.staff).forEach(staffMessage))
+      .catch(() => {});
+  }, [session, texts, staffMessage]);
+  const [handoff, setHandoff, liveConnected] = useLiveHandoff(session, staffMessage, catchUp);
+  const previousHandoff = useRef(null);
+  useEffect(() => {
+    const before = previousHandoff.current;
+    previousHandoff.current = handoff;
+    if (before && (before.state === "claimed" || before.state === "queued") && handoff && handoff.state === "ended") {
+      setMessages((list) => [...list, { id: localId(), role: "system", text: texts.live.ended }]);
+      setMisses(0);
+      setThumbsDown(false);
+    }
+  }, [handoff, texts]);
+
   // keep the newest bubble in view (also when the keyboard shrinks the viewport)
   const scrollToBottom = useCallback(() => {
     const list = listRef.current;
@@ -192,6 +221,7 @@ function App({ config }) {
       }
       const messageId = retriedId || newMessageId();
       const userMessage = { id: localId(), role: "user", text: shownText || text, timestamp: nowSeconds(), messageId };
+      const lastBotBefore = [...messages].reverse().find((message) => message.role === "bot");
       setMessages((list) => [...list, userMessage]);
       setPending(true);
       try {
@@ -206,6 +236,12 @@ function App({ config }) {
           const replies = (body.messages || []).map((message) => ({ ...message, id: localId(), turn, rating: null }));
           return [...updated, ...notice, ...replies];
         });
+        if (body.handoff) {
+          setHandoff({ ...body.handoff, asked: true });
+        } else {
+          const last = (body.messages || [])[body.messages.length - 1];
+          setMisses((count) => missesAfter(count, last, lastBotBefore, text));
+        }
       } catch (error) {
         // the web front itself is unreachable: a bubble like the server's own outage reply
         const failed = { id: localId(), role: "bot", text: error.message || texts.network_error,
@@ -215,7 +251,7 @@ function App({ config }) {
         setPending(false);
       }
     },
-    [pending, session, maxChars, texts]
+    [pending, session, maxChars, texts, messages, setHandoff]
   );
 
   const submitDraft = () => {
@@ -255,6 +291,7 @@ function App({ config }) {
 
   const rated = useCallback((id, rating) => {
     setMessages((list) => list.map((message) => (message.id === id ? { ...message, rating } : message)));
+    if (rating && rating.rating === "down") setThumbsDown(true);
   }, []);
 
   // one rating per question: under the last rateable bubble answering it
@@ -304,6 +341,9 @@ function App({ config }) {
         ) : null}
       </main>
       <footer className="chat-footer">
+        <LivePanel session={session} texts={texts.live} handoff={handoff} setHandoff={setHandoff}
+          offered={misses >= 2 || thumbsDown} connected={liveConnected}
+          onLeft={() => { setMisses(0); setThumbsDown(false); }} />
         {quickReplies.length ? (
           // ChatUI's QuickReplies is a carousel with arrow controls on desktop; a plain
           // horizontally scrolling row of its QuickReply chips reads better here
