@@ -32,8 +32,6 @@ regression gate, 2 failed (the status says why), 3 another publish is running.
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import os
 import re
 import shutil
@@ -43,11 +41,9 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import httpx
 
