@@ -213,7 +213,7 @@ class WeChatInput(InputChannel):
 
     async def chosen_option(self, agent: Any, sender_id: str, text: str) -> str:
         """A number answers the numbered options of the last reply: its question."""
-        if not text.strip().isdigit() and not all("０" <= c <= "９" for c in text.strip()):
+        if not text.strip().isdigit():  # full-width digits too
             return text
         from rasa.shared.core.events import BotUttered, UserUttered
 

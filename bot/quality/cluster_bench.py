@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,10 +107,12 @@ class ChatLoad:
             for text in itertools.cycle(order):
                 if self._stopping.is_set():
                     break
+                message_id = uuid.uuid4().hex  # the tracker check counts turns by it
                 turn = {"session": session, "text": text, "sent": time.time(), "status": 0,
-                        "kinds": [], "empty": True}
+                        "kinds": [], "empty": True, "message_id": message_id}
                 try:
-                    response = http.post("/api/chat", json={"session_id": session, "message": text})
+                    response = http.post("/api/chat", json={"session_id": session, "message": text,
+                                                            "message_id": message_id})
                     turn["status"] = response.status_code
                     bubbles = ((response.json().get("messages") or [])
                                if response.status_code == 200 else [])
