@@ -157,7 +157,7 @@ def _compare(session: str, sent: list[dict], rows: list, result: LoadResult) -> 
 def _compare_by_id(session: str, sent: list[dict], stored: list[_StoredTurn],
                    result: LoadResult) -> None:
     """Each sent turn's id must be stored exactly once, unless the turn never reached
-    Rasa (then the web front kept it in its outage list); an id stored twice is a
+    Rasa (the candidate was told so: the polite outage reply); an id stored twice is a
     duplicate, a stored id nobody sent too."""
     by_id: dict[str, list[_StoredTurn]] = {}
     for turn in stored:
