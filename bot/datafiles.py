@@ -9,7 +9,7 @@ is shared, so callers must not change it.
 
 Environment variables point a process at another data set (tests, the CLI):
 ``BOT_ENTRIES_DIR``, ``BOT_SOURCES_DIR``, ``BOT_RETRIEVAL_CONFIG``, ``BOT_MESSAGES``,
-``BOT_CONTACTS``, ``BOT_OUT_OF_SCOPE``. This is the bottom of the package: it imports
+``BOT_CONTACTS``, ``BOT_OUT_OF_SCOPE``, ``BOT_HOLIDAYS``. This is the bottom of the package: it imports
 nothing else of ``bot``.
 """
 
@@ -47,6 +47,8 @@ class DataPaths:
     vocabulary: Path            # candidates' words and noise → the documents' words
     cli_texts: Path             # the command line's own texts
     ui_texts: Path              # the web pages' texts
+    edition_texts: Path         # importing a new edition: messages, fact kinds, notes
+    holidays: Path              # holiday schedules staff entered (years the calendar lacks)
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -70,6 +72,8 @@ def paths() -> DataPaths:
         vocabulary=FAQ_DIR / "vocabulary.yml",
         cli_texts=_path("BOT_MESSAGES", FAQ_DIR / "messages.yml"),
         ui_texts=DATA_DIR / "web" / "ui.yml",
+        edition_texts=FAQ_DIR / "editions.yml",
+        holidays=_path("BOT_HOLIDAYS", DATA_DIR / "holidays.yml"),
     )
 
 
@@ -127,6 +131,17 @@ def cli_texts() -> dict[str, Any]:
 def ui_texts() -> dict[str, Any]:
     """``data/web/ui.yml``: the chat page's, the staff console's and the API's texts."""
     return _mapping(paths().ui_texts)
+
+
+def edition_texts() -> dict[str, Any]:
+    """``data/faq/editions.yml``: what staff see when they import a new edition."""
+    return _mapping(paths().edition_texts)
+
+
+def holiday_schedules() -> dict[str, Any]:
+    """``data/holidays.yml``: the holiday schedules staff entered (empty when absent)."""
+    path = paths().holidays
+    return (read_yaml(path) or {}) if path.exists() else {}
 
 
 def retrieval_config() -> dict[str, Any]:

@@ -43,7 +43,10 @@ from bot.lang.text import normalise
 
 CHANGELOG = datafiles.FAQ_DIR / "staff_changes.yml"
 STAFF_CASES = REGRESSION_DIR / "staff.yml"
-KINDS = ("paraphrases", "new_entry", "out_of_scope", "cases")
+KINDS = ("paraphrases", "new_entry", "out_of_scope", "cases",
+         # a new edition (bot.knowledge.edition_updates)
+         "source", "update_entry", "keep_entry", "retire_entry")
+_ENTRY_KINDS = ("paraphrases", "new_entry", "update_entry", "keep_entry", "retire_entry")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CHANGELOG_HEADER = "# Changes staff made in the console (bot/knowledge/editing.py), newest last.\nchanges:\n"
 _CASES_HEADER = ("# Regression cases added by staff in the console (bot/knowledge/editing.py):\n"
@@ -247,10 +250,15 @@ def validate(change: Change, cases_file: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kb-change-") as tmp:
         entries = Path(tmp) / "entries"
         shutil.copytree(change.entries_dir, entries)
-        if change.kind in ("paraphrases", "new_entry"):
+        if change.kind in _ENTRY_KINDS:
             (entries / change.path.name).write_text(change.after, encoding="utf-8")
+        sources = files.sources_dir
+        if change.kind == "source":
+            sources = Path(tmp) / "sources"
+            shutil.copytree(files.sources_dir, sources)
+            (sources / change.path.name).write_text(change.after, encoding="utf-8")
         try:
-            kb = load_knowledge_base(entries, files.sources_dir)
+            kb = load_knowledge_base(entries, sources)
         except KnowledgeBaseError as error:
             raise ChangeRefused([str(issue) for issue in error.errors]) from None
         if change.kind == "out_of_scope":
