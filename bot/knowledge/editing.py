@@ -45,7 +45,9 @@ CHANGELOG = datafiles.FAQ_DIR / "staff_changes.yml"
 STAFF_CASES = REGRESSION_DIR / "staff.yml"
 KINDS = ("paraphrases", "new_entry", "out_of_scope", "cases",
          # a new edition (bot.knowledge.edition_updates)
-         "source", "update_entry", "keep_entry", "retire_entry")
+         "source", "update_entry", "keep_entry", "retire_entry",
+         # a holiday schedule staff entered (bot.lang.holiday_schedules)
+         "holidays")
 _ENTRY_KINDS = ("paraphrases", "new_entry", "update_entry", "keep_entry", "retire_entry")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CHANGELOG_HEADER = "# Changes staff made in the console (bot/knowledge/editing.py), newest last.\nchanges:\n"

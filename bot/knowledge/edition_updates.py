@@ -125,3 +125,37 @@ def retire_entry(entry_id: str, entries_dir: Path | None = None) -> Change:
     data["entries"] = [e for e in data["entries"] if e["id"] != entry_id]
     return Change("retire_entry", path, before, _dump(data), f"{entry_id} retired", entry_id,
                   _entries_dir(entries_dir), [], excerpt_before, None)
+
+
+def save_holidays(year: int, spec: dict, path: Path | None = None,
+                  entries_dir: Path | None = None) -> Change:
+    """One year's holiday schedule into ``data/holidays.yml``, checked first (see
+    :func:`bot.lang.holiday_schedules.check_year`); only years the calendar package lacks."""
+    from bot.lang import holiday_schedules, workdays
+
+    first_open = (workdays.first_covered_year() or 0)
+    while workdays.package_covers(first_open):
+        first_open += 1
+    if year < first_open:
+        raise ChangeRefused([holiday_schedules.message("bad_year", year=year, first=first_open)])
+    schedule, problems = holiday_schedules.check_year(year, spec)
+    if schedule is None:
+        raise ChangeRefused(problems)
+    path = Path(path or datafiles.paths().holidays)
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    data = _yaml().load(before) if before else None
+    data = data if isinstance(data, dict) else {}
+    years = data.get("years") or {}
+    years[year] = {
+        "notice": schedule.notice,
+        "holidays": [{"name": h["name"].strip(), "first": holiday_schedules.as_date(h["first"]),
+                      "last": holiday_schedules.as_date(h.get("last") or h["first"])}
+                     for h in spec["holidays"]],
+        "makeup_workdays": [{"date": day, "name": name} for day, name in sorted(schedule.makeup_workdays.items())],
+    }
+    data["years"] = years
+    text = _dump(data)
+    if not before:
+        text = "# Holiday schedules staff entered (bot/lang/holiday_schedules.py).\n" + text
+    return Change("holidays", path, before, text, f"holiday schedule {year}", str(year),
+                  _entries_dir(entries_dir), [], None, _dump({year: years[year]}))
