@@ -212,7 +212,8 @@ def affected_entries(diff: EditionDiff, entries: list[Entry]) -> list[AffectedEn
     for entry in entries:
         changes = [touched[c] for c in entry.citations if c in touched]
         answer = to_simplified(entry.answer)
-        facts = [f for f in dropped if f.old in answer]
+        # an answer that already cites the new passage may name the old fact to say it changed
+        facts = [f for f in dropped if f.old in answer and f.new_passage not in entry.citations]
         if not changes and facts:
             changes = [c for c in diff.passages if c.old and c.old.id in {f.old_passage for f in facts}]
         if changes or facts:

@@ -25,7 +25,7 @@ from typing import Any
 
 from bot import datafiles
 from bot.knowledge.cleaning import (CleaningRules, MarkerNotFound, UnrepairedMojibake, clean_lines,
-                                    split_passages)
+                                    is_heading, split_passages)
 from bot.knowledge.corpus import Document, load_documents
 from bot.lang.text import is_traditional, to_simplified
 
@@ -126,7 +126,26 @@ def pdf_text(data: bytes, name: str) -> str:
         raise ImportRefused("pdf_unreadable", name=name) from None
     if not _CJK.search(text) and not text.strip():
         raise ImportRefused("pdf_no_text", name=name)
-    return text
+    return unwrap_lines(text)
+
+
+_SENTENCE_END = ("。", "？", "?", "！", "!", "：", ":", "；", ";", "）", ")")
+_LIST_ITEM = re.compile(r"^(?:\d+[.．、]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+[、.．])")
+
+
+def unwrap_lines(text: str) -> str:
+    """A PDF's visual lines joined back into paragraphs: a line that does not end a
+    sentence goes on in the next, unless the next opens a heading or a list item."""
+    out: list[str] = []
+    for line in (raw.strip() for raw in text.split("\n")):
+        if not line:
+            continue
+        if out and not out[-1].endswith(_SENTENCE_END) and not is_heading(out[-1]) \
+                and not is_heading(line) and not _LIST_ITEM.match(line):
+            out[-1] += line
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def docx_text(data: bytes, name: str) -> str:
@@ -155,7 +174,10 @@ def extract_text(data: bytes, filename: str) -> tuple[str, str]:
     if kind == "docx":
         return kind, docx_text(data, filename)
     text = _decode(data, filename)
-    return kind, html_text(text) if kind == "html" else text
+    text = html_text(text) if kind == "html" else text
+    if not text.strip():
+        raise ImportRefused("no_passages" if kind == "html" else "empty")
+    return kind, text
 
 
 # ---------------------------------------------------------------- cleaning
