@@ -231,7 +231,7 @@ def test_a_refused_new_entry_keeps_the_form_as_it_was(editor: TestClient, worksp
     assert workspace.files() == before and workspace.audit() == []
     nothing = editor.post("/staff/annotate/new-entry",
                           data={**new_entry_form(editor, [*QUESTIONS, *PARAPHRASES]), "passage": []})
-    assert nothing.status_code == 422 and "choose at least one passage" in nothing.text
+    assert nothing.status_code == 422 and editing.refusal("choose_passage") in nothing.text
 
 
 def test_searching_the_documents_keeps_the_draft(editor: TestClient) -> None:

@@ -56,6 +56,11 @@ _CASES_HEADER = ("# Regression cases added by staff in the console (bot/knowledg
                  "cases:\n")
 
 
+def refusal(key: str, **fields: Any) -> str:
+    """A reason to refuse a change, in Chinese (``data/faq/editions.yml``'s ``change_errors``)."""
+    return str(datafiles.edition_texts()["change_errors"][key]).format(**fields)
+
+
 class ChangeRefused(ValueError):
     """The change would leave the knowledge base invalid: every problem, in words."""
 
@@ -123,7 +128,7 @@ def entry_file(entry_id: str, entries_dir: Path | None = None) -> Path:
     for entry in load_knowledge_base(entries_dir).entries:
         if entry.id == entry_id:
             return _entries_dir(entries_dir) / entry.source_file
-    raise ChangeRefused([f"no entry {entry_id!r}"])
+    raise ChangeRefused([refusal("no_entry", id=entry_id)])
 
 
 def _entry_excerpt(entry: Any) -> str:
@@ -134,7 +139,7 @@ def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | Non
     """Attach candidates' questions to an entry as paraphrases."""
     questions = clean_questions(questions)
     if not questions:
-        raise ChangeRefused(["no question to add"])
+        raise ChangeRefused([refusal("no_question")])
     path = entry_file(entry_id, entries_dir)
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
@@ -143,7 +148,7 @@ def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | Non
     known = {normalise(p) for p in entry["paraphrases"]} | {normalise(entry["question"])}
     added = [q for q in questions if normalise(q) not in known]
     if not added:
-        raise ChangeRefused(["every question is already a paraphrase of this entry"])
+        raise ChangeRefused([refusal("already_paraphrase")])
     entry["paraphrases"].extend(added)
     cases = [{"turns": [q], "expect": entry_id} for q in added]
     return Change("paraphrases", path, before, _dump(data), f"{len(added)} paraphrase(s) for {entry_id}",
@@ -171,18 +176,17 @@ def new_entry(topic: str, entry_id: str, region: str, question: str, paraphrases
     exactly those passages (see :func:`passage_answer`). Staff type questions, never facts."""
     problems = []
     if topic not in TOPICS:
-        problems.append(f"unknown topic {topic!r}")
+        problems.append(refusal("unknown_topic", topic=topic))
     if not _ID.match(entry_id or ""):
-        problems.append("the entry id must be lower-case letters, digits and underscores, "
-                        "starting with a letter")
+        problems.append(refusal("bad_entry_id"))
     question = " ".join((question or "").split())
     if not question:
-        problems.append("the new entry needs a question")
+        problems.append(refusal("needs_question"))
     kb = load_knowledge_base(entries_dir)
     unknown = [pid for pid in passage_ids if pid not in kb.passages]
     if not passage_ids or unknown:
-        problems.append("choose at least one passage of the source documents"
-                        + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        problems.append(refusal("choose_passage")
+                        + (refusal("unknown_passages", ids=", ".join(unknown)) if unknown else ""))
     if problems:
         raise ChangeRefused(problems)
     path = _entries_dir(entries_dir) / f"{topic}.yml"
@@ -206,7 +210,7 @@ def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
     ``out_of_scope``."""
     questions = clean_questions(questions)
     if not questions:
-        raise ChangeRefused(["no question to add"])
+        raise ChangeRefused([refusal("no_question")])
     path = Path(path or datafiles.paths().out_of_scope)
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
@@ -214,7 +218,7 @@ def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
     existing = {normalise(q) for qs in groups.values() for q in qs or []}
     added = [q for q in questions if normalise(q) not in existing]
     if not added:
-        raise ChangeRefused(["every question is already out of scope"])
+        raise ChangeRefused([refusal("already_out_of_scope")])
     excerpt_before = _dump({group: list(groups.get(group) or [])})
     if groups.get(group) is None:
         groups[group] = []
@@ -232,7 +236,7 @@ def regression_cases(cases: list[dict[str, Any]], summary: str, cases_file: Path
              for case in cases]
     cases = [case for case in cases if case["turns"]]
     if not cases:
-        raise ChangeRefused(["no case to save"])
+        raise ChangeRefused([refusal("no_case")])
     path = Path(cases_file or STAFF_CASES)
     before = path.read_text(encoding="utf-8") if path.exists() else ""
     return Change("cases", path, before, before, summary, path.name, _entries_dir(entries_dir), cases,
@@ -280,7 +284,7 @@ def _check_out_of_scope(change: Change, kb: KnowledgeBase, copy: Path) -> None:
     known = {normalise(t) for e in kb.entries for t in (e.question, *e.paraphrases)}
     clash = [q for c in change.cases for q in c["turns"] if normalise(q) in known]
     if clash:
-        raise ChangeRefused([f"{q!r} is a question of an entry" for q in clash])
+        raise ChangeRefused([refusal("question_of_entry", question=q) for q in clash])
 
 
 def _cases_text(before: str, cases: list[dict[str, Any]], summary: str, when: datetime) -> str:
@@ -357,8 +361,7 @@ def apply(change: Change, who: str, when: datetime | None = None, changelog: Pat
     with _writing(changelog):
         current = change.path.read_text(encoding="utf-8") if change.path.exists() else ""
         if current != change.before:
-            raise ChangeRefused([f"{change.path.name} changed while this change was prepared; "
-                                 "open the page again and repeat it"])
+            raise ChangeRefused([refusal("changed_meanwhile", file=change.path.name)])
         validate(change, cases_file)
         when = when or datetime.now(timezone.utc)
         if change.kind != "cases":
