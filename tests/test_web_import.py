@@ -212,3 +212,20 @@ def test_undo_with_nothing_published_says_so(editor, before, tmp_path, monkeypat
     response = editor.post("/staff/publish/undo", data={"csrf_token": csrf(editor, "/staff/publish")})
     assert response.status_code == 303
     assert [r.action for r in audit(before)] == ["publish_undo"]
+
+
+def docx_of(lines: list[str]) -> bytes:
+    from docx import Document
+
+    document = Document()
+    for line in lines:
+        document.add_paragraph(remove_inline_pinyin(line))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_a_word_file_made_from_the_page_imports_the_same_passages(editor, before) -> None:
+    preview = upload(editor, "问答2025.docx", docx_of(article_lines()))
+    assert preview.status_code == 200, re.findall(r"<li>(.*?)</li>", preview.text)[:5]
+    assert len(re.findall(r'data-passage="gz-mail-faq-2025/p\d+"', preview.text)) == 12
