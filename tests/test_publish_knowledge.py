@@ -4,8 +4,9 @@ entries is served without retraining Rasa, in at most a minute from the start, w
 turn lost; the undo brings the previous answer back within 10 s.
 
 The figures (each stage's seconds from the status file, the time to live, the undo) are
-printed; the machine is shared by several engineers, so they are upper bounds of what a
-quiet machine does. ``PUBLISH_LIVE_LIMIT_SECONDS`` relaxes the minute on a busy machine.
+printed. The minute is for a quiet machine: when other work already keeps the cores busy
+as the publish starts (the 1-minute load average above the number of cores), the limit
+grows in proportion, and the test says so (``PUBLISH_LIVE_LIMIT_SECONDS`` sets the base).
 """
 
 from __future__ import annotations
@@ -73,15 +74,17 @@ def test_a_knowledge_only_publish_is_live_in_a_minute_and_undone_in_ten_seconds(
     path.write_text(path.read_text(encoding="utf-8").replace(OLD_LINE, NEW_LINE), encoding="utf-8")
     traffic = [ChatTraffic(project.web_url, project.rasa_url, TRAFFIC, senders=4).start() for _ in range(4)]
     try:
+        limit = LIVE_LIMIT_SECONDS * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+        print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: live within {limit:.0f}s")
         code, status, seconds = run_job(project)
         stages = {s["name"]: (s["state"], s["seconds"]) for s in status["stages"]}
         print(f"\nknowledge-only publish: exit {code} in {seconds:.1f}s, live after {status['live_seconds']}s; "
               f"stages {stages}")
-        assert code == 0 and status["state"] == "published", status.get("problem")
+        assert code == 0 and status["state"] == "published", (status.get("problem"), status.get("broken"))
         assert status["retrain"] is False
         assert [n for n, (state, _) in stages.items() if state == "skipped"] == ["train", "check_model", "deploy"]
         assert all(s["seconds"] is not None for s in status["stages"] if s["state"] == "done")
-        assert status["live_seconds"] <= LIVE_LIMIT_SECONDS
+        assert status["live_seconds"] <= limit
         assert NEW_LINE in answer(project)
 
         started = time.monotonic()
