@@ -55,7 +55,7 @@ def message(key: str, **fields: Any) -> str:
     return str(datafiles.edition_texts()["import_errors"][key]).format(**fields)
 
 
-def _size(n: int) -> str:
+def size_label(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
 
 
@@ -165,7 +165,7 @@ def extract_text(data: bytes, filename: str) -> tuple[str, str]:
     """``(kind, text)`` of an uploaded file; refused when too big, empty or not what it
     says it is."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImportRefused("too_large", size=_size(len(data)), limit=_size(MAX_UPLOAD_BYTES))
+        raise ImportRefused("too_large", size=size_label(len(data)), limit=size_label(MAX_UPLOAD_BYTES))
     if not data.strip():
         raise ImportRefused("empty")
     kind = kind_of(filename)

@@ -64,8 +64,8 @@ async def read_form(request: Request) -> tuple[ImportForm, FormData]:
     try:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > FORM_LIMIT:
-            raise importing.ImportRefused("too_large", size=importing._size(int(length)),
-                                          limit=importing._size(importing.MAX_UPLOAD_BYTES))
+            raise importing.ImportRefused("too_large", size=importing.size_label(int(length)),
+                                          limit=importing.size_label(importing.MAX_UPLOAD_BYTES))
         form = await request.form(max_part_size=FORM_LIMIT)
         values = {name: str(form.get(name) or "").strip() for name in (*_FIELDS, "supersedes", "start", "end")}
         upload = form.get("file")
