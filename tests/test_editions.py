@@ -132,6 +132,8 @@ def test_the_proposed_update_says_what_changed(before):
     answer = proposed_answer(hotline, diff)
     assert "0591-87571350" in answer
     assert "2025版起，0591-83611183改为0591-87571350" in answer
+    # its answer quoted the 2024 passage whole: it quotes the 2025 one, without the dropped links
+    assert "相关链接" not in answer and diff.new.passages[7].text_simplified in answer
     assert proposed_citations(hotline, diff)[0] == f"{NEW}/p08"
 
 

@@ -3,8 +3,9 @@ writes: the document saved into ``data/faq/sources/``, and for each affected ent
 update (the new edition's passages cited first, the answer staff reviewed), a keep (with a
 reason, noted in the changelog) or a retirement (the entry removed).
 
-The proposed update changes only what the new edition changed: each fact the old edition
-stated and the new one replaced is replaced in the answer, and a note from
+The proposed update changes only what the new edition changed: a passage the answer quotes
+whole becomes the new passage, each fact the old edition stated and the new one replaced is
+replaced in the answer, and a note from
 ``data/faq/editions.yml`` says what changed ("2025版起，…改为…"), so a candidate who read
 the old edition is told it no longer holds. Staff read it before it is saved.
 """
@@ -64,8 +65,12 @@ def change_notes(affected: AffectedEntry, diff: EditionDiff) -> list[str]:
 
 
 def proposed_answer(affected: AffectedEntry, diff: EditionDiff) -> str:
-    """The answer with each replaced fact replaced, then the notes of what changed."""
+    """The answer with an old passage it quotes whole replaced by the new one, each
+    replaced fact replaced, then the notes of what changed."""
     answer = to_simplified(affected.entry.answer).rstrip("\n")
+    for change in affected.changes:
+        if change.new and change.old.text_simplified.strip() in answer:
+            answer = answer.replace(change.old.text_simplified.strip(), change.new.text_simplified.strip())
     for fact in affected.facts:
         if fact.new:
             answer = answer.replace(fact.old, fact.new)
