@@ -93,7 +93,7 @@ def test_attached_questions_become_paraphrases_cases_and_a_changelog_note(copy: 
 def test_a_paraphrase_of_another_entry_is_refused(copy: Copy) -> None:
     other = copy.kb().entry("gz_paper_mail_fee").paraphrases[0]
     problems = refused(copy, editing.add_paraphrases("direct_mail_fee", [other], copy.entries))
-    assert any("also belongs to" in p and other in p for p in problems), problems
+    assert any("已经属于答案" in p and other in p for p in problems), problems
 
 
 def test_nothing_new_to_attach_is_refused() -> None:
@@ -138,13 +138,13 @@ def test_a_new_entry_with_problems_is_refused_with_every_problem(copy: Copy) -> 
     assert problems[3].startswith(editing.refusal("choose_passage")) and "no/such" in problems[3]
     few = editing.new_entry("ask_direct_mail", "direct_mail_courier", "广东省", "证书直邮用什么快递？",
                             PARAPHRASES[:3], ["gz-mail-faq-2025/p03"], entries_dir=copy.entries)
-    assert any(f"needs >= {MIN_PARAPHRASES} paraphrases" in p for p in refused(copy, few))
+    assert any(f"至少要有 {MIN_PARAPHRASES} 个问法，现在只有 3 个" in p for p in refused(copy, few))
     taken = editing.new_entry("ask_direct_mail", "direct_mail_fee", "广东省", "证书直邮用什么快递？",
                               PARAPHRASES, ["gz-mail-faq-2025/p03"], entries_dir=copy.entries)
-    assert any("duplicate id" in p for p in refused(copy, taken))
+    assert any(p.startswith("direct_mail_fee：答案编号已经被别的答案用了") for p in refused(copy, taken))
     nowhere = editing.new_entry("ask_direct_mail", "direct_mail_courier", "火星", "证书直邮用什么快递？",
                                 PARAPHRASES, ["gz-mail-faq-2025/p03"], entries_dir=copy.entries)
-    assert any("region '火星'" in p for p in refused(copy, nowhere))
+    assert any("适用地区“火星”不在地区列表里" in p for p in refused(copy, nowhere))
 
 
 # ------------------------------------------------------------------ out of scope
@@ -183,7 +183,7 @@ def test_a_question_an_entry_answers_is_not_out_of_scope(copy: Copy) -> None:
 def test_saved_cases_are_checked_like_every_case_file(copy: Copy) -> None:
     bad = editing.regression_cases([{"turns": ["问"], "expect": "no_such_entry"}], "hit test",
                                    copy.cases, copy.entries)
-    assert any("unknown entry id 'no_such_entry'" in p for p in refused(copy, bad))
+    assert any("回归用例要求的答案“no_such_entry”不存在" in p for p in refused(copy, bad))
     good = editing.regression_cases([{"turns": ["证书直邮要钱吗"], "expect": "direct_mail_fee"},
                                      {"turns": ["食堂几点开饭"], "expect": "fallback"},
                                      {"turns": ["  "], "expect": "fallback"}], "hit test", copy.cases, copy.entries)

@@ -61,6 +61,19 @@ def refusal(key: str, **fields: Any) -> str:
     return str(datafiles.edition_texts()["change_errors"][key]).format(**fields)
 
 
+def staff_problem(problem: str) -> str:
+    """A check of the knowledge base (English, for developers) as staff read it, in
+    Chinese from ``issue_messages``; the entry it concerns kept in front."""
+    where, _, text = str(problem).rpartition(": ")
+    entry = re.search(r"\[([^\]]+)\]", where)
+    for rule in datafiles.edition_texts().get("issue_messages") or []:
+        found = re.search(rule["match"], text)
+        if found:
+            message = str(rule["message"]).format(**found.groupdict())
+            return f"{entry.group(1)}：{message}" if entry else message
+    return str(problem)
+
+
 class ChangeRefused(ValueError):
     """The change would leave the knowledge base invalid: every problem, in words."""
 
@@ -266,10 +279,10 @@ def validate(change: Change, cases_file: Path | None = None) -> None:
         try:
             kb = load_knowledge_base(entries, sources)
         except KnowledgeBaseError as error:
-            raise ChangeRefused([str(issue) for issue in error.errors]) from None
+            raise ChangeRefused([staff_problem(str(issue)) for issue in error.errors]) from None
         if change.kind == "out_of_scope":
             _check_out_of_scope(change, kb, Path(tmp) / change.path.name)
-        shared = [str(w) for w in kb.warnings if "also belongs to" in str(w)]
+        shared = [staff_problem(str(w)) for w in kb.warnings if "also belongs to" in str(w)]
         if shared:
             raise ChangeRefused(shared)
         _check_cases(change, kb, cases_file, Path(tmp) / "cases")
@@ -316,7 +329,7 @@ def _check_cases(change: Change, kb: KnowledgeBase, cases_file: Path, folder: Pa
     try:
         load_cases(folder, {e.id for e in kb.entries}, known_procedures())
     except CaseFileError as error:
-        raise ChangeRefused(error.problems) from None
+        raise ChangeRefused([staff_problem(p) for p in error.problems]) from None
 
 
 # ---------------------------------------------------------------- writing
