@@ -317,15 +317,16 @@ def _cases_text(before: str, cases: list[dict[str, Any]], summary: str, when: da
 def _check_cases(change: Change, kb: KnowledgeBase, cases_file: Path, folder: Path) -> None:
     """Every regression case still loads with the change's cases added (their entries
     exist after the change, ids stay unique)."""
-    if not change.cases:
+    if not change.cases and change.kind != "retire_entry":  # a retired entry's cases must go first
         return
     folder.mkdir()
     for path in cases_file.parent.glob("*.yml"):
         shutil.copy2(path, folder / path.name)
-    before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
-    when = datetime.now(timezone.utc)
-    (folder / cases_file.name).write_text(_cases_text(before, change.cases, change.summary, when),
-                                          encoding="utf-8")
+    if change.cases:
+        before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
+        when = datetime.now(timezone.utc)
+        (folder / cases_file.name).write_text(_cases_text(before, change.cases, change.summary, when),
+                                              encoding="utf-8")
     try:
         load_cases(folder, {e.id for e in kb.entries}, known_procedures())
     except CaseFileError as error:

@@ -119,15 +119,21 @@ def keep_entry(entry_id: str, reason: str, entries_dir: Path | None = None) -> C
 
 
 def retire_entry(entry_id: str, entries_dir: Path | None = None) -> Change:
-    """The entry removed; refused while another entry lists it as related."""
+    """The entry removed, and from the related questions of its topic's other entries;
+    refused while an entry of another topic lists it, or a regression case expects it."""
     kb = load_knowledge_base(entries_dir)
-    others = [e.id for e in kb.entries if entry_id in e.related]
+    path, before, data, entry = _load(entry_id, entries_dir)
+    others = [e.id for e in kb.entries if entry_id in e.related and e.source_file != path.name]
     if others:
         raise ChangeRefused([_texts()["decisions"]["retire_blocked"].format(id=entry_id,
                                                                             others="、".join(others))])
-    path, before, data, entry = _load(entry_id, entries_dir)
     excerpt_before = _entry_excerpt(entry)
     data["entries"] = [e for e in data["entries"] if e["id"] != entry_id]
+    for other in data["entries"]:
+        if entry_id in (other.get("related") or []):
+            other["related"] = [r for r in other["related"] if r != entry_id]
+            if not other["related"]:
+                del other["related"]
     return Change("retire_entry", path, before, _dump(data), f"{entry_id} retired", entry_id,
                   _entries_dir(entries_dir), [], excerpt_before, None)
 
