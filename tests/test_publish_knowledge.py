@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot import datafiles
 from tests.conftest import SERVERS_TODAY, TEST_STAFF_PASSWORD
 from tests.test_web_publish import ChatTraffic, CopiedProject
 
@@ -96,7 +97,8 @@ def test_a_knowledge_only_publish_is_live_in_a_minute_and_undone_in_ten_seconds(
         print(f"undo: the previous answer back after {undone:.1f}s")
         assert OLD_LINE in answer(project) and undone <= UNDO_LIMIT_SECONDS
         code, status, _ = run_job(project, "--undo")
-        assert code == 2 and "nothing to undo" in status["problem"], "one publish back, once"
+        assert code == 2 and status["problem"] == datafiles.edition_texts()["publish"]["nothing_to_undo"], \
+            "one publish back, once"
     finally:
         for t in traffic:
             t.stop()

@@ -62,7 +62,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, datafiles
 from bot.build import nlu_export, publish_history, rasa_inputs
 from bot.knowledge.cases import Case, load_cases, pinned_today
 from bot.knowledge.entries import load_knowledge_base
@@ -91,6 +91,11 @@ TRAIN_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TRACKER_DB_URL": "sqlite:///var
              "TRACKER_DIALECT": "sqlite", "LOCK_STORE_TYPE": "in_memory", "REDIS_HOST": "127.0.0.1",
              "REDIS_PORT": "6379", "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook"}
 _EPOCHS = re.compile(rb"Epochs:\s+(\d+)%")
+
+
+def text(key: str, **fields: Any) -> str:
+    """What the status tells staff, in Chinese (``data/faq/editions.yml``'s ``publish``)."""
+    return str(datafiles.edition_texts()["publish"][key]).format(**fields)
 
 
 class Refused(Exception):
@@ -358,7 +363,7 @@ class Publish:
             self.status.state, self.status.problem, code = "refused", str(refusal), EXIT_REFUSED
         except BaseException as error:  # noqa: BLE001 - every failure ends in the status file
             self.status.state, code = "failed", EXIT_FAILED
-            self.status.problem = f"{type(error).__name__}: {error}"
+            self.status.problem = str(error) if isinstance(error, PublishFailed) else f"{type(error).__name__}: {error}"
         finally:
             for stage in self.status.stages:
                 if stage.state == "pending":
@@ -377,7 +382,7 @@ class Publish:
             kb = load_knowledge_base()
             cases = load_cases()
             today = pinned_today(cases)
-            stage.detail = f"{len(kb.entries)} entries, {len(cases)} cases"
+            stage.detail = text("validate", entries=len(kb.entries), cases=len(cases))
         with tempfile.TemporaryDirectory(prefix="publish-gate-") as work, ThreadPoolExecutor(1) as starter:
             gate = GateServers(Path(work), self.index_dir, today.isoformat() if today else None)
             started = starter.submit(gate.start)  # Rasa loads while the index is built
@@ -385,7 +390,7 @@ class Publish:
                 with self.stage("index") as stage:
                     report = build_index(out_dir=self.version_dir, cache_dir=self.embedding_cache())
                     knowledge = Knowledge.of(self.version_dir)
-                    stage.detail = f"{report.vectors} vectors, {report.encoded} embedded"
+                    stage.detail = text("index", vectors=report.vectors, embedded=report.encoded)
                 with self.stage("servers"):
                     started.result()
                 gate.serve_index(self.version_dir)
@@ -453,7 +458,8 @@ class Publish:
         self.status.broken = broken_cases(cases, baseline, results)
         self.status.still_failing = still_failing(cases, baseline, results)
         if self.status.broken:
-            raise Refused(f"{len(self.status.broken)} case(s) that pass now would fail ({stage.name})")
+            label = datafiles.ui_texts()["publish"]["stages"].get(stage.name, stage.name)
+            raise Refused(text("refused", count=len(self.status.broken), stage=label))
 
     def train(self, knowledge: Knowledge, stage: StageStatus) -> Path:
         """Rasa trained from the index's own copy of the knowledge, into the candidate
@@ -476,9 +482,9 @@ class Publish:
         sys.stdout.flush()
         model = self.candidate_dir / "model.tar.gz"
         if process.returncode != 0 or not model.exists():
-            raise PublishFailed(f"rasa train exited with {process.returncode}: "
-                                f"{tail.decode(errors='replace').strip()[-500:]}")
-        stage.detail = f"{model.stat().st_size // 1_000_000} MB"
+            raise PublishFailed(text("train_failed", code=process.returncode,
+                                     tail=tail.decode(errors="replace").strip()[-500:]))
+        stage.detail = text("model_size", mb=model.stat().st_size // 1_000_000)
         return model
 
     def deploy(self, model: Path, model_id: str | None, stage: StageStatus) -> None:
@@ -502,10 +508,9 @@ class Publish:
                     rasa.replace_model(RASA_MODEL)
                     loaded = rasa.model_id()
             except (RasaUnavailable, RasaBadResponse) as error:
-                raise PublishFailed(f"{url} did not load the new model ({error}); it answers with the "
-                                    "model it had until it restarts, which loads the new one") from error
+                raise PublishFailed(text("not_loaded", url=url, error=error)) from error
             if model_id and loaded != model_id:
-                raise PublishFailed(f"{url} reports model {loaded}, not the new {model_id}")
+                raise PublishFailed(text("wrong_model", url=url, loaded=loaded, expected=model_id))
             self.progress(stage, n)
         stage.detail = ", ".join(self.status.instances)
 

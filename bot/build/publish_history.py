@@ -80,7 +80,7 @@ def undo(status_file, who: str, instances: list[str] | None = None, path: Path |
     entry = last(path)
     try:
         if entry is None or not entry.get("index_before"):
-            raise job.PublishFailed("nothing to undo")
+            raise job.PublishFailed(job.text("nothing_to_undo"))
         index_dir = load_settings().index_dir
         publish_index(Path(entry["index_before"]), index_dir)
         status.live_seconds = round(time.time() - status.started_at, 1)
@@ -88,11 +88,11 @@ def undo(status_file, who: str, instances: list[str] | None = None, path: Path |
             _previous_model_back(job, status)
         mark_undone(entry["id"], who, path)
         stage.state, status.state = "done", "published"
-        stage.detail = entry["id"]
+        stage.detail = job.text("undone", id=entry["id"])
         code = job.EXIT_PUBLISHED
     except Exception as error:  # noqa: BLE001 - every failure ends in the status file
         stage.state, status.state, code = "failed", "failed", job.EXIT_FAILED
-        status.problem = f"{type(error).__name__}: {error}"
+        status.problem = str(error) if isinstance(error, job.PublishFailed) else f"{type(error).__name__}: {error}"
     stage.seconds = round(time.monotonic() - started, 1)
     status.finished_at = time.time()
     status_file.write(status)
@@ -104,7 +104,7 @@ def _previous_model_back(job, status) -> None:
 
     previous = job.RASA_MODEL.with_name("previous.tar.gz")
     if not previous.exists():
-        raise job.PublishFailed(f"{previous} is gone: the model cannot be put back")
+        raise job.PublishFailed(job.text("model_gone", path=previous))
     record = rasa_inputs.record_path(previous)
     if record.exists():
         os.replace(record, rasa_inputs.record_path(job.RASA_MODEL))
