@@ -9,7 +9,7 @@ is shared, so callers must not change it.
 
 Environment variables point a process at another data set (tests, the CLI):
 ``BOT_ENTRIES_DIR``, ``BOT_SOURCES_DIR``, ``BOT_RETRIEVAL_CONFIG``, ``BOT_MESSAGES``,
-``BOT_CONTACTS``, ``BOT_OUT_OF_SCOPE``. This is the bottom of the package: it imports
+``BOT_CONTACTS``, ``BOT_OUT_OF_SCOPE``, ``BOT_HOLIDAYS``. This is the bottom of the package: it imports
 nothing else of ``bot``.
 """
 
@@ -49,6 +49,8 @@ class DataPaths:
     ui_texts: Path              # the web pages' texts
     channel_texts: Path         # the WeChat channels' texts and plain-text replies
     handoff: Path               # asking for a person, staff hours, handoff timeouts
+    edition_texts: Path         # importing a new edition: messages, fact kinds, notes
+    holidays: Path              # holiday schedules staff entered (years the calendar lacks)
 
 
 def _path(variable: str, default: Path) -> Path:
@@ -74,6 +76,8 @@ def paths() -> DataPaths:
         ui_texts=DATA_DIR / "web" / "ui.yml",
         channel_texts=DATA_DIR / "channels.yml",
         handoff=DATA_DIR / "handoff" / "handoff.yml",
+        edition_texts=FAQ_DIR / "editions.yml",
+        holidays=_path("BOT_HOLIDAYS", DATA_DIR / "holidays.yml"),
     )
 
 
@@ -141,6 +145,17 @@ def channel_texts() -> dict[str, Any]:
 def handoff_settings() -> dict[str, Any]:
     """``data/handoff/handoff.yml``: what asks for a person, staff hours, timeouts."""
     return _mapping(paths().handoff)
+
+
+def edition_texts() -> dict[str, Any]:
+    """``data/faq/editions.yml``: what staff see when they import a new edition."""
+    return _mapping(paths().edition_texts)
+
+
+def holiday_schedules() -> dict[str, Any]:
+    """``data/holidays.yml``: the holiday schedules staff entered (empty when absent)."""
+    path = paths().holidays
+    return (read_yaml(path) or {}) if path.exists() else {}
 
 
 def retrieval_config() -> dict[str, Any]:

@@ -191,7 +191,7 @@ def test_a_refused_attach_shows_why_and_changes_nothing(editor: TestClient, work
     response = editor.post("/staff/annotate/attach",
                            data={**form(editor, attach_to="direct_mail_fee"), "question": [taken]})
     assert response.status_code == 422
-    assert "data-refused" in response.text and f"paraphrase &#39;{taken}&#39; also belongs to" in response.text
+    assert "data-refused" in response.text and f"问法“{taken}”已经属于答案" in response.text
     assert workspace.files() == before and workspace.audit() == []
     assert ConsoleStore(workspace.url).question_statuses() == {}
 
@@ -225,14 +225,14 @@ def test_a_refused_new_entry_keeps_the_form_as_it_was(editor: TestClient, worksp
     before = workspace.files()
     response = editor.post("/staff/annotate/new-entry", data=new_entry_form(editor, PARAPHRASES[:2]))
     assert response.status_code == 422
-    assert "needs &gt;= 8 paraphrases" in response.text
+    assert "至少要有 8 个问法" in response.text
     assert 'value="direct_mail_courier"' in response.text, "what staff typed is still there"
     ticked = re.findall(r'name="passage" value="([^"]+)" form="new-entry-form" checked', response.text)
     assert set(ticked) == {"gz-mail-faq-2024/p02", "gz-mail-faq-2025/p03"}
     assert workspace.files() == before and workspace.audit() == []
     nothing = editor.post("/staff/annotate/new-entry",
                           data={**new_entry_form(editor, [*QUESTIONS, *PARAPHRASES]), "passage": []})
-    assert nothing.status_code == 422 and "choose at least one passage" in nothing.text
+    assert nothing.status_code == 422 and editing.refusal("choose_passage") in nothing.text
 
 
 def test_searching_the_documents_keeps_the_draft(editor: TestClient) -> None:

@@ -123,7 +123,7 @@ def test_an_editor_saves_chosen_rows_as_regression_cases(editor: TestClient, wor
     assert yaml.safe_load(rows[0].after) == [{"turns": [FAQ], "expect": "direct_mail_what"},
                                              {"turns": [OFF_TOPIC], "expect": "fallback"}]
     bad = editor.post("/staff/hit-test/cases", data={**form, "save": ["3"]})
-    assert bad.status_code == 422 and "unknown entry id &#39;x&#39;" in bad.text
+    assert bad.status_code == 422 and "回归用例要求的答案“x”不存在" in bad.text
     assert len(workspace.audit()) == 1
 
 

@@ -28,12 +28,28 @@ _TOP_HEADING = re.compile(r"^[一二三四五六七八九十]+[、.．]")
 MAX_PASSAGE_CHARS = 320
 
 
+class MarkerNotFound(ValueError):
+    """The start or end marker of a rule set is not a line of the page."""
+
+    def __init__(self, which: str, marker: str):
+        self.which, self.marker = which, marker
+        super().__init__(f"{which} marker not found: {marker!r}")
+
+
+class UnrepairedMojibake(ValueError):
+    """A line still holds mojibake after the repairs."""
+
+    def __init__(self, line: str):
+        self.line = line
+        super().__init__(f"unrepaired mojibake, add a repair for: {line!r}")
+
+
 @dataclass(frozen=True)
 class CleaningRules:
     """What to cut from one seed page; see ``data/faq/import.yml``."""
 
-    start: str
-    end: str
+    start: str                      # "" for the first line
+    end: str                        # "" for the end of the text
     repairs: dict[str, str] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
     drop_lines: tuple[str, ...] = ()
@@ -68,19 +84,22 @@ def clean_lines(raw: str, rules: CleaningRules) -> list[str]:
     for fragment in rules.remove:
         text = text.replace(fragment, "")
     lines = [tidy_line(line) for line in text.split("\n")]
+    # An empty marker (a page staff import whole) is the start or the end of the text.
     start = next((i for i, line in enumerate(lines) if line.startswith(rules.start)), None)
     if start is None:
-        raise ValueError(f"start marker not found: {rules.start!r}")
+        raise MarkerNotFound("start", rules.start)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(rules.end)), None)
-    if end is None:
-        raise ValueError(f"end marker not found: {rules.end!r}")
+    if not rules.end:
+        end = len(lines)
+    elif end is None:
+        raise MarkerNotFound("end", rules.end)
     noise = [re.compile(p) for p in rules.noise_line_patterns]
     kept = []
     for line in lines[start:end]:
         if not line or line in rules.drop_lines or any(p.search(line) for p in noise):
             continue
         if MOJIBAKE.search(line):
-            raise ValueError(f"unrepaired mojibake, add a repair for: {line!r}")
+            raise UnrepairedMojibake(line)
         kept.append(line)
     return kept
 

@@ -43,12 +43,35 @@ from bot.lang.text import normalise
 
 CHANGELOG = datafiles.FAQ_DIR / "staff_changes.yml"
 STAFF_CASES = REGRESSION_DIR / "staff.yml"
-KINDS = ("paraphrases", "new_entry", "out_of_scope", "cases")
+KINDS = ("paraphrases", "new_entry", "out_of_scope", "cases",
+         # a new edition (bot.knowledge.edition_updates)
+         "source", "update_entry", "keep_entry", "retire_entry",
+         # a holiday schedule staff entered (bot.lang.holiday_schedules)
+         "holidays")
+_ENTRY_KINDS = ("paraphrases", "new_entry", "update_entry", "keep_entry", "retire_entry")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CHANGELOG_HEADER = "# Changes staff made in the console (bot/knowledge/editing.py), newest last.\nchanges:\n"
 _CASES_HEADER = ("# Regression cases added by staff in the console (bot/knowledge/editing.py):\n"
                  "# every question they attached, drafted or marked out of scope keeps its answer.\n"
                  "cases:\n")
+
+
+def refusal(key: str, **fields: Any) -> str:
+    """A reason to refuse a change, in Chinese (``data/faq/editions.yml``'s ``change_errors``)."""
+    return str(datafiles.edition_texts()["change_errors"][key]).format(**fields)
+
+
+def staff_problem(problem: str) -> str:
+    """A check of the knowledge base (English, for developers) as staff read it, in
+    Chinese from ``issue_messages``; the entry it concerns kept in front."""
+    where, _, text = str(problem).rpartition(": ")
+    entry = re.search(r"\[([^\]]+)\]", where)
+    for rule in datafiles.edition_texts().get("issue_messages") or []:
+        found = re.search(rule["match"], text)
+        if found:
+            message = str(rule["message"]).format(**found.groupdict())
+            return f"{entry.group(1)}：{message}" if entry else message
+    return str(problem)
 
 
 class ChangeRefused(ValueError):
@@ -118,7 +141,7 @@ def entry_file(entry_id: str, entries_dir: Path | None = None) -> Path:
     for entry in load_knowledge_base(entries_dir).entries:
         if entry.id == entry_id:
             return _entries_dir(entries_dir) / entry.source_file
-    raise ChangeRefused([f"no entry {entry_id!r}"])
+    raise ChangeRefused([refusal("no_entry", id=entry_id)])
 
 
 def _entry_excerpt(entry: Any) -> str:
@@ -129,7 +152,7 @@ def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | Non
     """Attach candidates' questions to an entry as paraphrases."""
     questions = clean_questions(questions)
     if not questions:
-        raise ChangeRefused(["no question to add"])
+        raise ChangeRefused([refusal("no_question")])
     path = entry_file(entry_id, entries_dir)
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
@@ -138,7 +161,7 @@ def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | Non
     known = {normalise(p) for p in entry["paraphrases"]} | {normalise(entry["question"])}
     added = [q for q in questions if normalise(q) not in known]
     if not added:
-        raise ChangeRefused(["every question is already a paraphrase of this entry"])
+        raise ChangeRefused([refusal("already_paraphrase")])
     entry["paraphrases"].extend(added)
     cases = [{"turns": [q], "expect": entry_id} for q in added]
     return Change("paraphrases", path, before, _dump(data), f"{len(added)} paraphrase(s) for {entry_id}",
@@ -166,18 +189,17 @@ def new_entry(topic: str, entry_id: str, region: str, question: str, paraphrases
     exactly those passages (see :func:`passage_answer`). Staff type questions, never facts."""
     problems = []
     if topic not in TOPICS:
-        problems.append(f"unknown topic {topic!r}")
+        problems.append(refusal("unknown_topic", topic=topic))
     if not _ID.match(entry_id or ""):
-        problems.append("the entry id must be lower-case letters, digits and underscores, "
-                        "starting with a letter")
+        problems.append(refusal("bad_entry_id"))
     question = " ".join((question or "").split())
     if not question:
-        problems.append("the new entry needs a question")
+        problems.append(refusal("needs_question"))
     kb = load_knowledge_base(entries_dir)
     unknown = [pid for pid in passage_ids if pid not in kb.passages]
     if not passage_ids or unknown:
-        problems.append("choose at least one passage of the source documents"
-                        + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        problems.append(refusal("choose_passage")
+                        + (refusal("unknown_passages", ids=", ".join(unknown)) if unknown else ""))
     if problems:
         raise ChangeRefused(problems)
     path = _entries_dir(entries_dir) / f"{topic}.yml"
@@ -201,7 +223,7 @@ def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
     ``out_of_scope``."""
     questions = clean_questions(questions)
     if not questions:
-        raise ChangeRefused(["no question to add"])
+        raise ChangeRefused([refusal("no_question")])
     path = Path(path or datafiles.paths().out_of_scope)
     before = path.read_text(encoding="utf-8")
     data = _yaml().load(before)
@@ -209,7 +231,7 @@ def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
     existing = {normalise(q) for qs in groups.values() for q in qs or []}
     added = [q for q in questions if normalise(q) not in existing]
     if not added:
-        raise ChangeRefused(["every question is already out of scope"])
+        raise ChangeRefused([refusal("already_out_of_scope")])
     excerpt_before = _dump({group: list(groups.get(group) or [])})
     if groups.get(group) is None:
         groups[group] = []
@@ -227,7 +249,7 @@ def regression_cases(cases: list[dict[str, Any]], summary: str, cases_file: Path
              for case in cases]
     cases = [case for case in cases if case["turns"]]
     if not cases:
-        raise ChangeRefused(["no case to save"])
+        raise ChangeRefused([refusal("no_case")])
     path = Path(cases_file or STAFF_CASES)
     before = path.read_text(encoding="utf-8") if path.exists() else ""
     return Change("cases", path, before, before, summary, path.name, _entries_dir(entries_dir), cases,
@@ -247,15 +269,20 @@ def validate(change: Change, cases_file: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kb-change-") as tmp:
         entries = Path(tmp) / "entries"
         shutil.copytree(change.entries_dir, entries)
-        if change.kind in ("paraphrases", "new_entry"):
+        if change.kind in _ENTRY_KINDS:
             (entries / change.path.name).write_text(change.after, encoding="utf-8")
+        sources = files.sources_dir
+        if change.kind == "source":
+            sources = Path(tmp) / "sources"
+            shutil.copytree(files.sources_dir, sources)
+            (sources / change.path.name).write_text(change.after, encoding="utf-8")
         try:
-            kb = load_knowledge_base(entries, files.sources_dir)
+            kb = load_knowledge_base(entries, sources)
         except KnowledgeBaseError as error:
-            raise ChangeRefused([str(issue) for issue in error.errors]) from None
+            raise ChangeRefused([staff_problem(str(issue)) for issue in error.errors]) from None
         if change.kind == "out_of_scope":
             _check_out_of_scope(change, kb, Path(tmp) / change.path.name)
-        shared = [str(w) for w in kb.warnings if "also belongs to" in str(w)]
+        shared = [staff_problem(str(w)) for w in kb.warnings if "also belongs to" in str(w)]
         if shared:
             raise ChangeRefused(shared)
         _check_cases(change, kb, cases_file, Path(tmp) / "cases")
@@ -270,7 +297,7 @@ def _check_out_of_scope(change: Change, kb: KnowledgeBase, copy: Path) -> None:
     known = {normalise(t) for e in kb.entries for t in (e.question, *e.paraphrases)}
     clash = [q for c in change.cases for q in c["turns"] if normalise(q) in known]
     if clash:
-        raise ChangeRefused([f"{q!r} is a question of an entry" for q in clash])
+        raise ChangeRefused([refusal("question_of_entry", question=q) for q in clash])
 
 
 def _cases_text(before: str, cases: list[dict[str, Any]], summary: str, when: datetime) -> str:
@@ -290,19 +317,20 @@ def _cases_text(before: str, cases: list[dict[str, Any]], summary: str, when: da
 def _check_cases(change: Change, kb: KnowledgeBase, cases_file: Path, folder: Path) -> None:
     """Every regression case still loads with the change's cases added (their entries
     exist after the change, ids stay unique)."""
-    if not change.cases:
+    if not change.cases and change.kind != "retire_entry":  # a retired entry's cases must go first
         return
     folder.mkdir()
     for path in cases_file.parent.glob("*.yml"):
         shutil.copy2(path, folder / path.name)
-    before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
-    when = datetime.now(timezone.utc)
-    (folder / cases_file.name).write_text(_cases_text(before, change.cases, change.summary, when),
-                                          encoding="utf-8")
+    if change.cases:
+        before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
+        when = datetime.now(timezone.utc)
+        (folder / cases_file.name).write_text(_cases_text(before, change.cases, change.summary, when),
+                                              encoding="utf-8")
     try:
         load_cases(folder, {e.id for e in kb.entries}, known_procedures())
     except CaseFileError as error:
-        raise ChangeRefused(error.problems) from None
+        raise ChangeRefused([staff_problem(p) for p in error.problems]) from None
 
 
 # ---------------------------------------------------------------- writing
@@ -347,8 +375,7 @@ def apply(change: Change, who: str, when: datetime | None = None, changelog: Pat
     with _writing(changelog):
         current = change.path.read_text(encoding="utf-8") if change.path.exists() else ""
         if current != change.before:
-            raise ChangeRefused([f"{change.path.name} changed while this change was prepared; "
-                                 "open the page again and repeat it"])
+            raise ChangeRefused([refusal("changed_meanwhile", file=change.path.name)])
         validate(change, cases_file)
         when = when or datetime.now(timezone.utc)
         if change.kind != "cases":

@@ -18,11 +18,13 @@ Periods follow the Civil Code (民法典):
   "the next working day".
 
 A year the calendar does not cover (``chinese_calendar`` raises
-``NotImplementedError``; 2004–2026 in version 1.11.0) is never computed silently:
-such days are treated as "working day unless Saturday/Sunday" and the result carries
+``NotImplementedError``; 2004–2026 in version 1.11.0) takes the schedule staff entered
+from the State Council's notice (``data/holidays.yml``, :mod:`bot.lang.holiday_schedules`),
+which counts as official. A year neither covers is never computed silently: such days are
+treated as "working day unless Saturday/Sunday" and the result carries
 ``calendar_covered=False`` and ``estimate=True`` plus an ``uncovered_year`` step.
 
-All functions are pure; nothing here knows today's date.
+Nothing here knows today's date.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import chinese_calendar
+
+from bot.lang.holiday_schedules import entered_year
 
 # Step kinds, rendered by bot.dialogue.deadlines with templates from data/deadlines.yml.
 STEP_START = "start"                    # starting day, not counted (art. 201)
@@ -105,7 +109,7 @@ def calendar_covers(day: date) -> bool:
     try:
         chinese_calendar.is_workday(day)
     except NotImplementedError:
-        return False
+        return entered_year(day.year) is not None
     return True
 
 
@@ -115,16 +119,28 @@ def first_covered_year() -> int | None:
     chinesecalendar 1.11.0); an uncovered year before it is history the data lacks,
     not a schedule still to be published."""
     return next((year for year in range(_EARLIEST_YEAR, _LATEST_YEAR + 1)
-                 if calendar_covers(date(year, 6, 1))), None)
+                 if package_covers(year)), None)
+
+
+def package_covers(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
 
 
 def day_info(day: date) -> DayInfo:
-    """Classify one day; outside the calendar's years, only weekends are rest days."""
+    """Classify one day; outside the calendar's years and those staff entered, only
+    weekends are rest days."""
     try:
         workday = chinese_calendar.is_workday(day)
         _, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
-        return DayInfo(day, day.weekday() < 5, None, covered=False)
+        schedule = entered_year(day.year)
+        if schedule is None:
+            return DayInfo(day, day.weekday() < 5, None, covered=False)
+        workday, name = schedule.day(day)
     return DayInfo(day, workday, name, covered=True)
 
 

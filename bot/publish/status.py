@@ -21,10 +21,11 @@ from typing import Any
 from bot import PROJECT_ROOT
 from bot.config import Settings
 
-STAGES = ("validate", "index", "servers", "baseline", "check_index", "train", "check_model", "deploy")
+STAGES = ("validate", "index", "servers", "check_index", "baseline", "deploy_index", "train", "check_model",
+          "deploy")
 # What each stage usually takes (seconds, measured on 2 cores): the progress bar's weights.
-EXPECTED_SECONDS = {"validate": 3, "index": 12, "servers": 35, "baseline": 15, "check_index": 15,
-                    "train": 110, "check_model": 30, "deploy": 20}
+EXPECTED_SECONDS = {"validate": 3, "index": 12, "servers": 35, "check_index": 15, "baseline": 3,
+                    "deploy_index": 1, "train": 110, "check_model": 30, "deploy": 20, "undo": 5}
 FINISHED = ("published", "refused", "failed")
 EXIT_PUBLISHED, EXIT_REFUSED, EXIT_FAILED, EXIT_BUSY = 0, 1, 2, 3
 STATUS_WRITE_INTERVAL_SECONDS = 0.5
@@ -73,6 +74,10 @@ class PublishStatus:
     served_before: dict[str, Any] = field(default_factory=dict)
     served_after: dict[str, Any] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
+    kind: str = "publish"           # publish | undo
+    retrain: bool | None = None     # Rasa's inputs changed: the model is retrained after the index
+    retrain_reason: str = ""
+    live_seconds: float | None = None   # from the start until the new index was served
 
     def stage_of(self, name: str) -> StageStatus:
         return next(stage for stage in self.stages if stage.name == name)
@@ -80,7 +85,7 @@ class PublishStatus:
     @property
     def progress(self) -> float:
         """0..1 over the stages, weighted by what each usually takes."""
-        total = sum(EXPECTED_SECONDS.values())
+        total = sum(EXPECTED_SECONDS[stage.name] for stage in self.stages)
         reached = 0.0
         for stage in self.stages:
             weight = EXPECTED_SECONDS[stage.name]

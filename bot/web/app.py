@@ -54,6 +54,7 @@ from bot.web.console import hit_testing as hit_test, log as staff, login as staf
 from bot.web.chat import live as live_chat
 from bot.web.console import live as live_desk
 from bot.web.live import LiveHandoff
+from bot.web.console import holidays as console_holidays, importing as console_importing, undo as console_undo
 from bot.web.errors import ApiError, api_error, method_not_allowed, not_found
 from bot.web.security import SecurityHeadersMiddleware
 from bot.web.staff_identity import StaffSessionBackend
@@ -91,6 +92,15 @@ ROUTES = [
     Route("/staff/publish", publish.start_publish, methods=["POST"], name="staff_publish_start"),
     Route("/staff/api/publish", publish.publish_status, name="staff_publish_status"),
     Route("/staff/audit", audit.audit_page, name="staff_audit"),
+    # a new edition, next year's holidays, undo (issue 25)
+    Route("/staff/import", console_importing.import_page, methods=["GET"], name="staff_import"),
+    Route("/staff/import", console_importing.import_preview, methods=["POST"], name="staff_import_preview"),
+    Route("/staff/import/save", console_importing.import_save, methods=["POST"], name="staff_import_save"),
+    Route("/staff/editions/{doc_id}", console_importing.edition_page, name="staff_edition"),
+    Route("/staff/editions/{doc_id}/decide", console_importing.decide, methods=["POST"], name="staff_edition_decide"),
+    Route("/staff/holidays", console_holidays.holidays_page, methods=["GET"], name="staff_holidays"),
+    Route("/staff/holidays", console_holidays.save, methods=["POST"], name="staff_holidays_save"),
+    Route("/staff/publish/undo", console_undo.undo, methods=["POST"], name="staff_publish_undo"),
     Route("/staff/hit-test", hit_test.hit_test_page, methods=["GET"], name="staff_hit_test"),
     Route("/staff/hit-test", hit_test.run_hit_test, methods=["POST"], name="staff_hit_test_run"),
     Route("/staff/hit-test/cases", hit_test.save_cases, methods=["POST"], name="staff_hit_test_cases"),

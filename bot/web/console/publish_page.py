@@ -173,14 +173,15 @@ def record_outcome(state: WebState, status: PublishStatus) -> None:
     outcome = outcome_of(status)
     if outcome == "running":
         return
+    action = "publish_undo" if status.kind == "undo" else "publish"
     with _recording:
-        if state.store.is_recorded("publish", status.id):
+        if state.store.is_recorded(action, status.id):
             return
         broken = [f"{case.get('id')}: {case.get('problem')}" for case in status.broken]
         after = "\n".join([outcome, *([status.problem] if status.problem else []), *broken,
                            *([json.dumps(status.served_after, ensure_ascii=False)] if status.served_after else [])])
         before = json.dumps(status.served_before, ensure_ascii=False)
-        state.store.record(status.who or "?", [AuditEntry("publish", status.id, before, after)],
+        state.store.record(status.who or "?", [AuditEntry(action, status.id, before, after)],
                            when=status.finished_at or time.time())
 
 
