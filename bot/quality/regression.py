@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, Iterable
 
 from bot.knowledge.cases import DEADLINE_PREFIX, FALLBACK, Case, received_label
+from bot.quality.outcomes import outcome, tally
 from bot.rasa_client import RasaClient, RestReply
 
 REQUEST_TIMEOUT_SECONDS = 60  # a turn Rasa has not answered by then counts as unreachable
@@ -37,7 +38,12 @@ class CaseResult:
     reply: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "outcome": self.outcome}
+
+    @property
+    def outcome(self) -> str:
+        """right / safe_miss / wrong (:mod:`bot.quality.outcomes`)."""
+        return outcome(self.passed, {"kind": self.kind})
 
     def problem(self) -> str:
         """Expected vs received, for a failing case."""
@@ -128,6 +134,7 @@ def summary(results: list[CaseResult], topics: dict[str, str] | None = None) -> 
         "cases": len(results), "passed": passed,
         "pass_rate": round(passed / len(results), 4) if results else 0.0,
         "known_failures": sum(1 for result in results if result.known_failure),
+        "outcomes": tally(result.outcome for result in results),
         "by_group": _tally(results, lambda r: r.file),
         "by_expect_kind": _tally(results, lambda r: expect_kind(r.expect)),
     }
