@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bot.dialogue.clause_reading import read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
 from bot.dialogue.follow_up import Margins, Reading, read_in_context
@@ -106,6 +107,8 @@ def answer_turn(message: Message, state: DialogueState, engine: Engine | None = 
     # confidence. Below the hint confidence the intent is trusted no more than a topic is.
     off_topic = intent == OFF_TOPIC and message.confident_intent
     decision = engine.answer_query(query, topic=topic)
+    if intent != REGION_FOLLOW_UP:
+        decision = read_clauses(engine, message, decision, topic).decision
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
             and decision.hits[0].score >= engine.settings.hinted_answer_threshold):
         decision = replace(decision, kind="answer")
