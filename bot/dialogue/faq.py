@@ -18,8 +18,8 @@ from bot.dialogue.deadlines import entry_procedure
 from bot.dialogue.follow_up import Margins, Reading, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
-                                  decision_reply, fallback_reply, regional_hits, regional_reply,
-                                  texts)
+                                  decision_reply, fallback_reply, for_english_reader,
+                                  regional_hits, regional_reply, texts)
 from bot.dialogue.state import DialogueState, Turn
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
@@ -78,8 +78,17 @@ def _better_for_province(regional: Decision, decision: Decision, place: Place) -
 def answer_turn(message: Message, state: DialogueState, engine: Engine | None = None,
                 limits: Margins | None = None) -> Turn:
     """Decide and phrase the reply to one candidate message, with what the conversation
-    remembers (``state``); the reply is in the candidate's script. ``limits``: the
-    follow-up margins to use instead of the configured ones (choosing them)."""
+    remembers (``state``); the reply is in the candidate's script (and says so in English
+    to a message written in English). ``limits``: the follow-up margins to use instead of
+    the configured ones (choosing them)."""
+    turn = _answer_turn(message, state, engine, limits)
+    if message.english and turn.reply is not None:
+        turn.reply = for_english_reader(turn.reply)
+    return turn
+
+
+def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
+                 limits: Margins | None) -> Turn:
     invalid = check_question(message.text, load_settings().max_input_chars)
     if invalid:
         return Turn(invalid.in_script(message.traditional))

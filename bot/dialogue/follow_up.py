@@ -96,6 +96,11 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
                 needed = min(needed, limits.in_topic)  # another point of the same topic
             if best.score >= needed:
                 candidates.append(replace(reading, kind="answer"))
+    if points_back(message) and all(c.hits[0].score < settings.answer_threshold
+                                    for c in candidates):
+        # "那个单号在哪看" after direct mail's tracking: "那个" is that answer's, not
+        # another procedure of its topic that only the in-topic margin lets through
+        candidates = _same_entry_again(engine, queries, topic or last.topic, last.id) or candidates
     best = max(candidates, key=lambda r: r.hits[0].score, default=None)
     if best is not None and (alone.kind != "answer"
                              or best.hits[0].score > alone.hits[0].score + limits.over_alone):
@@ -103,6 +108,28 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     if alone.kind != "no_answer" or not elliptical:
         return Reading(alone)
     return Reading(alone, clarify=_clarify_options(engine, queries, last.topic, limits))
+
+
+def points_back(message: Message) -> bool:
+    """"那它还能用吗", "这种情况证书还有效吗": the message points at what was just answered
+    (``pointing_cues`` of data/faq/vocabulary.yml)."""
+    cues = datafiles.vocabulary().get("pointing_cues") or ()
+    return any(cue in message.normalised for cue in cues)
+
+
+def _same_entry_again(engine: Engine, queries: list[str], topic: str, last_id: str
+                      ) -> list[Decision]:
+    """The last entry again, for a message that points at it and that no other entry
+    answers in context: the readings in context that answer with it at the answer
+    threshold (without the margin a same-entry reading needs otherwise: "它" names that
+    answer)."""
+    found = []
+    for query in queries:
+        reading = engine.answer_query(query, topic=topic)
+        if (reading.hits and reading.hits[0].id == last_id
+                and reading.hits[0].score >= engine.settings.answer_threshold):
+            found.append(replace(reading, kind="answer"))
+    return found
 
 
 def off_topic_words(query: str, engine: Engine) -> list[str]:

@@ -19,6 +19,7 @@ from bot.dialogue.deadlines import guess_procedure
 from bot.knowledge.entries import TOPICS
 from bot.lang.clauses import NARRATIVE, QUESTION, Clause, clause_at, split_clauses
 from bot.lang.dates import DateMention, extract_dates
+from bot.lang.latin import in_documents_words, is_english
 from bot.lang.noise import core_of
 from bot.lang.privacy import mask_sensitive
 from bot.lang.regions import Place, find_place
@@ -46,6 +47,7 @@ class Message:
     core: str                       # without greetings, emoji, markup, stray numbers
     normalised: str                 # the core: NFKC, simplified, lower-case
     query: str                      # what retrieval matches: normalised, documents' words
+                                    # (English and pinyin read too, bot.lang.latin)
     traditional: bool               # written in traditional script: so is the reply
     masked: str                     # with ID and mobile numbers masked, for logs
     has_words: bool
@@ -59,6 +61,7 @@ class Message:
     embedding: Any = None           # Rasa's ``text_embedding`` of the message, if any
     clauses: tuple[Clause, ...] = ()      # the normalised core cut into clauses, with roles
     start_dates: tuple[DateMention, ...] = ()  # the dates tied to the event a rule counts from
+    english: bool = False           # written in English: the reply adds a note in English
 
     @property
     def topic_hint(self) -> str | None:
@@ -97,18 +100,24 @@ def read_message(text: Any, intent: str | None = None, confidence: float = 0.0,
     text = text if isinstance(text, str) else ""
     core = core_of(text)
     normalised = normalise(core)
+    reading = in_documents_words(normalised)  # English glossed, pinyin spelled
     on = on or today()
     markers = datafiles.deadline_texts()["question_markers"]
     dates = tuple(extract_dates(core, on))
+    starts = start_dates(core, dates)
+    for mention in dates:
+        if mention not in starts:   # "今天11月22日，…", "我明天入职": no part of the question
+            reading = reading.replace(normalise(mention.text), "")
     return Message(
-        text=text, core=core, normalised=normalised, query=canonical(normalised),
+        text=text, core=core, normalised=normalised, query=canonical(reading),
         traditional=is_traditional(text),
         masked=mask_sensitive(text), has_words=has_words(normalised),
         is_question=any(marker in normalised for marker in markers),
-        place=find_place(normalised), dates=dates,
-        procedure=guess_procedure(canonical(normalised)), today=on, intent=intent,
+        place=find_place(reading), dates=dates,
+        procedure=guess_procedure(canonical(reading)), today=on, intent=intent,
         confidence=float(confidence or 0.0), embedding=embedding,
-        clauses=split_clauses(normalised), start_dates=start_dates(core, dates),
+        clauses=split_clauses(reading), start_dates=starts,
+        english=is_english(normalised),
     )
 
 

@@ -293,3 +293,18 @@ def clarify_options_reply(topic: str, options: Iterable[Any]) -> Reply:
 def clarify_reply(text: str) -> Reply:
     """A question back to the candidate (which question a region follow-up is about)."""
     return Reply(text, [], {"kind": "clarify", "sources": []})
+
+
+def for_english_reader(reply: Reply) -> Reply:
+    """A reply to a message written in English: an answer stays Chinese (the documents
+    are) with a one-line note in English; anything else says in English that the
+    assistant answers in Chinese, with the help contacts."""
+    t = texts()
+    if reply.custom.get("kind") in ("faq_answer", "deadline"):
+        return replace(reply, text=f"{reply.text}\n\n{t['english_note']}",
+                       custom={**reply.custom, "english_note": t["english_note"]})
+    if reply.custom.get("kind") not in ("fallback", "did_you_mean", "clarify"):
+        return reply
+    lines = [t["english_fallback"].strip(), t["english_contacts_heading"]]
+    lines += [contact_line(c) for c in reachable_contacts()[:MAX_FALLBACK_CONTACTS]]
+    return replace(reply, text="\n".join(lines))
