@@ -4,8 +4,8 @@ The documents are Chinese and so is retrieval's model, which barely relates "dow
 e-certificate" to "下载电子证书". English words are read in the documents' words through a
 small glossary of the documents' terms (``data/faq/vocabulary.yml``, ``english``); a
 pinyin word among Chinese ("证书zhiyou怎么申请")
-is the document term with that pinyin (terms: the words of every entry's question and
-paraphrases, read with ``pypinyin``). What is left in Latin letters afterwards is dropped
+is the document term with that pinyin (terms: the words of the NLU examples of every topic,
+read with ``pypinyin``). What is left in Latin letters afterwards is dropped
 from the reading, except names retrieval knows (EMS, PDF).
 """
 
@@ -52,11 +52,11 @@ def _pinyin_terms() -> dict[str, str]:
     import jieba  # lazy: dictionaries load on first use
     from pypinyin import lazy_pinyin
 
-    from bot.knowledge.entries import load_entries
-
     counts: Counter[str] = Counter()
-    for entry in load_entries():
-        for text in (entry.question, *entry.paraphrases):
+    for intent, texts in datafiles.nlu_examples().items():
+        if intent == "out_of_scope":
+            continue
+        for text in texts:
             counts.update(w for w in jieba.lcut(text)
                           if len(w) >= 2 and all(_CJK.match(ch) for ch in w))
     terms: dict[str, str] = {}
