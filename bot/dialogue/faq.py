@@ -75,6 +75,22 @@ def _better_for_province(regional: Decision, decision: Decision, place: Place) -
             and best.score > decision.hits[0].score)
 
 
+def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> list:
+    """When no entry is a confident match only because the documents answer the question
+    per region ("证书寄到家里的话，快递费是谁出": Guangdong's direct mail, Guangzhou, Henan),
+    every region's entry of that topic, best first, from all the topic's entries rather
+    than the few a did-you-mean keeps; [] otherwise. Together they must reach the answer
+    threshold, or the floor when Rasa is confident the message is about that topic
+    ("证书寄到家要不要自己付钱": ask_fees)."""
+    if decision.kind == "answer" or not decision.hits:
+        return []
+    settings = engine.settings
+    widened = engine.search_query(decision.query, k=len(engine.kb.entries), kinds=("entry",))
+    hinted = topic_hint is not None and widened and widened[0].topic == topic_hint
+    return regional_hits(replace(decision, kind="did_you_mean", hits=widened),
+                         settings.floor if hinted else settings.answer_threshold)
+
+
 def answer_turn(message: Message, state: DialogueState, engine: Engine | None = None,
                 limits: Margins | None = None) -> Turn:
     """Decide and phrase the reply to one candidate message, with what the conversation
@@ -138,7 +154,7 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
-    regional = regional_hits(decision, engine.settings.answer_threshold) if place is None else []
+    regional = _per_region(engine, decision, message.topic_hint) if place is None else []
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
     return Turn(reply.in_script(message.traditional), _remembered(reply, alone, message, place,
