@@ -63,3 +63,31 @@ def read_clauses(engine: Engine, message: Message, whole: Decision,
                                           or decision.hits[0].score > best.hits[0].score):
             best, best_query = decision, query
     return ClauseReading(best, best_query)
+
+
+def other_questions(engine: Engine, message: Message, answered: str, topic: str | None
+                    ) -> tuple[list, list[str]]:
+    """For a message asking several things ("证书直邮怎么申请，邮费大概多少，一般几天能到"),
+    the other question clauses besides the one answered (entry ``answered``): the entries
+    that answer them, read each with the clause before it, and the clauses no entry
+    answers (the documents do not say)."""
+    clauses = message.clauses
+    questions = [n for n, c in enumerate(clauses) if c.role == QUESTION]
+    if len(questions) < 2:
+        return [], []
+    readings = {}
+    for n in questions:
+        before = clauses[n - 1] if n else None
+        text = clauses[n].text if before is None else f"{before.text},{clauses[n].text}"
+        readings[clauses[n].text] = canonical(text)
+    engine.prefetch(list(readings.values()))
+    also, unanswered, seen = [], [], {answered}
+    for clause, query in readings.items():
+        decision = engine.answer_query(query, topic=topic)
+        if decision.kind == "answer":
+            if decision.hits[0].id not in seen:
+                seen.add(decision.hits[0].id)
+                also.append(decision.hits[0])
+        elif decision.kind == "no_answer":
+            unanswered.append(clause)
+    return also, unanswered

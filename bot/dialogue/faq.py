@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bot.dialogue.clause_reading import read_clauses
+from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
 from bot.dialogue.follow_up import Margins, Reading, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
                                   decision_reply, fallback_reply, for_english_reader,
-                                  regional_hits, regional_reply, texts)
+                                  regional_hits, regional_reply, texts, with_other_questions)
 from bot.dialogue.state import DialogueState, Turn
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
@@ -157,6 +157,9 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
     regional = _per_region(engine, decision, message.topic_hint) if place is None else []
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
+    if reply.custom.get("kind") == "faq_answer" and not regional:
+        also, unanswered = other_questions(engine, message, reply.custom["entry_id"], topic)
+        reply = with_other_questions(reply, also, unanswered)
     return Turn(reply.in_script(message.traditional), _remembered(reply, alone, message, place,
                                                                  engine))
 
