@@ -28,6 +28,11 @@ from bot.retrieval.engine import Decision, Engine, load_engine
 from bot.retrieval.settings import load_settings
 
 REGION_FOLLOW_UP = "inform_region"
+# An answer with one region's rule to a message naming no place is given with the other
+# regions' rules of the topic when one of them is at least this likely ("证书邮费多少":
+# Guangzhou 0.57, Henan 0.20, direct mail 0.19), unless the answer is this sure.
+REGIONAL_RIVAL = 0.1
+SURE_REGION = 0.8
 OFF_TOPIC = "out_of_scope"
 
 
@@ -82,10 +87,19 @@ def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> l
     than the few a did-you-mean keeps; [] otherwise. Together they must reach the answer
     threshold, or the floor when Rasa is confident the message is about that topic
     ("证书寄到家要不要自己付钱": ask_fees)."""
-    if decision.kind == "answer" or not decision.hits:
+    if not decision.hits:
         return []
     settings = engine.settings
     widened = engine.search_query(decision.query, k=len(engine.kb.entries), kinds=("entry",))
+    if decision.kind == "answer":
+        # "证书邮费多少" answered with Guangzhou's rule: a region the candidate never named;
+        # when another region's entry of the topic stays a rival, every region's rule
+        best = decision.hits[0]
+        rivals = [h for h in widened if h.topic == best.topic and h.region != best.region
+                  and h.region != nationwide() and h.score >= REGIONAL_RIVAL]
+        if best.region == nationwide() or best.score >= SURE_REGION or not rivals:
+            return []
+        return regional_hits(replace(decision, kind="did_you_mean", hits=widened), 0.0)
     hinted = topic_hint is not None and widened and widened[0].topic == topic_hint
     return regional_hits(replace(decision, kind="did_you_mean", hits=widened),
                          settings.floor if hinted else settings.answer_threshold)
