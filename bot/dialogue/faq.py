@@ -15,12 +15,13 @@ from typing import Any
 from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
-from bot.dialogue.follow_up import Margins, Reading, read_in_context
+from bot.dialogue.follow_up import Margins, Reading, off_topic_words, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
                                   decision_reply, fallback_reply, for_english_reader,
                                   regional_hits, regional_reply, texts, with_other_questions)
 from bot.dialogue.state import DialogueState, Turn
+from bot.lang.latin import in_documents_words
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
 from bot.lang.vocabulary import matching_form
@@ -78,6 +79,16 @@ def _better_for_province(regional: Decision, decision: Decision, place: Place) -
     best = regional.hits[0]
     return (best.region != nationwide() and applies_to(best.region, place.province)
             and best.score > decision.hits[0].score)
+
+
+def prepare() -> None:
+    """Load what a turn would otherwise load on first use: the engine (model, index),
+    jieba's dictionary and the in-scope / off-topic words of follow-ups, the pinyin terms
+    of ``bot.lang.latin``. The action server calls this before serving, so that no
+    candidate's turn pays seconds for it (the first English or follow-up message did)."""
+    engine = load_engine()
+    off_topic_words("证书", engine)
+    in_documents_words("zhengshu")
 
 
 def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> list:
