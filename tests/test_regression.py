@@ -300,7 +300,12 @@ def test_report_shape() -> None:
     assert summary["by_topic"]["ask_direct_mail"] == {"cases": 1, "passed": 0}
     assert set(report["cases"][0]) == {
         "id", "file", "turns", "expect", "received", "kind", "entry_id", "score", "topic",
-        "intent", "intent_confidence", "passed", "known_failure", "missing", "latency_ms", "reply"}
+        "intent", "intent_confidence", "passed", "known_failure", "missing", "latency_ms", "reply",
+        "outcome"}
+    # beside the pass rate: a fallback where an entry was expected is a safe miss
+    assert summary["outcomes"] == {"right": 2, "safe_miss": 1, "wrong": 0, "total": 3,
+                                   "right_rate": 0.6667}
+    assert report["cases"][0]["outcome"] == "safe_miss"
     problem = "expected direct_mail_what, received fallback fallback (score 0.800)"
     assert results[0].problem() == problem
 

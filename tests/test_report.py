@@ -278,3 +278,21 @@ def test_conversation_pass_rates_are_on_the_page(tmp_path):
     assert talks["overall"]["turn_pass_rate"] == 0.75 and len(talks["failing_turns"]) == 1
     page = write_report(figures, tmp_path / "out")[0].read_text(encoding="utf-8")
     assert "Conversations" in page and "turns 3 / 4 passed" in page and "那怎么办 &lt;i&gt;" in page
+
+
+def test_outcomes_and_the_held_out_set_are_on_the_page(tmp_path):
+    data = json.loads((SAMPLES / "eval.json").read_text(encoding="utf-8"))
+    data["summary"]["outcomes"] = {"right": 5, "safe_miss": 2, "wrong": 1, "total": 8,
+                                   "right_rate": 0.625}
+    row = {"right": 1, "safe_miss": 1, "wrong": 0, "total": 2, "right_rate": 0.5}
+    data["real_messages"] = {
+        "summary": {**row, "by_class": {"dates": row}},
+        "results": [{"id": "dates-01", "kind": "dates", "turns": ["我明天入职，现在能下载了吗"],
+                     "expect": ["ecert_when_available"], "received": "fallback",
+                     "outcome": "safe_miss", "latency_ms": 10.0, "reply": "抱歉"}]}
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    figures = build_figures(tmp_path / "no-dev.yml", tmp_path / "no-nlu", path, tmp_path / "b.json")
+    page = write_report(figures, tmp_path / "out")[0].read_text(encoding="utf-8")
+    assert "5 right / 2 safe miss / 1 wrong" in page
+    assert "Held-out real-style messages" in page and "我明天入职，现在能下载了吗" in page

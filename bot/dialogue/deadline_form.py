@@ -47,8 +47,10 @@ def deadline_turn(message: Message, state: DialogueState) -> Turn | None:
     a correction ("说错了，公示日期是2025年5月9日", "不对，是河南的预约邮寄"), is counted
     for the remembered rule, or from the remembered date."""
     procedure = message.procedure or remembered_procedure(message, state.deadline_procedure)
-    mentions = message.dates
     correcting = bool(state.deadline_date) and is_correction(message)
+    # a date counts for a rule only when the message ties it to the rule's event (or
+    # corrects the date given before); "我明天入职" is context, never a start date
+    mentions = message.dates if correcting else message.start_dates
     if procedure and not mentions and correcting:
         if same_kind_of_date(procedure, state.deadline_procedure):
             return _answer(procedure, date.fromisoformat(state.deadline_date), None, message)
@@ -107,7 +109,8 @@ def remembered_procedure(message: Message, remembered: str | None) -> str | None
     """``remembered`` when the message gives a date and names no procedure of its own,
     as a date (Rasa reads it as ``inform_date``), as a correction or asking for its own
     deadline ("名单下周三公示，我最晚哪天申请"); else None."""
-    if remembered not in PROCEDURES or message.procedure or not message.dates:
+    dates = message.dates if is_correction(message) else message.start_dates
+    if remembered not in PROCEDURES or message.procedure or not dates:
         return None
     asks = any(word in message.normalised for word in load_texts().get("deadline_words") or [])
     return remembered if message.intent == DATE_ANSWER or is_correction(message) or asks else None
@@ -130,7 +133,10 @@ def _asks_for_own_date(message: Message) -> bool:
     own = texts.get("own_cue")
     if own and own in text and any(word in text for word in texts.get("deadline_words") or []):
         return True
-    return bool(_MONTH_WITHOUT_DAY.search(text))
+    # "名单2025年9月公示的": a month without its day, tied to the rule's event
+    events = datafiles.vocabulary().get("date_events") or ()
+    return any(_MONTH_WITHOUT_DAY.search(c.text) and any(e in c.text for e in events)
+               for c in message.clauses)
 
 
 def _date_mention(message: Message) -> str | None:

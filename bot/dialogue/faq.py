@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
-from bot.dialogue.follow_up import Margins, Reading, read_in_context
+from bot.dialogue.follow_up import Margins, Reading, off_topic_words, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
-                                  decision_reply, fallback_reply, regional_hits, regional_reply,
-                                  texts)
+                                  decision_reply, fallback_reply, for_english_reader,
+                                  regional_hits, regional_reply, texts, with_other_questions)
 from bot.dialogue.state import DialogueState, Turn
+from bot.lang.latin import in_documents_words
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
 from bot.lang.vocabulary import matching_form
@@ -27,6 +29,11 @@ from bot.retrieval.engine import Decision, Engine, load_engine
 from bot.retrieval.settings import load_settings
 
 REGION_FOLLOW_UP = "inform_region"
+# An answer with one region's rule to a message naming no place is given with the other
+# regions' rules of the topic when one of them is at least this likely ("证书邮费多少":
+# Guangzhou 0.57, Henan 0.20, direct mail 0.19), unless the answer is this sure.
+REGIONAL_RIVAL = 0.1
+SURE_REGION = 0.8
 OFF_TOPIC = "out_of_scope"
 
 
@@ -74,11 +81,55 @@ def _better_for_province(regional: Decision, decision: Decision, place: Place) -
             and best.score > decision.hits[0].score)
 
 
+def prepare() -> None:
+    """Load what a turn would otherwise load on first use: the engine (model, index),
+    jieba's dictionary and the in-scope / off-topic words of follow-ups, the pinyin terms
+    of ``bot.lang.latin``. The action server calls this before serving, so that no
+    candidate's turn pays seconds for it (the first English or follow-up message did)."""
+    engine = load_engine()
+    off_topic_words("证书", engine)
+    in_documents_words("zhengshu")
+
+
+def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> list:
+    """When no entry is a confident match only because the documents answer the question
+    per region ("证书寄到家里的话，快递费是谁出": Guangdong's direct mail, Guangzhou, Henan),
+    every region's entry of that topic, best first, from all the topic's entries rather
+    than the few a did-you-mean keeps; [] otherwise. Together they must reach the answer
+    threshold, or the floor when Rasa is confident the message is about that topic
+    ("证书寄到家要不要自己付钱": ask_fees)."""
+    if not decision.hits:
+        return []
+    settings = engine.settings
+    widened = engine.search_query(decision.query, k=len(engine.kb.entries), kinds=("entry",))
+    if decision.kind == "answer":
+        # "证书邮费多少" answered with Guangzhou's rule: a region the candidate never named;
+        # when another region's entry of the topic stays a rival, every region's rule
+        best = decision.hits[0]
+        rivals = [h for h in widened if h.topic == best.topic and h.region != best.region
+                  and h.region != nationwide() and h.score >= REGIONAL_RIVAL]
+        if best.region == nationwide() or best.score >= SURE_REGION or not rivals:
+            return []
+        return regional_hits(replace(decision, kind="did_you_mean", hits=widened), 0.0)
+    hinted = topic_hint is not None and widened and widened[0].topic == topic_hint
+    return regional_hits(replace(decision, kind="did_you_mean", hits=widened),
+                         settings.floor if hinted else settings.answer_threshold)
+
+
 def answer_turn(message: Message, state: DialogueState, engine: Engine | None = None,
                 limits: Margins | None = None) -> Turn:
     """Decide and phrase the reply to one candidate message, with what the conversation
-    remembers (``state``); the reply is in the candidate's script. ``limits``: the
-    follow-up margins to use instead of the configured ones (choosing them)."""
+    remembers (``state``); the reply is in the candidate's script (and says so in English
+    to a message written in English). ``limits``: the follow-up margins to use instead of
+    the configured ones (choosing them)."""
+    turn = _answer_turn(message, state, engine, limits)
+    if message.english and turn.reply is not None:
+        turn.reply = for_english_reader(turn.reply)
+    return turn
+
+
+def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
+                 limits: Margins | None) -> Turn:
     invalid = check_question(message.text, load_settings().max_input_chars)
     if invalid:
         return Turn(invalid.in_script(message.traditional))
@@ -106,6 +157,8 @@ def answer_turn(message: Message, state: DialogueState, engine: Engine | None = 
     # confidence. Below the hint confidence the intent is trusted no more than a topic is.
     off_topic = intent == OFF_TOPIC and message.confident_intent
     decision = engine.answer_query(query, topic=topic)
+    if intent != REGION_FOLLOW_UP:
+        decision = read_clauses(engine, message, decision, topic).decision
     if (topic and decision.kind == "did_you_mean" and decision.hits[0].topic == topic
             and decision.hits[0].score >= engine.settings.hinted_answer_threshold):
         decision = replace(decision, kind="answer")
@@ -126,9 +179,12 @@ def answer_turn(message: Message, state: DialogueState, engine: Engine | None = 
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
-    regional = regional_hits(decision, engine.settings.answer_threshold) if place is None else []
+    regional = _per_region(engine, decision, message.topic_hint) if place is None else []
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
+    if reply.custom.get("kind") == "faq_answer" and not regional:
+        also, unanswered = other_questions(engine, message, reply.custom["entry_id"], topic)
+        reply = with_other_questions(reply, also, unanswered)
     return Turn(reply.in_script(message.traditional), _remembered(reply, alone, message, place,
                                                                  engine))
 

@@ -293,3 +293,36 @@ def clarify_options_reply(topic: str, options: Iterable[Any]) -> Reply:
 def clarify_reply(text: str) -> Reply:
     """A question back to the candidate (which question a region follow-up is about)."""
     return Reply(text, [], {"kind": "clarify", "sources": []})
+
+
+def for_english_reader(reply: Reply) -> Reply:
+    """A reply to a message written in English: an answer stays Chinese (the documents
+    are) with a one-line note in English; anything else says in English that the
+    assistant answers in Chinese, with the help contacts."""
+    t = texts()
+    if reply.custom.get("kind") in ("faq_answer", "deadline"):
+        return replace(reply, text=f"{reply.text}\n\n{t['english_note']}",
+                       custom={**reply.custom, "english_note": t["english_note"]})
+    if reply.custom.get("kind") not in ("fallback", "did_you_mean", "clarify"):
+        return reply
+    lines = [t["english_fallback"].strip(), t["english_contacts_heading"]]
+    lines += [contact_line(c) for c in reachable_contacts()[:MAX_FALLBACK_CONTACTS]]
+    return replace(reply, text="\n".join(lines))
+
+
+def with_other_questions(reply: Reply, also: list[Any], unanswered: list[str]) -> Reply:
+    """An answer to a message that asked several things: the other answered questions in
+    a folded section (their answers, first sentence each, with quick replies to open
+    them), and the questions the documents do not answer, said plainly."""
+    if not also and not unanswered:
+        return reply
+    t = texts()
+    lines = [t["other_question_item"].format(question=h.question, answer=_first_sentence(h.answer))
+             for h in also]
+    lines += [t["unanswered_question_item"].format(question=q) for q in unanswered]
+    details = {"summary": t["other_questions_summary"], "lines": lines}
+    buttons = _buttons([h.question for h in also] + [b["title"] for b in reply.buttons])
+    custom = {**reply.custom, "details": details,
+              "entries": [reply.custom.get("entry_id"), *(h.id for h in also)]}
+    text = "\n".join([reply.text, "", t["other_questions_summary"], *lines])
+    return replace(reply, text=text, buttons=buttons, custom=custom)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from bot.knowledge.cases import DEADLINE_PREFIX, FALLBACK, Case, received_label
+from bot.knowledge.outcomes import outcome
 from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable, RestReply
 
 REQUEST_TIMEOUT_SECONDS = 60  # a turn Rasa has not answered by then counts as unreachable
@@ -41,7 +42,12 @@ class CaseResult:
     reply: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "outcome": self.outcome}
+
+    @property
+    def outcome(self) -> str:
+        """right / safe_miss / wrong (:mod:`bot.knowledge.outcomes`)."""
+        return outcome(self.passed, {"kind": self.kind})
 
     def problem(self) -> str:
         """Expected vs received, for a failing case."""

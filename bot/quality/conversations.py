@@ -9,6 +9,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from bot.knowledge.cases import Conversation, expected_in, received_label
+from bot.knowledge.outcomes import outcome, tally
 from bot.rasa_client import RasaClient
 
 
@@ -20,6 +21,7 @@ class TurnResult:
     passed: bool
     missing: list[str] = field(default_factory=list)
     reply: str = ""
+    outcome: str = "right"      # right / safe_miss / wrong (bot.knowledge.outcomes)
 
 
 @dataclass
@@ -55,7 +57,8 @@ def run_conversation(client: RasaClient, conversation: Conversation) -> Conversa
         # reply's messages may be the expected one
         right = any(expected_in(turn.expect, m.custom) for m in reply.messages if m.custom)
         results.append(TurnResult(turn.say, turn.expect, received_label(reply.custom),
-                                  right and not missing, missing, reply.text))
+                                  right and not missing, missing, reply.text,
+                                  outcome(right and not missing, reply.custom)))
     latency = (time.perf_counter() - started) * 1000 / len(conversation.turns)
     return ConversationResult(conversation.id, conversation.file, results,
                               conversation.known_failure, round(latency, 1))
@@ -69,7 +72,8 @@ def conversation_summary(results: list[ConversationResult]) -> dict:
                 "turns": len(turns), "turns_passed": sum(t.passed for t in turns),
                 "turn_pass_rate": round(sum(t.passed for t in turns) / len(turns), 4) if turns else None,
                 "conversation_pass_rate": round(sum(r.passed for r in chosen) / len(chosen), 4)
-                if chosen else None}
+                if chosen else None,
+                "outcomes": tally(t.outcome for t in turns)}
 
     return {**rates(results), "by_file": {f: rates([r for r in results if r.file == f])
                                           for f in sorted({r.file for r in results})}}

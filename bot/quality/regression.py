@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from bot.knowledge.cases import DEADLINE_PREFIX, FALLBACK
 from bot.publish.gate import CaseResult
+from bot.knowledge.outcomes import tally
 
 
 # ---------------------------------------------------------------- summary
@@ -41,6 +42,7 @@ def summary(results: list[CaseResult], topics: dict[str, str] | None = None) -> 
         "cases": len(results), "passed": passed,
         "pass_rate": round(passed / len(results), 4) if results else 0.0,
         "known_failures": sum(1 for result in results if result.known_failure),
+        "outcomes": tally(result.outcome for result in results),
         "by_group": _tally(results, lambda r: r.file),
         "by_expect_kind": _tally(results, lambda r: expect_kind(r.expect)),
     }

@@ -40,7 +40,22 @@ def regression_summary(data: dict) -> dict:
         "scores": {"passed": [c["score"] for c in cases if c.get("passed") and is_number(c.get("score"))],
                    "failed": [c["score"] for c in failing if is_number(c.get("score"))]},
         "conversations": _conversations(data.get("conversations")),
+        "outcomes": summary.get("outcomes"),
+        "real_messages": _real_messages(data.get("real_messages")),
     }
+
+
+def _real_messages(data: Any) -> dict | None:
+    """The held-out real-style set's right / safe miss / wrong, overall and per class, and
+    the messages not answered right (None when eval ran without the set)."""
+    if not isinstance(data, dict) or not isinstance(data.get("summary"), dict):
+        return None
+    missed = [{"id": r.get("id"), "kind": r.get("kind"), "turns": r.get("turns"),
+               "expect": r.get("expect"), "received": r.get("received"),
+               "outcome": r.get("outcome")}
+              for r in data.get("results") or [] if r.get("outcome") != "right"]
+    return {"overall": data["summary"], "by_class": data["summary"].get("by_class") or {},
+            "missed": missed}
 
 
 def _conversations(data: Any) -> dict | None:

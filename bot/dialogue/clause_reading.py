@@ -1,0 +1,93 @@
+"""A long or many-part message decided on its question clauses.
+
+Retrieval first reads the whole message (``Message.query``). A message that tells a story
+and asks in the middle, or puts an instruction to the assistant first, dilutes that
+reading; so when the whole message is not answered, it is read again on its question
+clauses with the narrative clause just before them (``Message.focus``), on the question
+clauses alone, and on each question clause with the clause before it; the most confident
+answer of these readings wins when it beats the whole message's. Every reading is
+embedded in one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.dialogue.message import Message
+from bot.lang.clauses import INSTRUCTION, QUESTION
+from bot.lang.vocabulary import canonical
+from bot.retrieval.engine import Decision, Engine
+
+
+@dataclass(frozen=True)
+class ClauseReading:
+    decision: Decision
+    query: str                                   # the reading that decided
+    others: tuple[tuple[str, Decision], ...] = ()  # the other question clauses, read alone
+
+
+def question_readings(message: Message) -> list[str]:
+    """The readings of a message besides its whole text: its focus, its question clauses
+    together, and each question clause with the clause before it (alone only when nothing
+    of substance comes before: "什么时候寄出" alone is another question than after
+    "广州过了领证期限才提交邮寄")."""
+    clauses = message.clauses
+    readings = [message.focus] if message.focus else []
+    questions = message.questions
+    if 1 < len(questions) < len(clauses):
+        readings.append(",".join(questions))
+    for n, clause in enumerate(clauses):
+        if clause.role != QUESTION:
+            continue
+        before = clauses[n - 1] if n else None
+        if before is None or before.role == INSTRUCTION:
+            readings.append(canonical(clause.text))
+        else:
+            readings.append(canonical(f"{before.text},{clause.text}"))
+    return [r for r in dict.fromkeys(readings) if r and r != message.query]
+
+
+def read_clauses(engine: Engine, message: Message, whole: Decision,
+                 topic: str | None) -> ClauseReading:
+    """The best decision over the whole message and its question readings."""
+    # a whole message that answers keeps its answer: a clause read alone loses the
+    # context that makes it ("我没有报名账号，怎么下电子证书" is about registering)
+    readings = [] if whole.kind == "answer" else question_readings(message)
+    if not readings:
+        return ClauseReading(whole, message.query)
+    engine.prefetch(readings)
+    best, best_query = whole, message.query
+    for query in readings:
+        decision = engine.answer_query(query, topic=topic)
+        if decision.kind == "answer" and (best.kind != "answer"
+                                          or decision.hits[0].score > best.hits[0].score):
+            best, best_query = decision, query
+    return ClauseReading(best, best_query)
+
+
+def other_questions(engine: Engine, message: Message, answered: str, topic: str | None
+                    ) -> tuple[list, list[str]]:
+    """For a message asking several things ("证书直邮怎么申请，邮费大概多少，一般几天能到"),
+    the other question clauses besides the one answered (entry ``answered``): the entries
+    that answer them, read each with the clause before it, and the clauses no entry
+    answers (the documents do not say)."""
+    clauses = message.clauses
+    questions = [n for n, c in enumerate(clauses) if c.role == QUESTION]
+    if len(questions) < 2:
+        return [], []
+    readings = {}
+    for n in questions:
+        before = clauses[n - 1] if n else None
+        text = clauses[n].text if before is None else f"{before.text},{clauses[n].text}"
+        readings[clauses[n].text] = canonical(text)
+    engine.prefetch(list(readings.values()))
+    also, unanswered, seen = [], [], {answered}
+    for clause, query in readings.items():
+        decision = engine.answer_query(query, topic=topic)
+        if decision.kind == "answer":
+            if decision.hits[0].id not in seen:
+                seen.add(decision.hits[0].id)
+                also.append(decision.hits[0])
+        elif decision.kind == "no_answer":
+            unanswered.append(clause)
+    return also, unanswered
