@@ -131,19 +131,23 @@ class WeChatServer:
             return error.code, error.read()
 
     def deliver(self, xml: str, openid: str, lost_tries: int = 0) -> Delivery:
-        """WeChat's delivery: up to three tries of five seconds each. The first
-        ``lost_tries`` tries hang up after 0.2 s (a reply lost on the way)."""
+        """WeChat's delivery: up to three tries, each given five seconds. The reply to
+        each of the first ``lost_tries`` tries is lost on the way: WeChat tries again
+        when its five seconds are over, as it does for a reply that came too late."""
         delivery = Delivery()
         for attempt in range(TRIES):
             delivery.tries += 1
             query, body = self.request(xml)
+            started = time.monotonic()
             try:
-                status, reply = self.post(query, body,
-                                          timeout=0.2 if attempt < lost_tries else WAIT_SECONDS)
+                status, reply = self.post(query, body)
             except (TimeoutError, urllib.error.URLError, OSError) as error:
                 delivery.statuses.append(type(error).__name__)
                 continue
             delivery.statuses.append(status)
+            if attempt < lost_tries:
+                time.sleep(max(0.0, WAIT_SECONDS - (time.monotonic() - started)))
+                continue
             if status != 200:
                 continue
             if reply.strip() in (b"", b"success"):
