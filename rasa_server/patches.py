@@ -1,5 +1,9 @@
 """Fixes for Rasa 3.6.21, applied in the server process before Rasa starts.
 
+(Over 400 lines on purpose: every patch of Rasa's internals sits in this one module, so
+that what the project changes in Rasa is read, and checked against a Rasa upgrade, in
+one place.)
+
 Speed: each of these keeps Rasa's behaviour and replaces only how it is computed.
 
 ``RemoteAction._validate_action_result`` checks every action server response with the

@@ -1,6 +1,9 @@
 """``python -m bot.quality.cluster_bench`` (``make bench-cluster``): the cluster profile
 against the single-process profile, in one run on this machine.
 
+(Over 400 lines: a quality tool outside the runtime path whose phases share one run's
+servers and figures; issue 21's one load driver, still to do, is where it shrinks.)
+
 For each profile, servers of its own (free ports, a throw-away var/ directory), one after
 the other so that they do not share the cores: the start-up time; a closed-loop load
 through the web front (``--users`` candidates, each its own session, sending the
@@ -473,6 +476,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown (64 lines: one table after another, read top to bottom)."""
     lines = [f"# Cluster against single process ({report['generated']})", "",
              f"Machine: {report['machine']['cores']} cores, load average before "
              f"{report['machine']['load_average_before']}; {report['plan']['users']} candidates "

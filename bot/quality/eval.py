@@ -207,6 +207,7 @@ def run_real_messages(rasa_url: str, today: date | None, args: argparse.Namespac
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (over 60 lines: its options, then one run printed in order)."""
     parser = argparse.ArgumentParser(prog="python -m bot.quality.eval",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--rasa-url", help="use a running Rasa server instead of starting one")

@@ -1,5 +1,8 @@
 """The vector index: build (``make index`` / ``python -m bot index``), staleness, load.
 
+(Over 400 lines: the index's format, its manifest, its build and its versions for publish
+are one contract, kept together so that a reader and a writer can never disagree.)
+
 ``models/index/`` holds
   * ``vectors.faiss`` — a faiss ``IndexFlatIP`` over unit vectors (inner product = cosine),
   * ``rows.json``     — one row per vector: kind (question | paraphrase | passage),
@@ -247,7 +250,8 @@ def cached_encode(encoder: Encoder, texts: list[str], cache_dir: Path | None) ->
 def build_index(encoder: Encoder | None = None, out_dir: Path | None = None,
                 entries_dir: Path | None = None, sources_dir: Path | None = None,
                 cache_dir: Path | None | str = "default") -> BuildReport:
-    """Validate the entries, embed questions, paraphrases and passages, write the index.
+    """Validate the entries, embed questions, paraphrases and passages, write the index
+    (over 60 lines: one build, step after step, each writing a part the manifest names).
 
     ``cache_dir``: where vectors of unchanged texts are kept between builds
     (default ``<out_dir>/cache``; None disables the cache)."""
