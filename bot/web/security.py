@@ -12,6 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -101,3 +102,8 @@ class SlidingWindowLimiter:
         """Forget the events of ``key`` (after a successful login)."""
         with self._lock:
             self._times.pop(key, None)
+
+
+def client_address(request: Request) -> str:
+    """The peer address every rate limit counts (proxies are not trusted)."""
+    return request.client.host if request.client else "unknown"

@@ -26,7 +26,7 @@ from bot.web.chat.api import session_id_of, without_surrogates
 from bot.web.errors import ApiError, error_response
 from bot.web.storage.ratings import RATINGS, REASONS, Rating
 from bot.web.app_state import WebState, web_state
-from bot.web.security import SlidingWindowLimiter
+from bot.web.security import SlidingWindowLimiter, client_address
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 MAX_COMMENT_CHARS = 500
@@ -97,11 +97,6 @@ def rating_of(payload: dict[str, Any], session_id: str, state: WebState) -> Rati
     if len(comment) > MAX_COMMENT_CHARS:
         raise refused(state, 413, "comment_too_long", limit=MAX_COMMENT_CHARS)
     return Rating(session_id, turn, rating, reason, mask_sensitive(comment) or None, time.time())
-
-
-def client_address(request: Request) -> str:
-    """The peer address the limits count (proxies are not trusted)."""
-    return request.client.host if request.client else "unknown"
 
 
 def check_and_save(state: WebState, rating: Rating) -> None:

@@ -40,7 +40,7 @@ from bot.web.errors import ApiError
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 from bot.web.live import LiveHandoff, live_handoff
 from bot.web.live_broker import QUEUE_CHANNEL, conversation_channel
-from bot.web.chat.feedback import client_address
+from bot.web.security import client_address
 from bot.web.app_state import WebState, web_state
 
 logger = logging.getLogger(__name__)

@@ -18,15 +18,11 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.web.staff_identity import MAX_NAME_CHARS, SESSION_COOKIE_NAME, SessionSigner, staff_of, staff_only
 from bot.web.app_state import WebState, web_state
+from bot.web.security import client_address
 
 logger = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 64 * 1024
-
-
-def client_address(request: Request) -> str:
-    """The peer address used for rate limiting (proxies are not trusted)."""
-    return request.client.host if request.client else "unknown"
 
 
 def safe_next_path(raw: str | None) -> str:
