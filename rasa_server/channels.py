@@ -5,9 +5,11 @@ Rasa reads a message that starts with ``/`` as an intent with entities (``/resta
 wipes the conversation, ``/inform{"procedure": ...}`` sets slots). A candidate who types
 ``/restart`` means the words; this channel replaces the leading slash by its full-width
 form (``／``) before Rasa sees the message, so no channel the project exposes lets text
-reach the intent shortcut. When Rasa cannot handle a message at all (the tracker store
-is down, an unexpected error) Rasa's REST channel answers an empty list; this one answers
-the "briefly unavailable" reply of the one renderer. Registered in credentials.yml under
+reach the intent shortcut. When Rasa cannot handle a message (the tracker store
+is down, an unexpected error) Rasa's REST channel answers an empty list, or what the turn
+said before it failed though the store never got it; this one answers the "briefly
+unavailable" reply of the one renderer, so a turn is either stored or reported as not
+answered. Registered in credentials.yml under
 Rasa's own name ``rest`` (the webhook stays ``/webhooks/rest/webhook``). A body's
 ``message_id`` (letters, digits, ``_``, ``-``) becomes the turn's id, so a retry of the
 turn is answered from the stored reply (``rasa_server.exactly_once``).
@@ -75,11 +77,15 @@ class TextOnlyRestInput(RestInput):
             message.message_id = (message.metadata or {}).pop("message_id", None) \
                 or message.message_id
             message.metadata = message.metadata or None
+            output = message.output_channel
             try:
                 await on_new_message(message)
             except Exception:  # noqa: BLE001 - logged; the candidate gets a reply anyway
                 logger.exception("message of %s could not be handled", message.sender_id)
-            output = message.output_channel
+                # What the turn said before it failed (its tracker could not be saved, for
+                # one) is not in the store: given as an answer, a retry would run it again.
+                if isinstance(output, CollectingOutputChannel):
+                    output.messages.clear()
             if isinstance(output, CollectingOutputChannel) and not output.messages and (
                     message.text or "").strip() and not await self.paused(message.sender_id):
                 await output.send_response(message.sender_id, unavailable_message(message.text))
