@@ -1,12 +1,12 @@
 """``python -m bot.quality.soak [--quick]``: fuzz, load and faults against real servers.
 
 Starts its own servers under supervisord (free ports, a throw-away var/ directory), then:
-the fuzz of the web front and the REST channel; load with locust while each server is
-killed with -9 in turn and the SQLite tracker is held locked; the check of every sent
-turn in the tracker store; a normal question at the end. Full: 5,000 fuzz inputs per
-target and 10 minutes of 16 users; ``--quick`` (``make test``): 250 per target and one
-minute. Writes ``reports/soak.json`` and prints the figures; exits 1 when a pass
-condition fails.
+the fuzz of the web front, the REST channel and the 公众号 webhook; load with locust while
+each server is killed with -9 in turn and the SQLite tracker is held locked; the check of
+every sent turn in the tracker store; a normal question at the end. Full: 5,000 fuzz
+inputs per target (500 for the webhook, each a turn) and 10 minutes of 16 users;
+``--quick`` (``make test``): 250 per target (40 for the webhook) and one minute. Writes
+``reports/soak.json`` and prints the figures; exits 1 when a pass condition fails.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from bot import PROJECT_ROOT
 from bot.quality.soak.faults import account, run_faults
 from bot.quality.soak.fuzz import fuzz_rest, fuzz_web
 from bot.quality.soak.load import Load, check_tracker
+from bot.quality.soak.wechat_fuzz import account_environment, fuzz_wechat
 from bot.rasa_client import RasaBadResponse, RasaClient, RasaUnavailable
 from bot.servers import Ports, Supervisor, is_up
 
 REPORT = PROJECT_ROOT / "reports" / "soak.json"
-FULL = {"fuzz": 5000, "users": 16, "seconds": 600}
-QUICK = {"fuzz": 250, "users": 16, "seconds": 60}
+FULL = {"fuzz": 5000, "wechat_fuzz": 500, "users": 16, "seconds": 600}
+QUICK = {"fuzz": 250, "wechat_fuzz": 40, "users": 16, "seconds": 60}
 CHECK_QUESTION, CHECK_ENTRY = "证书直邮怎么申请？", "direct_mail_how"
 
 
@@ -51,7 +52,7 @@ def verdict(report: dict) -> list[str]:
     for fuzz in report["fuzz"]:
         if fuzz["server_errors"] or fuzz["empty_replies"]:
             failed.append(f"{fuzz['target']}: {fuzz['server_errors']} 5xx, "
-                          f"{fuzz['empty_replies']} empty replies")
+                          f"{fuzz['empty_replies']} empty replies or wrong statuses")
     load = report["load"]
     if load["lost"] or load["duplicated"]:
         failed.append(f"load: {load['lost']} turns lost, {load['duplicated']} duplicated")
@@ -69,13 +70,15 @@ def verdict(report: dict) -> list[str]:
 
 def run(plan: dict, var: Path, report: dict) -> None:
     """The suite on servers of its own under ``var``; figures into ``report``."""
+    wechat = account_environment()
     supervisor = Supervisor(Ports.free(), var_dir=var,
-                            tracker_db_url=f"sqlite:///{var / 'tracker.db'}")
+                            tracker_db_url=f"sqlite:///{var / 'tracker.db'}", extra_env=wechat)
     supervisor.start()
     try:
         web = f"http://127.0.0.1:{supervisor.ports.web}"
         rasa = f"http://127.0.0.1:{supervisor.ports.rasa}"
-        report["fuzz"] = [vars(fuzz_web(web, plan["fuzz"])), vars(fuzz_rest(rasa, plan["fuzz"]))]
+        report["fuzz"] = [vars(fuzz_web(web, plan["fuzz"])), vars(fuzz_rest(rasa, plan["fuzz"])),
+                          vars(fuzz_wechat(rasa, wechat["WECHAT_TOKEN"], plan["wechat_fuzz"]))]
         report["after_fuzz"] = still_right(supervisor)
         load = Load(web, plan["users"], plan["seconds"], var / "load")
         time.sleep(5)
