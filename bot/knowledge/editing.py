@@ -112,7 +112,7 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _yaml() -> YAML:
+def round_trip_yaml() -> YAML:
     yaml = YAML()  # round trip: comments, order and block answers kept
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -120,9 +120,9 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _dump(data: Any) -> str:
+def round_trip_dump(data: Any) -> str:
     out = io.StringIO()
-    _yaml().dump(data, out)
+    round_trip_yaml().dump(data, out)
     return out.getvalue()
 
 
@@ -132,7 +132,7 @@ def clean_questions(questions: list[str]) -> list[str]:
     return list(dict.fromkeys(q for q in cleaned if q))
 
 
-def _entries_dir(entries_dir: Path | None) -> Path:
+def entries_directory(entries_dir: Path | None) -> Path:
     return Path(entries_dir or datafiles.paths().entries_dir)
 
 
@@ -140,12 +140,12 @@ def entry_file(entry_id: str, entries_dir: Path | None = None) -> Path:
     """The topic file an entry lives in."""
     for entry in load_knowledge_base(entries_dir).entries:
         if entry.id == entry_id:
-            return _entries_dir(entries_dir) / entry.source_file
+            return entries_directory(entries_dir) / entry.source_file
     raise ChangeRefused([refusal("no_entry", id=entry_id)])
 
 
-def _entry_excerpt(entry: Any) -> str:
-    return _dump([entry])
+def entry_excerpt(entry: Any) -> str:
+    return round_trip_dump([entry])
 
 
 def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | None = None) -> Change:
@@ -155,17 +155,17 @@ def add_paraphrases(entry_id: str, questions: list[str], entries_dir: Path | Non
         raise ChangeRefused([refusal("no_question")])
     path = entry_file(entry_id, entries_dir)
     before = path.read_text(encoding="utf-8")
-    data = _yaml().load(before)
+    data = round_trip_yaml().load(before)
     entry = next(e for e in data["entries"] if e["id"] == entry_id)
-    excerpt_before = _entry_excerpt(entry)
+    excerpt_before = entry_excerpt(entry)
     known = {normalise(p) for p in entry["paraphrases"]} | {normalise(entry["question"])}
     added = [q for q in questions if normalise(q) not in known]
     if not added:
         raise ChangeRefused([refusal("already_paraphrase")])
     entry["paraphrases"].extend(added)
     cases = [{"turns": [q], "expect": entry_id} for q in added]
-    return Change("paraphrases", path, before, _dump(data), f"{len(added)} paraphrase(s) for {entry_id}",
-                  entry_id, _entries_dir(entries_dir), cases, excerpt_before, _entry_excerpt(entry))
+    return Change("paraphrases", path, before, round_trip_dump(data), f"{len(added)} paraphrase(s) for {entry_id}",
+                  entry_id, entries_directory(entries_dir), cases, excerpt_before, entry_excerpt(entry))
 
 
 def passage_answer(kb: KnowledgeBase, passage_ids: list[str]) -> tuple[str, list[str]]:
@@ -202,9 +202,9 @@ def new_entry(topic: str, entry_id: str, region: str, question: str, paraphrases
                         + (refusal("unknown_passages", ids=", ".join(unknown)) if unknown else ""))
     if problems:
         raise ChangeRefused(problems)
-    path = _entries_dir(entries_dir) / f"{topic}.yml"
+    path = entries_directory(entries_dir) / f"{topic}.yml"
     before = path.read_text(encoding="utf-8")
-    data = _yaml().load(before)
+    data = round_trip_yaml().load(before)
     answer, citations = passage_answer(kb, passage_ids)
     own = normalise(question)
     paraphrases = [p for p in clean_questions(paraphrases) if normalise(p) != own]
@@ -213,8 +213,8 @@ def new_entry(topic: str, entry_id: str, region: str, question: str, paraphrases
              **({"related": list(related)} if related else {})}
     data["entries"].append(entry)
     cases = [{"turns": [q], "expect": entry_id} for q in [question, *paraphrases][:3]]
-    return Change("new_entry", path, before, _dump(data), f"new entry {entry_id} in {topic}", entry_id,
-                  _entries_dir(entries_dir), cases, None, _entry_excerpt(data["entries"][-1]))
+    return Change("new_entry", path, before, round_trip_dump(data), f"new entry {entry_id} in {topic}", entry_id,
+                  entries_directory(entries_dir), cases, None, entry_excerpt(data["entries"][-1]))
 
 
 def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
@@ -226,20 +226,20 @@ def add_out_of_scope(questions: list[str], group: str = "from_the_inbox",
         raise ChangeRefused([refusal("no_question")])
     path = Path(path or datafiles.paths().out_of_scope)
     before = path.read_text(encoding="utf-8")
-    data = _yaml().load(before)
+    data = round_trip_yaml().load(before)
     groups = data["questions"]
     existing = {normalise(q) for qs in groups.values() for q in qs or []}
     added = [q for q in questions if normalise(q) not in existing]
     if not added:
         raise ChangeRefused([refusal("already_out_of_scope")])
-    excerpt_before = _dump({group: list(groups.get(group) or [])})
+    excerpt_before = round_trip_dump({group: list(groups.get(group) or [])})
     if groups.get(group) is None:
         groups[group] = []
     groups[group].extend(added)
     cases = [{"turns": [q], "expect": "fallback"} for q in added]
-    return Change("out_of_scope", path, before, _dump(data), f"{len(added)} question(s) out of scope",
-                  path.name, _entries_dir(entries_dir), cases, excerpt_before,
-                  _dump({group: list(groups[group])}))
+    return Change("out_of_scope", path, before, round_trip_dump(data), f"{len(added)} question(s) out of scope",
+                  path.name, entries_directory(entries_dir), cases, excerpt_before,
+                  round_trip_dump({group: list(groups[group])}))
 
 
 def regression_cases(cases: list[dict[str, Any]], summary: str, cases_file: Path | None = None,
@@ -252,8 +252,8 @@ def regression_cases(cases: list[dict[str, Any]], summary: str, cases_file: Path
         raise ChangeRefused([refusal("no_case")])
     path = Path(cases_file or STAFF_CASES)
     before = path.read_text(encoding="utf-8") if path.exists() else ""
-    return Change("cases", path, before, before, summary, path.name, _entries_dir(entries_dir), cases,
-                  None, _dump(cases))
+    return Change("cases", path, before, before, summary, path.name, entries_directory(entries_dir), cases,
+                  None, round_trip_dump(cases))
 
 
 # ---------------------------------------------------------------- validating
@@ -383,7 +383,7 @@ def apply(change: Change, who: str, when: datetime | None = None, changelog: Pat
         log = changelog.read_text(encoding="utf-8") if changelog.exists() else _CHANGELOG_HEADER
         note = {"when": when.isoformat(timespec="seconds"), "who": who, "kind": change.kind,
                 "file": _display_path(change.path), "summary": change.summary}
-        _write_atomically(changelog, log + _dump([note]))
+        _write_atomically(changelog, log + round_trip_dump([note]))
         if change.cases:
             before = cases_file.read_text(encoding="utf-8") if cases_file.exists() else ""
             _write_atomically(cases_file, _cases_text(before, change.cases, change.summary, when))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from bot import datafiles
 from bot.knowledge.corpus import dump_yaml
-from bot.knowledge.editing import Change, ChangeRefused, _dump, _entries_dir, _entry_excerpt, _yaml, entry_file
+from bot.knowledge.editing import (Change, ChangeRefused, entries_directory, entry_excerpt,
+                                   entry_file, round_trip_dump, round_trip_yaml)
 from bot.knowledge.editions import AffectedEntry, EditionDiff
 from bot.knowledge.entries import load_knowledge_base
 from bot.lang.text import to_simplified
@@ -34,7 +35,7 @@ def save_document(document: dict, sources_dir: Path | None = None,
     return Change("source", path, path.read_text(encoding="utf-8") if path.exists() else "",
                   dump_yaml(document), f"new document {document['id']}"
                   + (f" (supersedes {document['supersedes']})" if document.get("supersedes") else ""),
-                  document["id"], _entries_dir(entries_dir))
+                  document["id"], entries_directory(entries_dir))
 
 
 def proposed_citations(affected: AffectedEntry, diff: EditionDiff) -> list[str]:
@@ -81,7 +82,7 @@ def proposed_answer(affected: AffectedEntry, diff: EditionDiff) -> str:
 def _load(entry_id: str, entries_dir: Path | None):
     path = entry_file(entry_id, entries_dir)
     before = path.read_text(encoding="utf-8")
-    data = _yaml().load(before)
+    data = round_trip_yaml().load(before)
     entry = next(e for e in data["entries"] if e["id"] == entry_id)
     return path, before, data, entry
 
@@ -101,11 +102,11 @@ def update_entry(entry_id: str, answer: str, citations: list[str],
     if unknown:
         raise ChangeRefused([texts["unknown_passage"].format(id=c) for c in unknown])
     path, before, data, entry = _load(entry_id, entries_dir)
-    excerpt_before = _entry_excerpt(entry)
+    excerpt_before = entry_excerpt(entry)
     entry["answer"] = LiteralScalarString(answer + "\n")
     entry["citations"] = citations
-    return Change("update_entry", path, before, _dump(data), f"{entry_id} updated to a new edition",
-                  entry_id, _entries_dir(entries_dir), [], excerpt_before, _entry_excerpt(entry))
+    return Change("update_entry", path, before, round_trip_dump(data), f"{entry_id} updated to a new edition",
+                  entry_id, entries_directory(entries_dir), [], excerpt_before, entry_excerpt(entry))
 
 
 def keep_entry(entry_id: str, reason: str, entries_dir: Path | None = None) -> Change:
@@ -115,7 +116,7 @@ def keep_entry(entry_id: str, reason: str, entries_dir: Path | None = None) -> C
         raise ChangeRefused([_texts()["decisions"]["keep_needs_reason"]])
     path, before, _, entry = _load(entry_id, entries_dir)
     return Change("keep_entry", path, before, before, f"{entry_id} kept: {reason}", entry_id,
-                  _entries_dir(entries_dir), [], _entry_excerpt(entry), _entry_excerpt(entry))
+                  entries_directory(entries_dir), [], entry_excerpt(entry), entry_excerpt(entry))
 
 
 def retire_entry(entry_id: str, entries_dir: Path | None = None) -> Change:
@@ -127,15 +128,15 @@ def retire_entry(entry_id: str, entries_dir: Path | None = None) -> Change:
     if others:
         raise ChangeRefused([_texts()["decisions"]["retire_blocked"].format(id=entry_id,
                                                                             others="、".join(others))])
-    excerpt_before = _entry_excerpt(entry)
+    excerpt_before = entry_excerpt(entry)
     data["entries"] = [e for e in data["entries"] if e["id"] != entry_id]
     for other in data["entries"]:
         if entry_id in (other.get("related") or []):
             other["related"] = [r for r in other["related"] if r != entry_id]
             if not other["related"]:
                 del other["related"]
-    return Change("retire_entry", path, before, _dump(data), f"{entry_id} retired", entry_id,
-                  _entries_dir(entries_dir), [], excerpt_before, None)
+    return Change("retire_entry", path, before, round_trip_dump(data), f"{entry_id} retired", entry_id,
+                  entries_directory(entries_dir), [], excerpt_before, None)
 
 
 def save_holidays(year: int, spec: dict, path: Path | None = None,
@@ -154,7 +155,7 @@ def save_holidays(year: int, spec: dict, path: Path | None = None,
         raise ChangeRefused(problems)
     path = Path(path or datafiles.paths().holidays)
     before = path.read_text(encoding="utf-8") if path.exists() else ""
-    data = _yaml().load(before) if before else None
+    data = round_trip_yaml().load(before) if before else None
     data = data if isinstance(data, dict) else {}
     years = data.get("years") or {}
     years[year] = {
@@ -165,8 +166,8 @@ def save_holidays(year: int, spec: dict, path: Path | None = None,
         "makeup_workdays": [{"date": day, "name": name} for day, name in sorted(schedule.makeup_workdays.items())],
     }
     data["years"] = years
-    text = _dump(data)
+    text = round_trip_dump(data)
     if not before:
         text = "# Holiday schedules staff entered (bot/lang/holiday_schedules.py).\n" + text
     return Change("holidays", path, before, text, f"holiday schedule {year}", str(year),
-                  _entries_dir(entries_dir), [], None, _dump({year: years[year]}))
+                  entries_directory(entries_dir), [], None, round_trip_dump({year: years[year]}))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import PROJECT_ROOT
+from bot.config import Settings
 
 HISTORY = PROJECT_ROOT / "models" / "publish-history.json"
 KEPT = 20
@@ -111,7 +112,7 @@ def _previous_model_back(job, status) -> None:
     else:
         rasa_inputs.record_path(job.RASA_MODEL).unlink(missing_ok=True)
     os.replace(previous, job.RASA_MODEL)
-    token = os.environ.get("RASA_TOKEN") or None
+    token = Settings()("RASA_TOKEN", str, None)
     for url in status.instances:
         with job.RasaInstance(url, token, timeout_seconds=60) as rasa:
             rasa.replace_model(job.RASA_MODEL)
