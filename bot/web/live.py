@@ -26,10 +26,17 @@ from bot.web.security import SlidingWindowLimiter as SlidingWindowLimit
 from bot.web.storage.handoff import Handoff, HandoffStore
 from bot.web.live_broker import (DESK_CHANNEL, QUEUE_CHANNEL, LiveBroker, broker_for,
                                  conversation_channel)
+from bot.web.live_streams import StreamSlots
 from bot.web.chat.bubbles import STAFF_METADATA_KEY, bot_bubble, user_bubble
 from bot.web.config import WebSettings
 
 HOURS_MODES = ("schedule", "open", "closed")
+
+
+def _streams(per_key: str, total: str, per_key_override: int | None = None) -> StreamSlots:
+    limits = handoff_settings().get("streams") or {}
+    per = per_key_override if per_key_override is not None else limits.get(per_key, 8)
+    return StreamSlots(int(per), int(limits.get(total, 400)))
 
 
 def _limit(name: str, default: tuple[int, int]) -> SlidingWindowLimit:
@@ -48,12 +55,15 @@ class LiveHandoff:
     release_override: float | None = None         # HANDOFF_DESK_RELEASE_SECONDS
     per_session: SlidingWindowLimit = field(default_factory=lambda: _limit("per_session", (20, 600)))
     per_client: SlidingWindowLimit = field(default_factory=lambda: _limit("per_client", (200, 600)))
+    candidate_streams: StreamSlots = field(default_factory=lambda: _streams("per_client", "candidates_total"))
+    desk_streams: StreamSlots = field(default_factory=lambda: _streams("per_staff", "desks_total"))
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> LiveHandoff:
         return cls(HandoffStore(settings.tracker_db_url), broker_for(settings.handoff_redis_url),
                    settings.handoff_hours, settings.handoff_claim_timeout_seconds,
-                   settings.handoff_desk_release_seconds)
+                   settings.handoff_desk_release_seconds,
+                   candidate_streams=_streams("per_client", "candidates_total", settings.handoff_streams_per_client))
 
     def staff_on_duty(self) -> bool:
         if self.hours in ("open", "closed"):
@@ -74,6 +84,11 @@ class LiveHandoff:
         """How often an open stream shows it is alive and sweeps the claims of desks that
         disappeared: at most ``longest``, and thrice within the release time."""
         return max(0.5, min(longest, self.release_seconds() / 3))
+
+    @staticmethod
+    def stream_retry_ms() -> int:
+        """When a refused or finished stream's client may try again (SSE ``retry``)."""
+        return int(float((handoff_settings().get("streams") or {}).get("retry_seconds", 30)) * 1000)
 
     def wait_seconds(self, session_id: str, client: str) -> int:
         """0 when this request may go on, else how long to wait."""

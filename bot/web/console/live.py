@@ -120,7 +120,17 @@ async def desk_stream(request: Request) -> Response:
     me, _ = _me(request)
     editor = can_edit(request)
 
-    async def events() -> AsyncIterator[dict[str, str]]:
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        async with live.desk_streams.slot(me) as accepted:
+            if not accepted:  # too many desks of this staff member, or of this instance
+                retry_ms = live.stream_retry_ms()
+                yield {"event": "refused", "retry": retry_ms, "data": json.dumps(
+                    {"message": state.texts["staff_live"]["streams_full"]}, ensure_ascii=False)}
+                return
+            async for event in desk_events():
+                yield event
+
+    async def desk_events() -> AsyncIterator[dict[str, str]]:
         tick = live.tick_seconds(STREAM_TICK_SECONDS)
         async with live.broker.subscribe(DESK_CHANNEL, QUEUE_CHANNEL) as subscription:
             yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live, editor), ensure_ascii=False)}
