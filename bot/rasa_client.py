@@ -250,8 +250,13 @@ class AsyncRasaClient(_Endpoints):
                             params={**self.params(), "include_events": "NONE"},
                             json={"text": text, "sender": "user", "parse_data": unread})
 
-    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]],
+                            output_channel: str | None = None) -> None:
         """``POST /conversations/<id>/tracker/events``: Rasa's own events appended
-        (``pause``, ``resume``, a staff member's ``bot`` message)."""
-        await self._request("POST", self.tracker_path(sender_id) + "/events",
-                            params={**self.params(), "include_events": "NONE"}, json=events)
+        (``pause``, ``resume``, a staff member's ``bot`` message). With ``output_channel``
+        Rasa also sends the bot events to that channel first and stores nothing when it
+        fails (Rasa's ``execute_side_effects``)."""
+        params = {**self.params(), "include_events": "NONE"}
+        if output_channel is not None:
+            params.update(output_channel=output_channel, execute_side_effects="true")
+        await self._request("POST", self.tracker_path(sender_id) + "/events", params=params, json=events)

@@ -41,6 +41,7 @@ from bot.web.console.csv_files import to_csv
 from bot.web.storage.handoff import Handoff, HandoffConflict
 from bot.web.live import LiveHandoff, live_handoff
 from bot.web.live_broker import DESK_CHANNEL, QUEUE_CHANNEL
+from bot.web.live_wechat import SWEEP_SECONDS
 from bot.web.chat.bubbles import bubbles_from_tracker_events
 from bot.web.staff_identity import editor_only, staff_of, staff_only
 from bot.web.app_state import WebState, web_state
@@ -136,7 +137,8 @@ async def desk_stream(request: Request) -> Response:
             yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live, editor), ensure_ascii=False)}
             alive_at = time.monotonic()
             while not await request.is_disconnected():
-                event = await subscription.next(tick)
+                event = await subscription.next(min(tick, SWEEP_SECONDS))
+                await live.wechat.sweep(live)  # WeChat candidates write to Rasa, not here
                 if time.monotonic() - alive_at >= tick:  # busy or idle, this desk is still open
                     alive_at = time.monotonic()
                     await run_in_threadpool(live.store.seen, me)

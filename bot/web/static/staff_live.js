@@ -103,6 +103,10 @@
       row.appendChild(el("span", { class: "src" }, t.sources_label + "：" +
         [source.title, source.issuer, source.date].filter(Boolean).join(" · ")));
     });
+    if (bubble.delivery === "next_message" || bubble.delivery === "sent") {  // a WeChat candidate
+      row.appendChild(el("span", { class: "delivery", "data-delivery": bubble.delivery },
+        bubble.delivery === "sent" ? t.delivered_wechat : t.waits_for_candidate));
+    }
     box.appendChild(row);
     box.scrollTop = box.scrollHeight;
   }
