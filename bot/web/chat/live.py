@@ -7,7 +7,8 @@
 ``GET /api/live/stream``          ``?session_id=``: server-sent events: ``state`` (the
                                   handoff changed: its view) and ``message`` (a staff
                                   member's bubble); on reconnect the widget reloads the
-                                  history from the tracker, so nothing is missed
+                                  history from the tracker, so nothing is missed; ends
+                                  with the handoff; over the stream limits: ``refused``
 ``POST /api/live/leave-message``  ``{session_id, contact, message}``: a message for staff
 
 ``/api/chat`` hands a message here first (:func:`take_over`): during a handoff it is
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 from sse_starlette.sse import EventSourceResponse
@@ -115,11 +117,12 @@ async def stream(request: Request) -> Response:
                 yield {"event": "refused", "retry": retry_ms, "data": {
                     "message": state.texts["chat"]["live"]["streams_full"], "retry_seconds": retry_ms // 1000}}
                 return
-            async for event in _handoff_events(request, live, session_id):
-                if event["event"] == "state" and event["data"].get("state") not in ACTIVE:
-                    yield {**event, "retry": retry_ms}
-                    return  # the handoff is over: so is its stream
-                yield event
+            async with aclosing(_handoff_events(request, live, session_id)) as handoff_events:
+                async for event in handoff_events:
+                    if event["event"] == "state" and event["data"].get("state") not in ACTIVE:
+                        yield {**event, "retry": retry_ms}
+                        return  # the handoff is over: so is its stream (and its subscription)
+                    yield event
 
     return EventSourceResponse(_as_json(events()), ping=int(STREAM_TICK_SECONDS))
 

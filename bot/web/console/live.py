@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 from sse_starlette.sse import EventSourceResponse
@@ -128,8 +129,9 @@ async def desk_stream(request: Request) -> Response:
                 yield {"event": "refused", "retry": retry_ms, "data": json.dumps(
                     {"message": state.texts["staff_live"]["streams_full"]}, ensure_ascii=False)}
                 return
-            async for event in desk_events():
-                yield event
+            async with aclosing(desk_events()) as events_of_the_desk:
+                async for event in events_of_the_desk:
+                    yield event
 
     async def desk_events() -> AsyncIterator[dict[str, str]]:
         tick = live.tick_seconds(STREAM_TICK_SECONDS)
