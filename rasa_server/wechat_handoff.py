@@ -76,32 +76,68 @@ class StaffReplies(OutputChannel):
 def waiting_staff_replies(events: list[Any], message_id: Optional[str]) -> list[dict[str, Any]]:
     """The staff replies marked for the next message that came after the candidate's
     previous message and before the message ``message_id`` (the same on WeChat's retries
-    of it), as messages for the channel's text format."""
+    of it; a message not stored yet comes after every event), as messages for the
+    channel's text format."""
     from rasa.shared.core.events import BotUttered, UserUttered
 
     users = [n for n, e in enumerate(events) if isinstance(e, UserUttered)]
-    this = next((n for n in reversed(users) if events[n].message_id == message_id), None)
-    if this is None:
-        return []
+    this = next((n for n in reversed(users) if events[n].message_id == message_id), len(events))
     before = max((n for n in users if n < this), default=-1)
     return [{**e.message(), STAFF_KEY: e.metadata.get(STAFF_KEY)} for e in events[before + 1:this]
             if isinstance(e, BotUttered) and e.metadata.get(DELIVERY_KEY) == NEXT_MESSAGE]
 
 
-async def paused_reply(agent: Any, sender_id: str, message_id: Optional[str],
-                       max_bytes: int) -> tuple[bool, Optional[str]]:
-    """(whether a person has the conversation, the reply then: the staff replies waiting
-    for this message, or None for no reply)."""
+def unclaimed_too_long(events: list[Any], now: float) -> bool:
+    """Paused longer than the claim timeout (data/handoff) without a staff message: nobody
+    took the conversation (or no desk was open to see it)."""
+    from rasa.shared.core.events import BotUttered, ConversationPaused
+
+    from bot.datafiles import handoff_settings
+
+    timeout = float(os.environ.get("HANDOFF_CLAIM_TIMEOUT_SECONDS")
+                    or handoff_settings().get("claim_timeout_seconds", 300))
+    paused = next((n for n in range(len(events) - 1, -1, -1) if isinstance(events[n], ConversationPaused)), None)
+    if paused is None or now - events[paused].timestamp <= timeout:
+        return False
+    return not any(isinstance(e, BotUttered) and e.metadata.get(STAFF_KEY) for e in events[paused:])
+
+
+class PausedTurn:
+    """A WeChat message in a conversation a person has (or was asked for): read before
+    the turn, once, from the tracker store."""
+
+    def __init__(self, paused: bool, waiting: list[dict[str, Any]]) -> None:
+        self.paused, self.waiting = paused, waiting
+
+    def reply(self, max_bytes: int) -> Optional[str]:
+        """The staff replies that waited for this message, or None for no reply."""
+        if not self.waiting:
+            return None
+        from bot.dialogue.channel_text import cut_to_bytes
+
+        share = max_bytes // len(self.waiting)
+        return cut_to_bytes("\n\n".join(staff_text(m, share - 2) for m in self.waiting), max_bytes)
+
+
+async def paused_turn(agent: Any, sender_id: str, message_id: Optional[str]) -> PausedTurn:
+    """Whether a person has the conversation, and what waits for this message. A pause
+    nobody took up within the claim timeout is over (``ConversationResumed``): the
+    assistant answers again, and the web front ends the queued handoff."""
+    from rasa.shared.core.events import ConversationResumed
+
     tracker = await agent.tracker_store.retrieve(sender_id)
     if tracker is None or not tracker.is_paused():
-        return False, None
-    waiting = waiting_staff_replies(list(tracker.events), message_id)
-    if not waiting:
-        return True, None
-    from bot.dialogue.channel_text import cut_to_bytes
-
-    share = max_bytes // len(waiting)
-    return True, cut_to_bytes("\n\n".join(staff_text(m, share - 2) for m in waiting), max_bytes)
+        return PausedTurn(False, [])
+    events = list(tracker.events)
+    if unclaimed_too_long(events, time.time()):
+        async with agent.lock_store.lock(sender_id):
+            tracker = await agent.processor.fetch_tracker_with_initial_session(sender_id)
+            if tracker.is_paused():
+                tracker.update(ConversationResumed(timestamp=time.time()))
+                await agent.tracker_store.save(tracker)
+        logger.info("%s waited past the claim timeout: the assistant answers again", sender_id)
+        return PausedTurn(False, [])
+    return PausedTurn(True, waiting_staff_replies(events, message_id))
 
 
 def staff_on_duty() -> bool:

@@ -176,13 +176,13 @@ def test_a_wechat_candidate_is_handed_over_and_staff_replies_wait_for_the_next_m
         ("bot", "您好，我帮您查一下邮寄记录。", STAFF), ("user", "好的，谢谢", None), ("user", "还在吗", None)]
 
 
-def test_staff_replies_go_out_through_the_customer_service_api_and_a_refused_one_waits(
+def test_staff_replies_go_out_through_the_customer_service_api_and_an_unclaimed_request_expires(
         servers: RunningServers, tmp_path, warm: None) -> None:
     openid = new_openid()
     sender = "wx-" + openid
     with customer_service_api() as api, \
             another_rasa(servers, tmp_path / "rasa", WECHAT_CUSTOMER_SERVICE="1", WECHAT_APP_SECRET=APP_SECRET,
-                         WECHAT_API_BASE=api) as rasa_url, \
+                         WECHAT_API_BASE=api, HANDOFF_CLAIM_TIMEOUT_SECONDS="2") as rasa_url, \
             another_web_front(servers, tmp_path / "web", RASA_URL=rasa_url, HANDOFF_HOURS="open",
                               WECHAT_CUSTOMER_SERVICE="1") as web_url:
         wechat = official_account(rasa_url, secure=True)
@@ -203,6 +203,17 @@ def test_staff_replies_go_out_through_the_customer_service_api_and_a_refused_one
             given = wechat.deliver(wechat.text(openid, "好的"), openid)
             assert given.reply == f"人工客服{STAFF}：\n查到了，明天送达。"   # not the one WeChat took
             assert staff.post("/staff/api/live/end", json={"sender_id": sender}, headers=headers).status_code == 200
+
+            # nobody takes another candidate's request within the claim timeout (2 s here):
+            # their next message is the assistant's again, and the desk's queue lets go of it
+            waiting = new_openid()
+            asked = wechat.deliver(wechat.text(waiting, "找人工客服"), waiting)
+            assert "正在为您转接人工客服" in asked.reply
+            desk.wait_for("queue", lambda d: any(q["sender_id"] == "wx-" + waiting for q in d["queue"]))
+            time.sleep(2.5)
+            answered = wechat.deliver(wechat.text(waiting, "什么是证书直邮？"), waiting)
+            assert answered.reply and "直邮" in answered.reply and not answered.platform_error
+            desk.wait_for("queue", lambda d: all(q["sender_id"] != "wx-" + waiting for q in d["queue"]))
         finally:
             desk.close()
             staff.close()

@@ -3,9 +3,10 @@ rasa_server/wechat_handoff.py).
 
 A WeChat candidate writes to Rasa's WeChat channel, never to this web front, so what the
 desks must learn comes from Rasa's tracker store: :class:`WeChatWatch` reads the new
-``pause`` and ``user`` events of WeChat conversations (``wx-``, ``wecom-`` senders) every
-few seconds while a desk is open, queues a conversation the channel paused because the
-candidate asked for a person, and shows the desks a candidate's message during a handoff.
+``pause``, ``user`` and ``resume`` events of WeChat conversations (``wx-``, ``wecom-``
+senders) every few seconds while a desk is open, queues a conversation the channel paused
+because the candidate asked for a person, shows the desks a candidate's message during a
+handoff, and ends a handoff the channel resumed (nobody took it within the claim timeout).
 A staff reply goes back through Rasa to the channel (:func:`delivery_channel`).
 """
 
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.web.chat.bubbles import user_bubble
 from bot.web.live_broker import DESK_CHANNEL
+from bot.web.storage.handoff import HandoffConflict
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 
 if TYPE_CHECKING:
@@ -84,6 +86,12 @@ class WeChatWatch:
             return
         handoff = await run_in_threadpool(live.store.active, sender_id)
         if handoff is None or handoff.requested_at > timestamp:
+            return
+        if kind == "resume":  # the channel gave up waiting: nobody took it within the claim timeout
+            try:
+                await live.announce(await run_in_threadpool(live.store.end, sender_id, "system"))
+            except HandoffConflict:
+                pass  # ended meanwhile
             return
         try:
             text = str(json.loads(data).get("text") or "")

@@ -160,12 +160,12 @@ class HandoffStore:
 
     def channel_events(self, prefixes: tuple[str, ...], after_id: int | None, since: float,
                        limit: int = 500) -> list[tuple[int, str, str, float, str]]:
-        """Rasa's ``user`` and ``pause`` events of the conversations whose sender starts
+        """Rasa's ``user``, ``pause`` and ``resume`` events of the conversations whose sender starts
         with one of ``prefixes`` (the WeChat channels), oldest first: those after the row
         ``after_id``, or on a first look those since ``since``; (id, sender, type,
         timestamp, data)."""
         found = sa.or_(*(database.events.c.sender_id.startswith(p, autoescape=True) for p in prefixes))
-        where = [database.events.c.type_name.in_(("user", "pause")), found]
+        where = [database.events.c.type_name.in_(("user", "pause", "resume")), found]
         where.append(database.events.c.id > after_id if after_id is not None
                      else database.events.c.timestamp >= since)
         query = (sa.select(database.events.c.id, database.events.c.sender_id, database.events.c.type_name,
