@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import httpx
 import pytest
@@ -97,3 +98,22 @@ def test_a_staff_member_s_desks_are_bounded(servers: RunningServers) -> None:
         for desk in desks:
             desk.close()
         staff.close()
+
+
+@pytest.mark.servers
+def test_a_quiet_stream_shows_it_is_alive(servers: RunningServers, warm: None) -> None:
+    """A comment line at least every 15 s keeps proxies from closing a quiet stream."""
+    sender = session_id()
+    with httpx.Client(base_url=servers.web_url, trust_env=False) as candidate:
+        assert candidate.post("/api/live/request", json={"session_id": sender}).status_code == 200
+        started, comments = time.monotonic(), []
+        with candidate.stream("GET", f"/api/live/stream?session_id={sender}",
+                              timeout=httpx.Timeout(5, read=25)) as response:
+            for line in response.iter_lines():
+                if line.startswith(":"):
+                    comments.append(time.monotonic() - started)
+                    break
+        staff, csrf = staff_client(servers.web_url, "吴老师")
+        staff.post("/staff/api/live/end", json={"sender_id": sender}, headers={"X-CSRF-Token": csrf})
+        staff.close()
+    assert comments and comments[0] <= 17
