@@ -240,14 +240,23 @@ class AsyncRasaClient(_Endpoints):
         return self.json_object(await self._request("GET", "/status"))
 
     async def log_user_message(self, sender_id: str, text: str) -> None:
-        """``POST /conversations/<id>/messages``: the candidate's message stored (NLU
-        parsed) without the assistant answering it (a person has the conversation)."""
+        """``POST /conversations/<id>/messages``: the candidate's message stored without the
+        assistant answering it (a person has the conversation). It comes with its
+        ``parse_data`` (no intent: the assistant does not read it), so Rasa skips its NLU
+        pipeline: 25 of the 31 ms of Rasa's CPU such a message cost, on the event loop that
+        every other candidate's turn waits for."""
+        unread = {"text": text, "intent": {"name": None, "confidence": 0.0}, "entities": []}
         await self._request("POST", self.tracker_path(sender_id).removesuffix("/tracker") + "/messages",
                             params={**self.params(), "include_events": "NONE"},
-                            json={"text": text, "sender": "user"})
+                            json={"text": text, "sender": "user", "parse_data": unread})
 
-    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]],
+                            output_channel: str | None = None) -> None:
         """``POST /conversations/<id>/tracker/events``: Rasa's own events appended
-        (``pause``, ``resume``, a staff member's ``bot`` message)."""
-        await self._request("POST", self.tracker_path(sender_id) + "/events",
-                            params={**self.params(), "include_events": "NONE"}, json=events)
+        (``pause``, ``resume``, a staff member's ``bot`` message). With ``output_channel``
+        Rasa also sends the bot events to that channel first and stores nothing when it
+        fails (Rasa's ``execute_side_effects``)."""
+        params = {**self.params(), "include_events": "NONE"}
+        if output_channel is not None:
+            params.update(output_channel=output_channel, execute_side_effects="true")
+        await self._request("POST", self.tracker_path(sender_id) + "/events", params=params, json=events)

@@ -26,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from rasa_server.wechat_crypto import InvalidSignature, check_signature
+from rasa_server.wechat_handoff import StaffReplies, pause_for_a_person, paused_turn
 from rasa_server.wechat_late import LateAnswers
 from rasa_server.wechat_protocol import (Incoming, Refused, WeChatSettings, check_timestamp,
                                          encrypted_xml, read_request, text_reply_xml)
@@ -86,6 +87,11 @@ class WeChatInput(InputChannel):
 
     def sender_id(self, incoming: Incoming) -> str:
         return self.SENDER_PREFIX + incoming.sender
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """Where Rasa sends a staff member's reply during a live handoff
+        (``output_channel=wechat``: rasa_server.wechat_handoff)."""
+        return StaffReplies(self.late.api, MAX_REPLY_BYTES)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -162,8 +168,14 @@ class WeChatInput(InputChannel):
         if text is None:
             reply, replied = own_reply, own_reply is not None
         else:
+            handoff = await paused_turn(agent, sender_id, incoming.turn_id)
+            asked = not handoff.paused and await pause_for_a_person(agent, sender_id, text)
             reply, replied = await self.run_turn(agent, on_new_message, incoming,
                                                  await self.chosen_option(agent, sender_id, text))
+            if asked:
+                return channel_texts()["handoff_queued"]
+            if handoff.paused:  # a person has the conversation: never the assistant's reply
+                return handoff.reply(MAX_REPLY_BYTES)
         if not replied:
             return reply
         try:

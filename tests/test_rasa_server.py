@@ -43,10 +43,27 @@ CHECK = textwrap.dedent("""
                 found[name] = error.message
         return found
 
-    original = outcomes()
+    import rasa.server
+    from rasa.server import ErrorResponse  # the 400 of POST .../tracker/events
+
+    class Body:  # what validate_events_in_request_body reads of Sanic's request
+        def __init__(self, json):
+            self.json = json
+
+    def events_outcomes():
+        found = {}
+        for name, body in json.loads(sys.argv[3]).items():
+            try:
+                rasa.server.validate_events_in_request_body(Body(body))
+                found[name] = True
+            except ErrorResponse as error:
+                found[name] = [error.status, error.error_info["message"]]
+        return found
+
+    original, original_events = outcomes(), events_outcomes()
     apply_all()
     apply_all()  # applying twice changes nothing
-    patched = outcomes()
+    patched, patched_events = outcomes(), events_outcomes()
 
     import sqlalchemy
     from sqlalchemy import text
@@ -56,6 +73,9 @@ CHECK = textwrap.dedent("""
         modes = [connection.execute(text(f"PRAGMA {p}")).scalar()
                  for p in ("journal_mode", "synchronous")]
     print(json.dumps({"original": original, "patched": patched,
+                      "events": [original_events, patched_events],
+                      "events_reuses": getattr(rasa.server.validate_events_in_request_body,
+                                               "reuses_validator", False),
                       "reuses": getattr(RemoteAction._validate_action_result, "reuses_validator", False),
                       "sqlite": modes,
                       "pools": [type(engine.pool).__name__, type(memory.pool).__name__]}))
@@ -70,11 +90,25 @@ RESPONSES = {
     "response_not_an_object": {"events": [], "responses": ["text"]},
 }
 
+EVENT_BODIES = {  # bodies of POST /conversations/<id>/tracker/events, as the live handoff sends them and worse
+    "staff_message": [{"event": "bot", "text": "您好，我来帮您查", "timestamp": 1.5, "data": {},
+                       "metadata": {"handoff_staff": "王老师"}}],
+    "pause": {"event": "pause", "timestamp": 1.0},
+    "unknown_event": [{"event": "no_such_event"}],
+    "no_event_name": [{"text": "hello"}],
+    "not_an_object": ["pause"],
+}
+
 
 @needs_rasa_venv
-def test_patched_rasa_validates_action_responses_as_before_and_pools_sqlite_in_wal_mode(tmp_path):
-    result = json.loads(in_rasa_venv(CHECK, json.dumps(RESPONSES), str(tmp_path / "t.db")))
-    assert result["reuses"] is True
+def test_patched_rasa_validates_action_responses_and_events_as_before_and_pools_sqlite_in_wal_mode(tmp_path):
+    result = json.loads(in_rasa_venv(CHECK, json.dumps(RESPONSES), str(tmp_path / "t.db"), json.dumps(EVENT_BODIES)))
+    assert result["reuses"] is True and result["events_reuses"] is True
+    original_events, patched_events = result["events"]
+    assert patched_events == original_events
+    assert patched_events["staff_message"] is True and patched_events["pause"] is True
+    for name in ("unknown_event", "no_event_name", "not_an_object"):
+        assert patched_events[name][0] == 400 and "Failed to validate the events format" in patched_events[name][1]
     assert result["patched"] == result["original"]
     assert result["patched"]["answer"] is True and result["patched"]["empty"] is True
     for name in ("events_not_a_list", "unknown_event", "response_not_an_object"):

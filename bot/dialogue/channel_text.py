@@ -39,7 +39,7 @@ def message_parts(message: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(what must be said, what may be left out for room) of one message."""
     custom = _custom(message)
     answer = custom.get("answer")
-    if custom.get("kind") not in ("faq_answer", "deadline") or not isinstance(answer, str):
+    if custom.get("kind") not in ("faq_answer", "deadline", "staff_answer") or not isinstance(answer, str):
         return [str(message.get("text") or "").strip()], []
     must = [answer.strip()]
     if custom.get("region_note"):

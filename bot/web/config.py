@@ -69,6 +69,9 @@ class WebSettings:
     handoff_redis_url: str | None = None      # the cluster: live events over Redis pub/sub
     handoff_claim_timeout_seconds: float | None = None  # None: data/handoff/handoff.yml's
     handoff_desk_release_seconds: float | None = None   # None: data/handoff/handoff.yml's
+    handoff_streams_per_client: int | None = None       # None: data/handoff/handoff.yml's
+    wechat_customer_service: bool = False     # the 公众号 may use the customer-service API (docs/WECHAT.md)
+    wecom_customer_service: bool = False      # the same for the WeCom application
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
@@ -97,4 +100,7 @@ class WebSettings:
             handoff_redis_url=read("HANDOFF_REDIS_URL", str, None),
             handoff_claim_timeout_seconds=read("HANDOFF_CLAIM_TIMEOUT_SECONDS", float, None),
             handoff_desk_release_seconds=read("HANDOFF_DESK_RELEASE_SECONDS", float, None),
+            handoff_streams_per_client=read("HANDOFF_STREAMS_PER_CLIENT", integer, None),
+            wechat_customer_service=read("WECHAT_CUSTOMER_SERVICE", boolean, False),
+            wecom_customer_service=read("WECOM_CUSTOMER_SERVICE", boolean, False),
         )

@@ -12,6 +12,7 @@ appends ``ConversationResumed``. A candidate's message during the handoff is log
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,15 +22,25 @@ from starlette.requests import Request
 
 from bot.datafiles import handoff_settings
 from bot.dialogue.staff_hours import daily_hours, within_staff_hours
-from bot.rasa_client import AsyncRasaClient
+from bot.rasa_client import AsyncRasaClient, RasaBadResponse
 from bot.web.security import SlidingWindowLimiter as SlidingWindowLimit
 from bot.web.storage.handoff import Handoff, HandoffStore
 from bot.web.live_broker import (DESK_CHANNEL, QUEUE_CHANNEL, LiveBroker, broker_for,
                                  conversation_channel)
+from bot.web.live_streams import StreamSlots
+from bot.web.live_wechat import WeChatWatch, wechat_channel
+from bot.web.storage.conversations import DELIVERY_METADATA_KEY, NEXT_MESSAGE
 from bot.web.chat.bubbles import STAFF_METADATA_KEY, bot_bubble, user_bubble
 from bot.web.config import WebSettings
 
 HOURS_MODES = ("schedule", "open", "closed")
+logger = logging.getLogger(__name__)
+
+
+def _streams(per_key: str, total: str, per_key_override: int | None = None) -> StreamSlots:
+    limits = handoff_settings().get("streams") or {}
+    per = per_key_override if per_key_override is not None else limits.get(per_key, 8)
+    return StreamSlots(int(per), int(limits.get(total, 400)))
 
 
 def _limit(name: str, default: tuple[int, int]) -> SlidingWindowLimit:
@@ -48,12 +59,18 @@ class LiveHandoff:
     release_override: float | None = None         # HANDOFF_DESK_RELEASE_SECONDS
     per_session: SlidingWindowLimit = field(default_factory=lambda: _limit("per_session", (20, 600)))
     per_client: SlidingWindowLimit = field(default_factory=lambda: _limit("per_client", (200, 600)))
+    candidate_streams: StreamSlots = field(default_factory=lambda: _streams("per_client", "candidates_total"))
+    desk_streams: StreamSlots = field(default_factory=lambda: _streams("per_staff", "desks_total"))
+    wechat: WeChatWatch = field(default_factory=WeChatWatch)
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> LiveHandoff:
         return cls(HandoffStore(settings.tracker_db_url), broker_for(settings.handoff_redis_url),
                    settings.handoff_hours, settings.handoff_claim_timeout_seconds,
-                   settings.handoff_desk_release_seconds)
+                   settings.handoff_desk_release_seconds,
+                   candidate_streams=_streams("per_client", "candidates_total", settings.handoff_streams_per_client),
+                   wechat=WeChatWatch(frozenset(name for name, on in (
+                       ("wechat", settings.wechat_customer_service), ("wecom", settings.wecom_customer_service)) if on)))
 
     def staff_on_duty(self) -> bool:
         if self.hours in ("open", "closed"):
@@ -74,6 +91,11 @@ class LiveHandoff:
         """How often an open stream shows it is alive and sweeps the claims of desks that
         disappeared: at most ``longest``, and thrice within the release time."""
         return max(0.5, min(longest, self.release_seconds() / 3))
+
+    @staticmethod
+    def stream_retry_ms() -> int:
+        """When a refused or finished stream's client may try again (SSE ``retry``)."""
+        return int(float((handoff_settings().get("streams") or {}).get("retry_seconds", 30)) * 1000)
 
     def wait_seconds(self, session_id: str, client: str) -> int:
         """0 when this request may go on, else how long to wait."""
@@ -120,16 +142,35 @@ class LiveHandoff:
 
     async def staff_message(self, rasa: AsyncRasaClient, sender_id: str, who: str, text: str,
                             custom: dict[str, Any] | None) -> dict[str, Any]:
-        """A staff member's message: a bot utterance in Rasa marked with their name."""
+        """A staff member's message: a bot utterance in Rasa marked with their name; to a
+        WeChat candidate sent through the channel, or kept for their next message
+        (``delivery``: ``sent`` or ``next_message``)."""
         now = time.time()
-        await rasa.append_events(sender_id, [{
-            "event": "bot", "text": text, "timestamp": now,
-            "data": {"custom": custom} if custom else {}, "metadata": {STAFF_METADATA_KEY: who}}])
+        event = {"event": "bot", "text": text, "timestamp": now,
+                 "data": {"custom": custom} if custom else {}, "metadata": {STAFF_METADATA_KEY: who}}
+        delivery = await self._store_staff_event(rasa, sender_id, event)
         bubble = {**bot_bubble(text, None, custom, now), "staff": who}
+        if delivery:
+            bubble["delivery"] = delivery
         event = {"type": "message", "sender_id": sender_id, "bubble": bubble}
         await self.broker.publish(conversation_channel(sender_id), event)
         await self.broker.publish(DESK_CHANNEL, event)
         return bubble
+
+    async def _store_staff_event(self, rasa: AsyncRasaClient, sender_id: str, event: dict[str, Any]) -> str | None:
+        if wechat_channel(sender_id) is None:  # the web chat: its widget's stream shows it
+            await rasa.append_events(sender_id, [event])
+            return None
+        channel = self.wechat.delivery_channel(sender_id)
+        if channel is not None:
+            try:  # Rasa sends it through the channel's customer-service API, then stores it
+                await rasa.append_events(sender_id, [event], output_channel=channel)
+                return "sent"
+            except RasaBadResponse as error:  # WeChat did not take it: Rasa stored nothing
+                logger.warning("staff reply to %s not sent through %s: %s", sender_id, channel, error)
+        event["metadata"][DELIVERY_METADATA_KEY] = NEXT_MESSAGE
+        await rasa.append_events(sender_id, [event])
+        return NEXT_MESSAGE
 
     async def resume(self, rasa: AsyncRasaClient, handoff: Handoff) -> None:
         """The assistant answers again: Rasa resumes, the widget and the desks hear it."""

@@ -184,3 +184,33 @@ def test_the_widget_goes_on_across_a_web_front_restart(page: Any, servers: Any, 
         staff.close()
     texts = [(e["event"], e.get("text")) for e in tracker_events(servers, sender) if e["event"] in ("user", "bot")]
     assert texts == [("user", "转人工"), ("user", "网断了吗"), ("bot", "我在，请讲。")]
+
+
+def test_a_refused_stream_falls_back_to_polling(page: Any, servers: Any, tmp_path: Any, screenshot: Any) -> None:
+    """The web front holds no more streams for this address (a limit of 0 here): the widget
+    says so and polls the handoff's state and the history, so the staff member's claim and
+    message still reach the candidate."""
+    from tests.test_live_handoff import another_web_front, staff_client
+
+    with another_web_front(servers, tmp_path, HANDOFF_HOURS="open", HANDOFF_STREAMS_PER_CLIENT="0") as url:
+        page.goto(url + "/")
+        page.wait_for_selector('.chat-list[data-loaded="true"]')
+        sender = page.evaluate("() => window.localStorage.getItem('certificate-faq-session-id')")
+        say_during_handoff(page, "转人工")
+        page.wait_for_selector('.live-status[data-state="queued"]')
+        page.wait_for_selector('.live-notice[data-refused="true"]:has-text("现在连接人数较多")')
+        staff, csrf = staff_client(url, STAFF_NAME)
+        try:
+            assert staff.post("/staff/api/live/claim", json={"sender_id": sender},
+                              headers={"X-CSRF-Token": csrf}).status_code == 200
+            page.wait_for_selector('.live-status[data-state="claimed"]', timeout=20_000)
+            assert staff.post("/staff/api/live/reply", json={"sender_id": sender, "text": STAFF_SAYS},
+                              headers={"X-CSRF-Token": csrf}).status_code == 200
+            page.wait_for_selector(f'.chat-row[data-staff="{STAFF_NAME}"]:has-text("{STAFF_SAYS}")', timeout=20_000)
+            screenshot("live-handoff-polling")
+            assert staff.post("/staff/api/live/end", json={"sender_id": sender},
+                              headers={"X-CSRF-Token": csrf}).status_code == 200
+            page.wait_for_selector('.live-status[data-state="claimed"]', state="detached", timeout=20_000)
+        finally:
+            staff.close()
+        assert page.locator(f'.chat-row[data-staff="{STAFF_NAME}"]').count() == 1   # polled, shown once

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from bot.lang.privacy import mask_sensitive
 from bot.rasa_client import RestReply
-from bot.web.storage.conversations import STAFF_METADATA_KEY
+from bot.web.storage.conversations import DELIVERY_METADATA_KEY, STAFF_METADATA_KEY
 
 
 
@@ -92,5 +92,7 @@ def bubbles_from_tracker_events(events: Iterable[Any]) -> list[dict[str, Any]]:
             metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
             if metadata.get(STAFF_METADATA_KEY):  # a staff member's message: the widget names them
                 bubble["staff"] = str(metadata[STAFF_METADATA_KEY])
+            if metadata.get(DELIVERY_METADATA_KEY):  # a WeChat candidate gets it with their next message
+                bubble["delivery"] = str(metadata[DELIVERY_METADATA_KEY])
             bubbles.append(bubble)
     return bubbles

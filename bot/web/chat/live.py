@@ -7,7 +7,8 @@
 ``GET /api/live/stream``          ``?session_id=``: server-sent events: ``state`` (the
                                   handoff changed: its view) and ``message`` (a staff
                                   member's bubble); on reconnect the widget reloads the
-                                  history from the tracker, so nothing is missed
+                                  history from the tracker, so nothing is missed; ends
+                                  with the handoff; over the stream limits: ``refused``
 ``POST /api/live/leave-message``  ``{session_id, contact, message}``: a message for staff
 
 ``/api/chat`` hands a message here first (:func:`take_over`): during a handoff it is
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 from sse_starlette.sse import EventSourceResponse
@@ -37,6 +39,7 @@ from bot.lang.privacy import mask_sensitive
 from bot.lang.text import strip_control
 from bot.web.chat.api import from_rasa, message_of, read_json_object, session_id_of, without_surrogates
 from bot.web.errors import ApiError
+from bot.web.storage.handoff import ACTIVE
 from bot.web.storage.tracker_events import DATABASE_ERRORS
 from bot.web.live import LiveHandoff, live_handoff
 from bot.web.live_broker import QUEUE_CHANNEL, conversation_channel
@@ -99,34 +102,53 @@ async def handoff_state(request: Request) -> Response:
 
 
 async def stream(request: Request) -> Response:
-    """``GET /api/live/stream?session_id=``: this conversation's live events."""
+    """``GET /api/live/stream?session_id=``: this conversation's live events while a person
+    has it or is being asked for; the stream ends with the state that ends the handoff (the
+    SSE ``retry`` then keeps a client that is not the widget from asking again at once).
+    Over the limits of open streams (:mod:`bot.web.live_streams`) a ``refused`` event says
+    why, and the widget polls instead."""
     state, live = web_state(request), live_handoff(request)
     session_id = session_id_of(request.query_params.get("session_id"), state)
+    address, retry_ms = client_address(request), live.stream_retry_ms()
 
     async def events() -> AsyncIterator[dict[str, Any]]:
-        async with live.broker.subscribe(conversation_channel(session_id), QUEUE_CHANNEL) as subscription:
-            view = await live.view(session_id)
-            yield {"event": "state", "data": view}
-            while not await request.is_disconnected():
-                event = await subscription.next(live.tick_seconds(STREAM_TICK_SECONDS))
-                if event is None:
-                    await live.release_stale()  # the holder's desk may have disappeared
-                    if view.get("state") == "queued":  # the wait may have passed the claim timeout
-                        view = await live.view(session_id)
-                        yield {"event": "state", "data": view}
-                    continue
-                if event.get("type") == "message" and event.get("sender_id") == session_id:
-                    yield {"event": "message", "data": event["bubble"]}
-                elif event.get("type") in ("state", "queue"):
-                    view = await live.view(session_id)
-                    yield {"event": "state", "data": view}
+        async with live.candidate_streams.slot(address) as accepted:
+            if not accepted:
+                yield {"event": "refused", "retry": retry_ms, "data": {
+                    "message": state.texts["chat"]["live"]["streams_full"], "retry_seconds": retry_ms // 1000}}
+                return
+            async with aclosing(_handoff_events(request, live, session_id)) as handoff_events:
+                async for event in handoff_events:
+                    if event["event"] == "state" and event["data"].get("state") not in ACTIVE:
+                        yield {**event, "retry": retry_ms}
+                        return  # the handoff is over: so is its stream (and its subscription)
+                    yield event
 
     return EventSourceResponse(_as_json(events()), ping=int(STREAM_TICK_SECONDS))
 
 
-async def _as_json(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, str]]:
+async def _handoff_events(request: Request, live: LiveHandoff, session_id: str) -> AsyncIterator[dict[str, Any]]:
+    async with live.broker.subscribe(conversation_channel(session_id), QUEUE_CHANNEL) as subscription:
+        view = await live.view(session_id)
+        yield {"event": "state", "data": view}
+        while not await request.is_disconnected():
+            event = await subscription.next(live.tick_seconds(STREAM_TICK_SECONDS))
+            if event is None:
+                await live.release_stale()  # the holder's desk may have disappeared
+                if view.get("state") == "queued":  # the wait may have passed the claim timeout
+                    view = await live.view(session_id)
+                    yield {"event": "state", "data": view}
+                continue
+            if event.get("type") == "message" and event.get("sender_id") == session_id:
+                yield {"event": "message", "data": event["bubble"]}
+            elif event.get("type") in ("state", "queue"):
+                view = await live.view(session_id)
+                yield {"event": "state", "data": view}
+
+
+async def _as_json(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
     async for event in events:
-        yield {"event": event["event"], "data": json.dumps(event["data"], ensure_ascii=False)}
+        yield {**event, "data": json.dumps(event["data"], ensure_ascii=False)}
 
 
 def contact_of(raw: Any, state: WebState) -> str:

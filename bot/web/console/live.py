@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 from sse_starlette.sse import EventSourceResponse
@@ -41,6 +42,7 @@ from bot.web.console.csv_files import to_csv
 from bot.web.storage.handoff import Handoff, HandoffConflict
 from bot.web.live import LiveHandoff, live_handoff
 from bot.web.live_broker import DESK_CHANNEL, QUEUE_CHANNEL
+from bot.web.live_wechat import SWEEP_SECONDS
 from bot.web.chat.bubbles import bubbles_from_tracker_events
 from bot.web.staff_identity import editor_only, staff_of, staff_only
 from bot.web.app_state import WebState, web_state
@@ -120,13 +122,25 @@ async def desk_stream(request: Request) -> Response:
     me, _ = _me(request)
     editor = can_edit(request)
 
-    async def events() -> AsyncIterator[dict[str, str]]:
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        async with live.desk_streams.slot(me) as accepted:
+            if not accepted:  # too many desks of this staff member, or of this instance
+                retry_ms = live.stream_retry_ms()
+                yield {"event": "refused", "retry": retry_ms, "data": json.dumps(
+                    {"message": state.texts["staff_live"]["streams_full"]}, ensure_ascii=False)}
+                return
+            async with aclosing(desk_events()) as events_of_the_desk:
+                async for event in events_of_the_desk:
+                    yield event
+
+    async def desk_events() -> AsyncIterator[dict[str, str]]:
         tick = live.tick_seconds(STREAM_TICK_SECONDS)
         async with live.broker.subscribe(DESK_CHANNEL, QUEUE_CHANNEL) as subscription:
             yield {"event": "queue", "data": json.dumps(await queue_snapshot(state, live, editor), ensure_ascii=False)}
             alive_at = time.monotonic()
             while not await request.is_disconnected():
-                event = await subscription.next(tick)
+                event = await subscription.next(min(tick, SWEEP_SECONDS))
+                await live.wechat.sweep(live)  # WeChat candidates write to Rasa, not here
                 if time.monotonic() - alive_at >= tick:  # busy or idle, this desk is still open
                     alive_at = time.monotonic()
                     await run_in_threadpool(live.store.seen, me)

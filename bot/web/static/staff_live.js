@@ -103,6 +103,10 @@
       row.appendChild(el("span", { class: "src" }, t.sources_label + "：" +
         [source.title, source.issuer, source.date].filter(Boolean).join(" · ")));
     });
+    if (bubble.delivery === "next_message" || bubble.delivery === "sent") {  // a WeChat candidate
+      row.appendChild(el("span", { class: "delivery", "data-delivery": bubble.delivery },
+        bubble.delivery === "sent" ? t.delivered_wechat : t.waits_for_candidate));
+    }
     box.appendChild(row);
     box.scrollTop = box.scrollHeight;
   }
@@ -194,9 +198,15 @@
     }
   });
 
+  let refused = false;
   function connect() {
     const source = new EventSource("/staff/api/live/stream");
     source.addEventListener("queue", (event) => {
+      if (refused) {  // accepted again after a refusal
+        refused = false;
+        status("");
+        root.setAttribute("data-connected", "true");
+      }
       snapshot = JSON.parse(event.data);
       const mine = snapshot.queue.find((item) => item.sender_id === current);
       if (current) {
@@ -210,14 +220,19 @@
       const data = JSON.parse(event.data);
       if (data.sender_id === current && data.bubble) showMessage(data.bubble);
     });
+    source.addEventListener("refused", (event) => {
+      refused = true;  // too many desks open: the server closes this one and says why
+      status(JSON.parse(event.data).message);
+    });
     source.addEventListener("open", () => {
+      if (refused) return;
       status("");
       root.setAttribute("data-connected", "true");
       if (current) openConversation(current);  // catch up on what the break missed
     });
     source.addEventListener("error", () => {
       root.setAttribute("data-connected", "false");
-      status(t.disconnected);
+      if (!refused) status(t.disconnected);
     });
   }
 

@@ -13,6 +13,10 @@ from bot.lang.privacy import mask_sensitive
 from bot.web.storage.tables import question_key
 
 STAFF_METADATA_KEY = "handoff_staff"  # a bot event written by a person during a live handoff
+# A staff reply to a WeChat candidate that waits for their next message (the account may
+# not use the customer-service API, or WeChat refused it): rasa_server/wechat_handoff.py.
+DELIVERY_METADATA_KEY = "handoff_delivery"
+NEXT_MESSAGE = "next_message"
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,27 @@ class HandoffStore:
             return [LeftMessage(r.id, r.sender_id, r.timestamp, r.contact, r.text, r.out_of_hours, r.status,
                                 r.handled_by) for r in connection.execute(query)]
 
+    def channel_events(self, prefixes: tuple[str, ...], after_id: int | None, since: float,
+                       limit: int = 500) -> list[tuple[int, str, str, float, str]]:
+        """Rasa's ``user``, ``pause`` and ``resume`` events of the conversations whose sender starts
+        with one of ``prefixes`` (the WeChat channels), oldest first: those after the row
+        ``after_id``, or on a first look those since ``since``; (id, sender, type,
+        timestamp, data)."""
+        found = sa.or_(*(database.events.c.sender_id.startswith(p, autoescape=True) for p in prefixes))
+        where = [database.events.c.type_name.in_(("user", "pause", "resume")), found]
+        where.append(database.events.c.id > after_id if after_id is not None
+                     else database.events.c.timestamp >= since)
+        query = (sa.select(database.events.c.id, database.events.c.sender_id, database.events.c.type_name,
+                           database.events.c.timestamp, database.events.c.data)
+                 .where(*where).order_by(database.events.c.id).limit(limit))
+        with database.read_only_engine(self.url).connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
+
+    def last_event_id(self) -> int:
+        """The newest row of Rasa's ``events`` table (0 when there is none)."""
+        with database.read_only_engine(self.url).connect() as connection:
+            return int(connection.execute(sa.select(sa.func.max(database.events.c.id))).scalar() or 0)
+
     def left(self, status: str = "open", limit: int = 200) -> list[LeftMessage]:
         """Messages candidates left, newest first."""
         query = (sa.select(left_messages).where(left_messages.c.status == status)

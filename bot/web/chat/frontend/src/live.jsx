@@ -5,6 +5,7 @@ import React, { useEffect, useRef, useState } from "react";
 import { getLiveState, postLeaveMessage, postLiveRequest } from "./api.js";
 
 const LIVE_STATES = new Set(["queued", "claimed"]);
+const POLL_SECONDS = 5; // while the server refuses a stream
 
 /** Whether a person has (or is being asked for) the conversation. */
 export function isLive(handoff) {
@@ -25,10 +26,13 @@ export function missesAfter(misses, reply, lastBot, sentText) {
   return count;
 }
 
-/** The conversation's handoff, kept live: its state and the staff's messages. */
+/** The conversation's handoff, kept live: its state and the staff's messages. When the
+ * server holds too many streams it says so (`refused`) and closes this one: the widget
+ * then polls the state and the history until a stream is accepted again. */
 export function useLiveHandoff(session, onMessage, onReconnect) {
   const [handoff, setHandoff] = useState(null);
   const [connected, setConnected] = useState(true);
+  const [refused, setRefused] = useState("");
   const callbacks = useRef({ onMessage, onReconnect });
   callbacks.current = { onMessage, onReconnect };
 
@@ -46,18 +50,38 @@ export function useLiveHandoff(session, onMessage, onReconnect) {
     if (!live || typeof window.EventSource !== "function") return undefined;
     const source = new window.EventSource("/api/live/stream?session_id=" + encodeURIComponent(session));
     let opened = 0;
-    source.addEventListener("state", (event) => setHandoff(JSON.parse(event.data)));
+    let poll = null;
+    const stopPolling = () => {
+      if (poll !== null) window.clearInterval(poll);
+      poll = null;
+      setRefused("");
+    };
+    source.addEventListener("state", (event) => {
+      stopPolling(); // only an accepted stream sends the state
+      setHandoff(JSON.parse(event.data));
+    });
     source.addEventListener("message", (event) => callbacks.current.onMessage(JSON.parse(event.data)));
+    source.addEventListener("refused", (event) => {
+      setRefused(JSON.parse(event.data).message || "");
+      if (poll !== null) return;
+      poll = window.setInterval(() => {
+        getLiveState(session).then((body) => body && setHandoff(body.handoff)).catch(() => {});
+        callbacks.current.onReconnect();
+      }, POLL_SECONDS * 1000);
+    });
     source.addEventListener("open", () => {
       setConnected(true);
       opened += 1;
       if (opened > 1) callbacks.current.onReconnect(); // catch up from the tracker
     });
     source.addEventListener("error", () => setConnected(false));
-    return () => source.close();
+    return () => {
+      if (poll !== null) window.clearInterval(poll);
+      source.close();
+    };
   }, [live, session]);
 
-  return [handoff, setHandoff, connected];
+  return [handoff, setHandoff, connected, refused];
 }
 
 function LeaveMessage({ session, texts, onLeft }) {
@@ -94,7 +118,7 @@ function LeaveMessage({ session, texts, onLeft }) {
 }
 
 /** The strip above the composer: the offer, the queue, the person, the message form. */
-export function LivePanel({ session, texts, handoff, setHandoff, offered, connected, onLeft }) {
+export function LivePanel({ session, texts, handoff, setHandoff, offered, connected, refused, onLeft }) {
   const [notice, setNotice] = useState("");
   const [leaving, setLeaving] = useState(false);
   const take = async () => {
@@ -150,7 +174,8 @@ export function LivePanel({ session, texts, handoff, setHandoff, offered, connec
   return (
     <div className="live-panel" role="status">
       {body}
-      {isLive(handoff) && !connected ? <div className="live-notice">{texts.reconnecting}</div> : null}
+      {isLive(handoff) && refused ? <div className="live-notice" data-refused="true">{refused}</div> : null}
+      {isLive(handoff) && !connected && !refused ? <div className="live-notice">{texts.reconnecting}</div> : null}
       {notice ? <div className="live-notice">{notice}</div> : null}
     </div>
   );

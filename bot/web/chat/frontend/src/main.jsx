@@ -181,7 +181,7 @@ function App({ config }) {
       .then((body) => (body.messages || []).filter((message) => message.staff).forEach(staffMessage))
       .catch(() => {});
   }, [session, texts, staffMessage]);
-  const [handoff, setHandoff, liveConnected] = useLiveHandoff(session, staffMessage, catchUp);
+  const [handoff, setHandoff, liveConnected, liveRefused] = useLiveHandoff(session, staffMessage, catchUp);
   const previousHandoff = useRef(null);
   useEffect(() => {
     const before = previousHandoff.current;
@@ -342,7 +342,7 @@ function App({ config }) {
       </main>
       <footer className="chat-footer">
         <LivePanel session={session} texts={texts.live} handoff={handoff} setHandoff={setHandoff}
-          offered={misses >= 2 || thumbsDown} connected={liveConnected}
+          offered={misses >= 2 || thumbsDown} connected={liveConnected} refused={liveRefused}
           onLeft={() => { setMisses(0); setThumbsDown(false); }} />
         {quickReplies.length ? (
           // ChatUI's QuickReplies is a carousel with arrow controls on desktop; a plain
