@@ -1,8 +1,8 @@
 """Answers that miss WeChat's last try (about 15 s after the message).
 
 Where the account may use the customer-service message API (a verified service account;
-``<PREFIX>_CUSTOMER_SERVICE=1`` with the AppSecret), the answer is sent through it when the
-turn finishes. Otherwise, or when that send fails (outside the 48-hour window, over the
+``<PREFIX>_CUSTOMER_SERVICE=1`` with the AppSecret; for 企业微信 its application message
+API, with ``WECOM_AGENT_ID``), the answer is sent through it when the turn finishes. Otherwise, or when that send fails (outside the 48-hour window, over the
 rate limit, WeChat unreachable), the turn is kept in ``wechat_undelivered`` in the tracker
 database every instance shares, and the reply to the candidate's next message, whatever it
 says, starts with that answer (``answer_pending`` tells them so); the message itself is
@@ -58,12 +58,18 @@ class CustomerServiceApi:
             raise CustomerServiceError("WeChat API answered no JSON object")
         return body
 
+    TOKEN_PATH, SEND_PATH = "/cgi-bin/token", "/cgi-bin/message/custom/send"
+
+    def token_query(self) -> dict[str, str]:
+        return {"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret}
+
+    def payload(self, openid: str, text: str) -> dict[str, Any]:
+        return {"touser": openid, "msgtype": "text", "text": {"content": text}}
+
     async def access_token(self, renew: bool = False) -> str:
         async with self._lock:
             if renew or not self._token or time.time() > self._expires - TOKEN_MARGIN_SECONDS:
-                body = await self._call("GET", "/cgi-bin/token", params={
-                    "grant_type": "client_credential", "appid": self.app_id,
-                    "secret": self.app_secret})
+                body = await self._call("GET", self.TOKEN_PATH, params=self.token_query())
                 if not body.get("access_token"):
                     raise CustomerServiceError(f"no token: {body.get('errmsg')}", body.get("errcode"))
                 self._token = str(body["access_token"])
@@ -71,10 +77,10 @@ class CustomerServiceApi:
             return self._token
 
     async def send_text(self, openid: str, text: str) -> None:
-        payload = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        payload = self.payload(openid, text)
         for renew in (False, True):
             token = await self.access_token(renew)
-            body = await self._call("POST", "/cgi-bin/message/custom/send",
+            body = await self._call("POST", self.SEND_PATH,
                                     params={"access_token": token}, json=payload)
             errcode = int(body.get("errcode") or 0)
             if errcode == 0:
@@ -82,6 +88,42 @@ class CustomerServiceApi:
             if errcode not in TOKEN_ERRORS:
                 break
         raise CustomerServiceError(f"errcode {errcode}: {body.get('errmsg')}", errcode)
+
+
+class WeComMessageApi(CustomerServiceApi):
+    """企业微信's application messages: ``/cgi-bin/gettoken`` with the CorpID and the
+    application's Secret, ``/cgi-bin/message/send`` to a member with the AgentId; the
+    same token cache and error codes."""
+
+    TOKEN_PATH, SEND_PATH = "/cgi-bin/gettoken", "/cgi-bin/message/send"
+
+    def __init__(self, corp_id: str, secret: str, base_url: str, agent_id: int):
+        super().__init__(corp_id, secret, base_url)
+        self.agent_id = agent_id
+
+    def token_query(self) -> dict[str, str]:
+        return {"corpid": self.app_id, "corpsecret": self.app_secret}
+
+    def payload(self, user_id: str, text: str) -> dict[str, Any]:
+        return {"touser": user_id, "msgtype": "text", "agentid": self.agent_id,
+                "text": {"content": text}}
+
+
+def message_api(settings: Any, prefix: str) -> Optional[CustomerServiceApi]:
+    """The account's API for messages outside the reply (``<PREFIX>_CUSTOMER_SERVICE=1``
+    with the AppSecret; WeCom also needs ``WECOM_AGENT_ID``), or None."""
+    if os.environ.get(f"{prefix}_CUSTOMER_SERVICE") != "1" or not settings.app_secret:
+        return None
+    if prefix != "WECOM":
+        return CustomerServiceApi(settings.app_id, settings.app_secret,
+                                  os.environ.get(f"{prefix}_API_BASE", "https://api.weixin.qq.com"))
+    agent_id = os.environ.get("WECOM_AGENT_ID", "").strip()
+    if not agent_id.isdigit():
+        logger.error("WECOM_CUSTOMER_SERVICE=1 without a numeric WECOM_AGENT_ID: not used")
+        return None
+    return WeComMessageApi(settings.app_id, settings.app_secret,
+                           os.environ.get("WECOM_API_BASE", "https://qyapi.weixin.qq.com"),
+                           int(agent_id))
 
 
 def _undelivered_table(agent: Any) -> Optional[tuple[Any, Any]]:
@@ -110,10 +152,7 @@ class LateAnswers:
     """What happens to a turn still running at WeChat's last try."""
 
     def __init__(self, settings: Any, prefix: str):
-        enabled = os.environ.get(f"{prefix}_CUSTOMER_SERVICE") == "1" and settings.app_secret
-        base = os.environ.get(f"{prefix}_API_BASE", "https://api.weixin.qq.com")
-        self.api = CustomerServiceApi(settings.app_id, settings.app_secret, base) \
-            if enabled else None
+        self.api = message_api(settings, prefix)
         self.prefix = prefix
 
     async def answer_later(self, agent: Any, sender_id: str, turn_id: str, turn: Any,

@@ -149,3 +149,57 @@ def test_the_customer_service_api_caches_its_token_renews_it_and_reports_refusal
 def test_an_unreachable_api_is_an_error_not_a_crash():
     printed = in_rasa_venv(SEND, "http://127.0.0.1:9")
     assert printed == "['error None', 'error None', 'error None']"
+
+
+class RecordingApi(BaseHTTPRequestHandler):
+    """Any path: records (method, path, query, JSON body) and answers as WeChat does."""
+
+    calls: list = []
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _record(self, body: dict | None) -> None:
+        url = urlparse(self.path)
+        self.calls.append((self.command, url.path, parse_qs(url.query), body))
+        StandInApi._answer(self, {"access_token": "wecom-token", "expires_in": 7200,
+                                  "errcode": 0, "errmsg": "ok"})
+
+    def do_GET(self):
+        self._record(None)
+
+    def do_POST(self):
+        self._record(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+
+
+SEND_WECOM = """
+import asyncio, os, sys
+os.environ.update(WECOM_CUSTOMER_SERVICE="1", WECOM_API_BASE=sys.argv[1], WECOM_AGENT_ID="1000002")
+from rasa_server.wechat_late import LateAnswers
+from rasa_server.wechat_protocol import WeChatSettings
+late = LateAnswers(WeChatSettings("token", "ww-corp", "corp-secret"), "WECOM")
+asyncio.run(late.api.send_text("zhangsan", "一"))
+print("sent")
+"""
+
+
+@needs_rasa_venv
+def test_a_wecom_application_sends_with_wecoms_own_api():
+    """企业微信's application message API (gettoken with the CorpID and the app's Secret,
+    message/send with the AgentId), not the 公众号's customer-service API."""
+    RecordingApi.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordingApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        printed = in_rasa_venv(SEND_WECOM, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert printed == "sent"
+    (get, token_path, token_query, _), (post, send_path, send_query, body) = RecordingApi.calls
+    assert (get, token_path, token_query) == ("GET", "/cgi-bin/gettoken",
+                                              {"corpid": ["ww-corp"], "corpsecret": ["corp-secret"]})
+    assert (post, send_path, send_query["access_token"]) == ("POST", "/cgi-bin/message/send",
+                                                             ["wecom-token"])
+    assert body == {"touser": "zhangsan", "msgtype": "text", "agentid": 1000002,
+                    "text": {"content": "一"}}
