@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-import uuid
-from typing import Any, Awaitable, TypeVar
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,21 +23,23 @@ from starlette.responses import JSONResponse, Response
 
 from bot.dialogue.replies import unavailable_reply
 from bot.lang.privacy import mask_sensitive
-from bot.lang.text import is_traditional, strip_control
+from bot.lang.text import is_traditional
 from bot.rasa_client import BotMessage, RasaBadResponse, RasaUnavailable, RestReply
-from bot.web.errors import ApiError
+from bot.web.app_state import STATIC_DIRECTORY, WebState, web_state
+from bot.web.chat import live
 from bot.web.chat.bubbles import bubbles_from_reply
 from bot.web.chat.history import current_turn, history_ratings, rated_bubbles
-from bot.web.app_state import STATIC_DIRECTORY, WebState, web_state
+from bot.web.chat.requests import (
+    from_rasa,
+    message_id_of,
+    message_of,
+    read_json_object,
+    session_id_of,
+)
 
 logger = logging.getLogger(__name__)
 
 BUNDLE_FILES = ("dist/chat.js", "dist/chat.css")
-SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
-_SURROGATES = re.compile("[\ud800-\udfff]")  # valid JSON, invalid Unicode
-MAX_REQUEST_BODY_BYTES = 64 * 1024
-
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- pages
@@ -106,62 +106,6 @@ async def health(request: Request) -> Response:
 # --------------------------------------------------------------------------- API
 
 
-def too_long(state: WebState) -> ApiError:
-    """The 413 for a message (or body) over the configured length."""
-    limit = state.settings.max_message_chars
-    return ApiError(413, state.texts["api"]["message_too_long"].format(limit=limit), "too_long")
-
-
-async def read_json_object(request: Request, state: WebState) -> dict[str, Any]:
-    """The request body as a JSON object; an oversized body is refused unparsed."""
-    body = await request.body()
-    if len(body) > MAX_REQUEST_BODY_BYTES:
-        raise too_long(state)
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        payload = None
-    if not isinstance(payload, dict):
-        raise ApiError(400, state.texts["api"]["malformed_json"], "malformed_json")
-    return payload
-
-
-def session_id_of(raw: Any, state: WebState) -> str:
-    """A well-formed session id (letters, digits, ``_``, ``-``; 8 to 64 of them)."""
-    if isinstance(raw, str) and SESSION_ID_PATTERN.fullmatch(raw):
-        return raw
-    raise ApiError(400, state.texts["api"]["bad_session_id"], "bad_session_id")
-
-
-def without_surrogates(text: str) -> str:
-    """``text`` without lone surrogates (valid JSON, invalid Unicode)."""
-    return _SURROGATES.sub("", text)
-
-
-def message_of(raw: Any, state: WebState) -> str:
-    """The candidate's message, stripped: text, not empty, not over the limit."""
-    if raw is not None and not isinstance(raw, str):
-        raise ApiError(400, state.texts["api"]["message_not_text"], "message_not_text")
-    message = strip_control(without_surrogates(raw or "")).strip()
-    if not message:
-        raise ApiError(400, state.texts["api"]["empty_message"], "empty_message")
-    if len(message) > state.settings.max_message_chars:
-        raise too_long(state)
-    return message
-
-
-async def from_rasa(call: Awaitable[T], state: WebState, what: str) -> T:
-    """The result of a call to Rasa; Rasa down is a 503, a bad answer a 502."""
-    try:
-        return await call
-    except RasaUnavailable as error:
-        logger.warning("Rasa unavailable: %s", error)
-        raise ApiError(503, state.texts["api"]["rasa_unavailable"], "rasa_unavailable") from error
-    except RasaBadResponse as error:
-        logger.error("bad Rasa %s: %s", what, error)
-        raise ApiError(502, state.texts["api"]["rasa_bad_response"], "rasa_bad_response") from error
-
-
 async def answered(state: WebState, session_id: str, text: str, message_id: str
                    ) -> RestReply | str:
     """Rasa's reply, or why there is none. A turn that failed is sent once more with the
@@ -208,13 +152,6 @@ async def recorded_reply(state: WebState, session_id: str, message_id: str
     return None
 
 
-def message_id_of(raw: Any) -> str:
-    """The widget's id of this turn (a retry sends the same), or a new one."""
-    if isinstance(raw, str) and SESSION_ID_PATTERN.fullmatch(raw):
-        return raw
-    return uuid.uuid4().hex
-
-
 async def chat(request: Request) -> Response:
     """``POST /api/chat``: ``{session_id, message, message_id?}`` →
     ``{user_text, masked, messages, turn}``
@@ -224,8 +161,6 @@ async def chat(request: Request) -> Response:
     session_id = session_id_of(payload.get("session_id"), state)
     message = message_of(payload.get("message"), state)
     masked = mask_sensitive(message)  # before Rasa: never stored unmasked
-    from bot.web.chat import live  # (imports this module) a person has or is asked for this message
-
     person = await live.take_over(request, state, session_id, masked)
     if person is not None:
         return JSONResponse({**person, "masked": masked != message})

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import strip_control
-from bot.web.chat.api import session_id_of, without_surrogates
+from bot.web.chat.requests import session_id_of, without_surrogates
 from bot.web.errors import ApiError, error_response
 from bot.web.storage.ratings import RATINGS, REASONS, Rating
 from bot.web.app_state import WebState, web_state

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from bot.dialogue.handoff_request import asks_for_person
 from bot.lang.privacy import mask_sensitive
 from bot.lang.text import strip_control
-from bot.web.chat.api import from_rasa, message_of, read_json_object, session_id_of, without_surrogates
+from bot.web.chat.requests import from_rasa, message_of, read_json_object, session_id_of, without_surrogates
 from bot.web.errors import ApiError
 from bot.web.storage.handoff import ACTIVE
 from bot.web.storage.tracker_events import DATABASE_ERRORS

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.lang.privacy import mask_sensitive
-from bot.web.chat.api import from_rasa, read_json_object, session_id_of
+from bot.web.chat.requests import from_rasa, read_json_object, session_id_of
 from bot.web.errors import ApiError
 from bot.web.console.exports import csv_download
 from bot.web.console.csv_files import to_csv
