@@ -110,8 +110,7 @@ class HandoffStore:
     @staticmethod
     def _audit(connection: sa.Connection, who: str, action: str, target: str, before: str | None,
                after: str | None, when: float) -> None:
-        connection.execute(database.audit_log.insert().values(
-            timestamp=when, who=who[:64], action=action, target=target[:255], before=before, after=after))
+        database.write_audit(connection, who, [database.AuditEntry(action, target, before, after)], when)
 
     # ------------------------------------------------------------------ reading
 

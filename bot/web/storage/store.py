@@ -22,21 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.web.storage.ratings import Rating
-from bot.web.storage.tables import (INBOX_STATUSES, DatabaseUnavailable, audit_log, feedback, inbox_status,
-                                    own_tables, question_key)
+from bot.web.storage.tables import (INBOX_STATUSES, AuditEntry, DatabaseUnavailable, audit_log, feedback,
+                                    inbox_status, own_tables, question_key, write_audit)
 from bot.web.storage.tracker_events import TrackerLog
 
 __all__ = ["AuditEntry", "ConsoleStore", "DatabaseUnavailable", "Page"]
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One change for the audit log: what was done to what, before and after."""
-
-    action: str                  # paraphrases | new_entry | inbox_status | … (data/web/ui.yml audit.actions)
-    target: str | None
-    before: str | None
-    after: str | None
 
 
 @dataclass(frozen=True)
@@ -106,11 +96,7 @@ class ConsoleStore:
                 shown = [q for q in questions if q.strip()]
                 previous = "\n".join(f"{q}: {before.get(question_key(q), 'pending')}" for q in shown)
                 rows.append(AuditEntry("inbox_status", "; ".join(shown), previous, status))
-            if rows:
-                connection.execute(audit_log.insert(), [
-                    {"timestamp": when, "who": who, "action": row.action,
-                     "target": None if row.target is None else row.target[:255],
-                     "before": row.before, "after": row.after} for row in rows])
+            write_audit(connection, who, rows, when)
 
     def set_status(self, who: str, questions: Iterable[str], status: str, when: float | None = None) -> None:
         """Give inbox questions a status (an inbox group is as resolved as its questions),

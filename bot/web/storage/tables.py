@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,6 +66,25 @@ audit_log = sa.Table(
     sa.Column("before", sa.Text),
     sa.Column("after", sa.Text),
 )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change for the audit log: what was done to what, before and after."""
+
+    action: str                  # paraphrases | new_entry | inbox_status | … (data/web/ui.yml audit.actions)
+    target: str | None
+    before: str | None
+    after: str | None
+
+
+def write_audit(connection: sa.Connection, who: str, entries: list[AuditEntry], when: float) -> None:
+    """The one writer of audit rows, inside the caller's transaction (with the change)."""
+    if entries:
+        connection.execute(audit_log.insert(), [
+            {"timestamp": when, "who": who[:64], "action": entry.action,
+             "target": None if entry.target is None else entry.target[:255],
+             "before": entry.before, "after": entry.after} for entry in entries])
 
 
 class DatabaseUnavailable(Exception):
