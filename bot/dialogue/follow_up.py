@@ -107,6 +107,12 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
         # another procedure of its topic that only the in-topic margin lets through
         candidates = _same_entry_again(engine, queries, topic or last.topic, last.id) or candidates
     best = max(candidates, key=lambda r: r.hits[0].score, default=None)
+    if points_back(message) and message.place is None:
+        # a message naming its place says itself which rule it means ("不是直邮，是广州领证
+        # 通知那种邮寄"): the reference does not lean on the last answer's region
+        two_ways = _pointing_options(engine, alone, best, last.id, queries)
+        if two_ways:
+            return Reading(alone, clarify=two_ways)
     if best is not None and (alone.kind != "answer"
                              or best.hits[0].score > alone.hits[0].score + limits.over_alone):
         return Reading(best, in_context=True)
@@ -120,6 +126,27 @@ def points_back(message: Message) -> bool:
     (``pointing_cues`` of data/faq/vocabulary.yml)."""
     cues = datafiles.vocabulary().get("pointing_cues") or ()
     return any(cue in message.normalised for cue in cues)
+
+
+def _pointing_options(engine: Engine, alone: Decision, in_context: Decision | None,
+                      last_id: str, queries: list[str]) -> tuple[Hit, ...]:
+    """A message that points at the last answer while its own words name another entry
+    reads two ways: "这样的证书还是有效的吗" after the revoked answer is about the revoked
+    certificate (that answer says it is void) or about the 有效 status; "要是那个时间我错过了呢"
+    after Guangzhou's application deadline names direct mail's missed deadline. The
+    embedded model cannot tell which (the last answer's sentences and the other entry's
+    are equally close to the message), and either answer may be about another procedure
+    than the candidate's: both (and the reading in context, if a third) are offered as a
+    question back. Empty when the message's own words name no entry (floor) or the last
+    one: the reference then resolves to the last answer's context."""
+    own = alone.hits[0] if alone.hits else None
+    if own is None or own.id == last_id or own.score < engine.settings.floor:
+        return ()
+    last = next((h for q in queries for h in engine.search_query(q, k=len(engine.kb.entries),
+                                                                  kinds=("entry",))
+                 if h.id == last_id), None)
+    options = [h for h in (last, own, in_context.hits[0] if in_context else None) if h]
+    return tuple({h.id: h for h in options}.values())[:MAX_CLARIFY_OPTIONS]
 
 
 def _same_entry_again(engine: Engine, queries: list[str], topic: str, last_id: str
