@@ -141,8 +141,10 @@ def _pointing_options(engine: Engine, alone: Decision, in_context: Decision | No
     candidate's. Three ways they disagree (tests/real_messages/dev.yml, follow-ups):
 
     * a message pointing at the last answer whose words only lean (did-you-mean) to
-      another entry that the context then makes confident: "那这本证书现在还算有效吗" after
-      the revoked answer (有效 0.39 alone, 0.67 in context) is about the revoked certificate;
+      another entry that the context then makes confident, or name another point of the
+      last answer's topic without being sure (``SURE_ALONE``): "那这本证书现在还算有效吗"
+      (有效 0.39 alone, 0.67 in context) and "这样的证书还是有效的吗" (0.63) after the
+      revoked answer are about the revoked certificate;
     * a pointing message answered with the last entry again although its own words name
       another one: "要是那个时间我错过了呢" after Guangzhou's deadline (direct mail's missed
       deadline 0.63 alone);
@@ -157,10 +159,14 @@ def _pointing_options(engine: Engine, alone: Decision, in_context: Decision | No
     if own is None or own.id == last_id or chosen is None:
         return ()
     leaning = own.score < settings.answer_threshold
+    # a point of the last answer's own topic that the words name without being sure
+    sibling = own.topic == engine.kb.by_id[last_id].topic and own.score < SURE_ALONE
     disagree = (
-        (pointing and leaning and own.score >= settings.floor and chosen.id == own.id)
+        (pointing and (leaning or sibling) and own.score >= settings.floor
+         and chosen.id == own.id)
         or (pointing and own.score >= settings.floor and chosen.id == last_id)
-        or (leaning and own.score >= WORDS_LEAN and chosen.id not in (own.id, last_id)))
+        or (leaning and own.score >= WORDS_LEAN and chosen.id not in (own.id, last_id)
+            and not _same_point_elsewhere(own, chosen)))
     if not disagree:
         return ()
     last = next((h for q in queries for h in engine.search_query(q, k=len(engine.kb.entries),
@@ -168,6 +174,13 @@ def _pointing_options(engine: Engine, alone: Decision, in_context: Decision | No
                  if h.id == last_id), None)
     options = [chosen, own] if chosen.id != last_id and chosen.id != own.id else [last, own]
     return tuple(h for h in options if h)
+
+
+def _same_point_elsewhere(one: Hit, other: Hit) -> bool:
+    """Two entries of one topic written for different regions ("那邮费呢" after Henan's
+    booking: direct mail's fee alone, Henan's in context): the context gives the region,
+    the words the point; they agree."""
+    return one.topic == other.topic and one.region != other.region
 
 
 def _same_entry_again(engine: Engine, queries: list[str], topic: str, last_id: str
