@@ -39,7 +39,7 @@ MAX_CLARIFY_OPTIONS = 3
 # conv-follow-seals-validity-01, where the other entry is the question (0.28).
 POINTING_MARGIN = 0.5
 # The message alone leaning this much to an entry other than the one its reading in
-# context answers makes the two readings close enough to ask back (see _pointing_options).
+# context answers makes the two readings close enough to ask back (see _readings_that_disagree).
 WORDS_LEAN = 0.2
 
 
@@ -119,7 +119,7 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     if message.place is None:
         # a message naming its place says itself which rule it means ("不是直邮，是广州领证
         # 通知那种邮寄"): the reference does not lean on the last answer's region
-        two_ways = _pointing_options(engine, alone, best, last.id, queries,
+        two_ways = _readings_that_disagree(engine, alone, best, last.id, queries,
                                      points_back(message))
         if two_ways:
             return Reading(alone, clarify=two_ways)
@@ -138,7 +138,7 @@ def points_back(message: Message) -> bool:
     return any(cue in message.normalised for cue in cues)
 
 
-def _pointing_options(engine: Engine, alone: Decision, in_context: Decision | None,
+def _readings_that_disagree(engine: Engine, alone: Decision, in_context: Decision | None,
                       last_id: str, queries: list[str], pointing: bool) -> tuple[Hit, ...]:
     """The entries to ask back between when the message's own words and the reading in
     context disagree about what it asks; empty when they agree. The embedded model cannot
