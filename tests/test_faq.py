@@ -123,3 +123,33 @@ def test_a_province_the_candidate_names_never_gets_another_provinces_rule(first,
         assert applies_to(entry.region, "河南省"), (entry.id, entry.region)
     else:
         assert custom.get("kind") in ("fallback", "clarify"), custom
+
+
+@pytest.mark.parametrize("last, last_asked, text, options", [
+    # the words name 有效 (0.63 alone), the pointer the revoked certificate
+    ("status_revoked", "证书状态显示已撤销是什么意思", "这样的证书还是有效的吗",
+     {"status_revoked", "status_valid"}),
+    # the last entry again in context, while the words name direct mail's missed deadline
+    ("gz_paper_apply_deadline", "广州考区纸质证书邮寄申请有截止时间吗", "要是那个时间我错过了呢",
+     {"gz_paper_apply_deadline", "direct_mail_missed_deadline"}),
+])
+def test_a_reference_read_two_ways_is_asked_back_with_both(last, last_asked, text, options):
+    turn = answer_turn(text, None, 0.0, last_entry=last, last_asked=last_asked)
+    assert turn.reply.custom["kind"] == "clarify"
+    assert set(turn.reply.custom["candidates"]) == options
+
+
+def test_a_reference_the_words_agree_with_is_answered():
+    # "那它和纸质版效力一样不" after the seals: the words and the context both say validity
+    turn = answer_turn("那它和纸质版效力一样不", None, 0.0, last_entry="ecert_seals",
+                       last_asked="电子证书上盖了几个章")
+    assert entry_answered(turn) == "ecert_legal_validity"
+
+
+def test_a_long_message_is_read_by_itself_after_an_answer():
+    # a story with its own question: never a clarifying question about the last topic
+    text = "我刚收到全科合格的短信，想把证书直接寄到家里，不想跑考试中心，请问在网上要怎么操作"
+    after = answer_turn(text, None, 0.0, last_entry="annotation_limits", last_asked="加注一次能管多少天")
+    alone = answer_turn(text, None, 0.0)
+    assert after.reply.custom["kind"] == alone.reply.custom["kind"] != "clarify"
+    assert entry_answered(after) == entry_answered(alone)

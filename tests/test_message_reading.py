@@ -101,3 +101,14 @@ def test_outcomes_count_an_assertion_that_is_not_expected_as_wrong():
     assert outcome(False, {"kind": "fallback"}) == SAFE_MISS
     row = tally([RIGHT, RIGHT, SAFE_MISS, WRONG])
     assert (row["right"], row["safe_miss"], row["wrong"], row["right_rate"]) == (2, 1, 1, 0.5)
+
+
+@pytest.mark.parametrize("procedure", sorted(PROCEDURES))
+@pytest.mark.parametrize("incidental", INCIDENTAL)
+def test_after_a_deadline_answer_an_unrelated_date_is_not_counted_for_it(procedure, incidental):
+    # the rule and its date are remembered; a date said for another reason is context,
+    # even when Rasa reads the message as giving a date
+    state = DialogueState(deadline_procedure=procedure, deadline_date="2026-10-20")
+    message = read_message(f"{incidental}那我还要准备什么材料", form.DATE_ANSWER, 0.9, on=TODAY)
+    turn = form.deadline_turn(message, state)
+    assert turn is None or turn.reply is None, f"{procedure}: {turn.reply.text if turn else ''}"

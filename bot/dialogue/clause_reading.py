@@ -59,10 +59,21 @@ def read_clauses(engine: Engine, message: Message, whole: Decision,
     best, best_query = whole, message.query
     for query in readings:
         decision = engine.answer_query(query, topic=topic)
-        if decision.kind == "answer" and (best.kind != "answer"
-                                          or decision.hits[0].score > best.hits[0].score):
+        if _better(decision, best):
             best, best_query = decision, query
     return ClauseReading(best, best_query)
+
+
+def _better(decision: Decision, than: Decision) -> bool:
+    """An answer beats any other kind and a less confident answer; with no answer, a
+    did-you-mean beats a fallback and a less confident did-you-mean (a story around the
+    question leaves the whole message nothing to offer while its question clause points
+    at the entries to ask about)."""
+    rank = {"answer": 2, "did_you_mean": 1}
+    mine, theirs = rank.get(decision.kind, 0), rank.get(than.kind, 0)
+    if mine != theirs or not mine:
+        return mine > theirs
+    return decision.hits[0].score > than.hits[0].score
 
 
 def other_questions(engine: Engine, message: Message, answered: str, topic: str | None

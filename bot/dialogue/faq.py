@@ -66,8 +66,12 @@ def _in_context(engine: Engine, decision: Decision, message: Message, state: Dia
                                             or decision.hits[0].region == nationwide()):
         regional = engine.answer_query(matching_form(f"{place.name}：") + message.query,
                                        topic=topic)
-        if regional.kind == "answer" and (decision.kind != "answer"
-                                          or _better_for_province(regional, decision, place)):
+        # two close readings asked back (reading.clarify) stay asked back when the
+        # province's reading only gives the last answer again ("要是通知上的日子已经过了呢"
+        # after Guangzhou's collection notice)
+        again = reading.clarify and regional.hits and regional.hits[0].id == state.last_entry
+        if regional.kind == "answer" and not again and (
+                decision.kind != "answer" or _better_for_province(regional, decision, place)):
             return Reading(regional, in_context=True)
     return reading
 

@@ -26,12 +26,21 @@ from bot.retrieval.engine import Decision, Engine, Hit
 # 870 short messages after an answered question, no reading in context changed such an
 # answer, and each costs an embedding.
 SURE_ALONE = 0.8
+# A message longer than this (query characters) is read by itself, not after the last
+# answer: it says what it asks (over 300 bench turns and the conversation cases no
+# answer changed; such turns got a clarifying question about the last answer's topic,
+# now a fallback), and embedding it after each context made the 1-user tail (later
+# turns p95 230 -> 88 ms in-process).
+LONG_MESSAGE = 40
 MAX_CLARIFY_OPTIONS = 3
 # A message pointing at the last answer ("它", "这种") is about that entry again only when
 # it leads the best other entry in context by this much: on the pointing follow-ups of
 # tests/real_messages/dev.yml (tracking 0.66, revoked 0.83, rare character 0.92) against
 # conv-follow-seals-validity-01, where the other entry is the question (0.28).
 POINTING_MARGIN = 0.5
+# The message alone leaning this much to an entry other than the one its reading in
+# context answers makes the two readings close enough to ask back (see _readings_that_disagree).
+WORDS_LEAN = 0.2
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     limits = limits or margins()
     last = engine.kb.by_id.get(state.last_entry or "")
     sure = alone.kind == "answer" and alone.hits[0].score >= SURE_ALONE
-    if last is None or sure:
+    if last is None or sure or len(message.query) > LONG_MESSAGE:
         return Reading(alone)
     # words only off-topic questions use ("天气"): a message that retrieval rejects by
     # itself is then about something else and does not lean on the last answer
@@ -107,6 +116,13 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
         # another procedure of its topic that only the in-topic margin lets through
         candidates = _same_entry_again(engine, queries, topic or last.topic, last.id) or candidates
     best = max(candidates, key=lambda r: r.hits[0].score, default=None)
+    if message.place is None:
+        # a message naming its place says itself which rule it means ("不是直邮，是广州领证
+        # 通知那种邮寄"): the reference does not lean on the last answer's region
+        two_ways = _readings_that_disagree(engine, alone, best, last.id, queries,
+                                     points_back(message))
+        if two_ways:
+            return Reading(alone, clarify=two_ways)
     if best is not None and (alone.kind != "answer"
                              or best.hits[0].score > alone.hits[0].score + limits.over_alone):
         return Reading(best, in_context=True)
@@ -120,6 +136,57 @@ def points_back(message: Message) -> bool:
     (``pointing_cues`` of data/faq/vocabulary.yml)."""
     cues = datafiles.vocabulary().get("pointing_cues") or ()
     return any(cue in message.normalised for cue in cues)
+
+
+def _readings_that_disagree(engine: Engine, alone: Decision, in_context: Decision | None,
+                      last_id: str, queries: list[str], pointing: bool) -> tuple[Hit, ...]:
+    """The entries to ask back between when the message's own words and the reading in
+    context disagree about what it asks; empty when they agree. The embedded model cannot
+    settle it (the last answer's sentences and the other entry's are equally close to such
+    a message), and an answer either way may be about another procedure than the
+    candidate's. Three ways they disagree (tests/real_messages/dev.yml, follow-ups):
+
+    * a message pointing at the last answer whose words only lean (did-you-mean) to
+      another entry that the context then makes confident, or name another point of the
+      last answer's topic without being sure (``SURE_ALONE``): "那这本证书现在还算有效吗"
+      (有效 0.39 alone, 0.67 in context) and "这样的证书还是有效的吗" (0.63) after the
+      revoked answer are about the revoked certificate;
+    * a pointing message answered with the last entry again although its own words name
+      another one: "要是那个时间我错过了呢" after Guangzhou's deadline (direct mail's missed
+      deadline 0.63 alone);
+    * a reading in context that answers an entry the words alone hardly name, while they
+      lean to another (``WORDS_LEAN``): "要是通知上的日子已经过了呢" after the collection
+      notice leans to the late application (0.23) and the context answers the deadline.
+      On the dev pairs that are right in context the words lean at most 0.12 elsewhere.
+    """
+    own = alone.hits[0] if alone.hits else None
+    chosen = in_context.hits[0] if in_context else None
+    settings = engine.settings
+    if own is None or own.id == last_id or chosen is None:
+        return ()
+    leaning = own.score < settings.answer_threshold
+    # a point of the last answer's own topic that the words name without being sure
+    sibling = own.topic == engine.kb.by_id[last_id].topic and own.score < SURE_ALONE
+    disagree = (
+        (pointing and (leaning or sibling) and own.score >= settings.floor
+         and chosen.id == own.id)
+        or (pointing and own.score >= settings.floor and chosen.id == last_id)
+        or (leaning and own.score >= WORDS_LEAN and chosen.id not in (own.id, last_id)
+            and not _same_point_elsewhere(own, chosen)))
+    if not disagree:
+        return ()
+    last = next((h for q in queries for h in engine.search_query(q, k=len(engine.kb.entries),
+                                                                  kinds=("entry",))
+                 if h.id == last_id), None)
+    options = [chosen, own] if chosen.id != last_id and chosen.id != own.id else [last, own]
+    return tuple(h for h in options if h)
+
+
+def _same_point_elsewhere(one: Hit, other: Hit) -> bool:
+    """Two entries of one topic written for different regions ("那邮费呢" after Henan's
+    booking: direct mail's fee alone, Henan's in context): the context gives the region,
+    the words the point; they agree."""
+    return one.topic == other.topic and one.region != other.region
 
 
 def _same_entry_again(engine: Engine, queries: list[str], topic: str, last_id: str
