@@ -351,7 +351,7 @@ def test_regression_case_export_of_a_fallback_names_the_earlier_turns(staff: Tes
     case = exported_case(response.text)
     assert case["turns"] == [OFF_TOPIC] and case["expect"] == "fallback"
     assert "小助手当时的回复：fallback。" in response.text
-    assert f"候选人还说过：{FAQ_QUESTION}" in response.text
+    assert f"考生还说过：{FAQ_QUESTION}" in response.text
 
 
 def test_regression_case_export_is_masked_plain_text(staff: TestClient, conversations: Chatted) -> None:
