@@ -207,6 +207,7 @@ def _report(p50: float, turns_per_s: float, rss_rasa: float | None) -> dict:
     ours["never_seen"].update(p50_ms=p50, p95_ms=p50 * 2)
     ours["session"].update(first10_p50_ms=p50, last10_p50_ms=p50 * 0.9, last_over_first=0.9,
                            stored_bytes_per_turn=3800)
+    ours["length"]["long_over_short_p50"] = p50 / 40.0   # 45 -> 1.125, 80 -> 2.0
     base = systems["response_selector"]
     base["load"]["1"].update(p50_ms=40.0, p95_ms=60.0, p99_ms=90.0)
     base["load"]["16"].update(turns_per_s=50.0)
@@ -220,11 +221,13 @@ def test_targets_are_marked_met_or_not():
     good = target_status(_report(p50=45.0, turns_per_s=31.0, rss_rasa=900.0))
     assert good == {"p50_ms_1": "met", "p95_ms_1": "met", "turns_per_s_16": "met",
                     "rss_mb_rasa": "met", "rss_mb_actions": "met", "never_seen_p50_ms": "met",
-                    "never_seen_p95_ms": "met", "session_last_over_first": "met"}
+                    "never_seen_p95_ms": "met", "session_last_over_first": "met",
+                    "length_long_over_short": "met"}
     bad = target_status(_report(p50=80.0, turns_per_s=12.0, rss_rasa=None))
     assert bad["p50_ms_1"] == "not met" and bad["p95_ms_1"] == "not met"
     assert bad["turns_per_s_16"] == "not met"
     assert bad["rss_mb_rasa"] == "not measured" and bad["never_seen_p50_ms"] == "not met"
+    assert bad["length_long_over_short"] == "not met"
 
 
 def test_markdown_table_has_ratios_and_target_marks():
@@ -250,3 +253,14 @@ def test_accuracy_counts_the_expected_entry_and_the_fallback():
     assert details["in_scope_outcomes"] == {"right_entry": 1, "wrong_entry": 1,
                                             "did_you_mean": 1, "other": 1}
     assert details["off_topic_outcomes"] == {"fallback": 1, "answered": 1}
+
+
+def test_length_pairs_put_the_same_question_after_a_story_of_about_200_characters():
+    from bot.quality.bench.load import length_pairs
+
+    pairs = length_pairs()
+    assert len(pairs) >= 20
+    for short, long in pairs:
+        assert 12 <= len(short) <= 28 and long.endswith(short) and len(long) == 200
+    # the held-out questions are short (median 9 characters): the ~20 side is 12-28, mean ~15
+    assert 14 <= sum(len(short) for short, _ in pairs) / len(pairs) <= 23

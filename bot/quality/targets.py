@@ -81,6 +81,9 @@ BENCH_TARGETS = (
            " ms", ("never_seen", "p50_ms")),
     Target("never_seen_p95_ms", 120, False, "p95 latency, never-seen questions, 1 user",
            "make bench", " ms", ("never_seen", "p95_ms")),
+    # issue 22: a ~200-character message costs at most 1.5x a ~20-character one (p50)
+    Target("length_long_over_short", 1.5, False, "p50, ~200-character over ~20-character messages",
+           "make bench", "x", ("length", "long_over_short_p50")),
     # issue 15: turn 200 of one conversation costs at most 1.2x turn 1
     Target("session_last_over_first", 1.2, False, "turns 191-200 over turns 1-10 (median)",
            "make bench", "x", ("session", "last_over_first")),

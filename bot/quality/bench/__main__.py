@@ -18,9 +18,9 @@ import bot.quality.bench as package
 from bot.quality.bench import systems as servers
 from bot.quality.bench.accuracy import baseline_outcome_reader, held_out_cases, measure_accuracy
 from bot.quality.bench.accuracy import our_outcome
-from bot.quality.bench.load import (SEED, LoadRun, make_sessions, never_seen_questions, play,
-                                   play_long_conversation, session_figures, split_blocks,
-                                   stored_bytes)
+from bot.quality.bench.load import (SEED, LoadRun, length_pairs, make_sessions,
+                                   never_seen_questions, play, play_long_conversation,
+                                   session_figures, split_blocks, stored_bytes)
 from bot.quality.bench.output import REPORT_JSON, SYSTEMS, USERS, empty_result, write_report
 from bot.quality.targets import BENCH_TARGETS, thresholds
 
@@ -107,6 +107,28 @@ class Measurement:
             print(f"    {system}: {self.results[system]['never_seen']}", flush=True)
         self.save()
 
+    def message_length(self) -> None:
+        """Short questions (~20 characters) and the same questions after a candidate's
+        story (~200), one user, a new sender each, alternating short, long and system by
+        system: what a long message costs over a short one (p50)."""
+        pairs = length_pairs()
+        print(f"  message length: {len(pairs)} questions, ~20 and ~200 characters ...",
+              flush=True)
+        runs = {system: (LoadRun(), LoadRun()) for system in self.running}
+        for short, long in pairs:
+            for system in list(self.running):
+                runs[system][0].add(play(self.running[system].port, [[short]], 1))
+                runs[system][1].add(play(self.running[system].port, [[long]], 1))
+        for system, (short_run, long_run) in runs.items():
+            short_figures, long_figures = short_run.summary(), long_run.summary()
+            over = (round(long_figures["p50_ms"] / short_figures["p50_ms"], 2)
+                    if short_figures["p50_ms"] and long_figures["p50_ms"] else None)
+            self.results[system]["length"] = {"short": short_figures, "long": long_figures,
+                                              "long_over_short_p50": over}
+            print(f"    {system}: p50 {short_figures['p50_ms']} -> {long_figures['p50_ms']} ms "
+                  f"({over}x)", flush=True)
+        self.save()
+
     def session_length(self, tracker_dir: Path, turns: int = SESSION_TURNS) -> None:
         """One conversation of ``turns`` turns per system: turn cost at the start and at
         the end, and the tracker bytes stored per turn."""
@@ -147,6 +169,7 @@ class Measurement:
                     self.start(system, Path(tmp))
                 self.warm_up()
                 self.never_seen()
+                self.message_length()
                 for users in USERS:
                     self.load(users, turns)
                 self.session_length(Path(tmp))

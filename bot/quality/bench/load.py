@@ -170,6 +170,30 @@ def never_seen_questions() -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+LENGTH_SHORT_CHARS = (12, 28)   # a short question: about 20 characters
+LENGTH_LONG_CHARS = 200         # the same question inside about 200 characters of story
+
+
+def length_pairs(limit: int = 40) -> list[tuple[str, str]]:
+    """(short question, the same question after a candidate's story, ~200 characters):
+    held-out colloquial questions of about 20 characters, each with a narrative of
+    tests/data/bench_narratives.yml cut to make the long message ~200 characters."""
+    import yaml
+
+    from bot import PROJECT_ROOT
+
+    low, high = LENGTH_SHORT_CHARS
+    short = sorted((t for t in never_seen_questions() if low <= len(t) <= high),
+                   key=lambda t: abs(len(t) - 20))[:limit]
+    narratives = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "bench_narratives.yml")
+                                .read_text(encoding="utf-8"))["narratives"]
+    pairs = []
+    for n, text in enumerate(short):
+        story = str(narratives[n % len(narratives)]) + str(narratives[(n + 1) % len(narratives)])
+        pairs.append((text, story[-(LENGTH_LONG_CHARS - len(text)):] + text))
+    return pairs
+
+
 def play_long_conversation(port: int, texts: Sequence[str]) -> tuple[str, list[float]]:
     """One conversation of ``len(texts)`` turns under one sender; (sender, each turn's ms).
     A turn that fails counts as missing (None is not appended)."""

@@ -26,7 +26,8 @@ def empty_result(system: str) -> dict:
                                 "wall_s"))
     session = dict.fromkeys(("turns", "answered", "first10_p50_ms", "last10_p50_ms",
                              "last_over_first", "stored_bytes_per_turn"))
-    return {"load": load, "never_seen": never_seen, "session": session,
+    length = {"short": None, "long": None, "long_over_short_p50": None}
+    return {"load": load, "never_seen": never_seen, "session": session, "length": length,
             "rss_mb": rss, "train_s": None, "load_s": None,
             "index_build_s": {"cold": None, "cached": None} if system == "assistant" else None,
             "accuracy": {"in_scope": None, "in_scope_n": 0,
@@ -137,6 +138,16 @@ def _phase_rows(table: Rows, report: dict) -> None:
         table.row(f"{label} latency, never-seen questions, 1 user (ms)", _fmt(a.get(key)),
                   _fmt(b.get(key)), ours_over_baseline(a.get(key), b.get(key)),
                   f"never_seen_{key}" if f"never_seen_{key}" in table.targets else None)
+    a, b = ours.get("length") or {}, base.get("length") or {}
+
+    def p50s(length: dict) -> str:
+        return (f"{_fmt((length.get('short') or {}).get('p50_ms'))} / "
+                f"{_fmt((length.get('long') or {}).get('p50_ms'))}")
+
+    table.row("p50 latency, ~20 / ~200-character messages, 1 user (ms)", p50s(a), p50s(b))
+    table.row("~200 over ~20 characters (p50)", _fmt(a.get("long_over_short_p50"), 2),
+              _fmt(b.get("long_over_short_p50"), 2), None,
+              "length_long_over_short" if "length_long_over_short" in table.targets else None)
     a, b = ours.get("session") or {}, base.get("session") or {}
     table.row("one conversation: turns 1-10 / 191-200, median (ms)",
               f"{_fmt(a.get('first10_p50_ms'))} / {_fmt(a.get('last10_p50_ms'))}",
