@@ -77,6 +77,14 @@ def test_an_unsure_off_topic_guess_that_retrieval_finds_in_domain_is_read_in_con
     assert entry_answered(answer_turn("不去参加会怎样", "out_of_scope", 0.9, last_entry=last)) == "fallback"
 
 
+def test_an_unsure_off_topic_guess_does_not_borrow_the_last_topics_margin(question_of):
+    # exam registration is not in the documents; read after Henan's check, the words
+    # overlap the check's and the in-topic margin would answer with its process
+    turn = answer_turn("河南二建报名啥时候开始", "out_of_scope", 0.51, place_slot="河南",
+                       last_entry="henan_check_who", last_asked="河南考后资格核查是谁负责")
+    assert entry_answered(turn) == "fallback"
+
+
 def test_context_does_not_override_what_the_message_says(question_of):
     turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "direct_mail_tracking"

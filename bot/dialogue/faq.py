@@ -15,7 +15,7 @@ from typing import Any
 from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
-from bot.dialogue.follow_up import Margins, Reading, off_topic_words, read_in_context
+from bot.dialogue.follow_up import OFF_TOPIC, Margins, Reading, off_topic_words, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
                                   decision_reply, fallback_reply, for_english_reader,
@@ -34,7 +34,6 @@ REGION_FOLLOW_UP = "inform_region"
 # Guangzhou 0.57, Henan 0.20, direct mail 0.19), unless the answer is this sure.
 REGIONAL_RIVAL = 0.1
 SURE_REGION = 0.8
-OFF_TOPIC = "out_of_scope"
 
 
 def _prefer_province(engine: Engine, decision: Decision, query: str, topic: str | None,
