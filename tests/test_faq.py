@@ -85,6 +85,15 @@ def test_an_unsure_off_topic_guess_does_not_borrow_the_last_topics_margin(questi
     assert entry_answered(turn) == "fallback"
 
 
+@pytest.mark.parametrize("slots", [{}, {"last_entry": "ems_hotline",
+                                      "last_asked": "直邮有问题找邮政哪个号码"}])
+def test_another_couriers_parcel_is_not_answered_with_the_documents_tracking(slots):
+    # alone a did-you-mean; neither the EMS answer before it nor the tracking topic Rasa
+    # names makes it an answer about EMS or Guangzhou's tracking
+    turn = answer_turn("帮我查下快递单号SF1234567890到哪了", "ask_tracking", 0.89, **slots)
+    assert turn.reply.custom["kind"] in ("did_you_mean", "fallback")
+
+
 def test_context_does_not_override_what_the_message_says(question_of):
     turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "direct_mail_tracking"

@@ -182,7 +182,10 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
-    regional = _per_region(engine, decision, message.topic_hint) if place is None else []
+    # another courier's number ("SF1234567890") is never answered below the threshold with
+    # every region's rule of the topic Rasa names: the documents' procedures are not its
+    unvouched = message.foreign_codes and decision.kind != "answer"
+    regional = _per_region(engine, decision, message.topic_hint) if place is None and not unvouched else []
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
     if reply.custom.get("kind") == "faq_answer" and not regional:

@@ -89,6 +89,11 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     sure = alone.kind == "answer" and alone.hits[0].score >= SURE_ALONE
     if last is None or sure or len(message.query) > LONG_MESSAGE:
         return Reading(alone)
+    if message.foreign_codes:
+        # "帮我查下快递单号SF1234567890到哪了" after the EMS hotline: another courier's
+        # parcel, which the documents know nothing of; the last answer cannot vouch for
+        # reading it as EMS tracking
+        return Reading(alone)
     # words only off-topic questions use ("天气"): a message that retrieval rejects by
     # itself is then about something else and does not lean on the last answer. Nor is a
     # message Rasa reads as off-topic first, however unsure ("河南二建报名啥时候开始"
