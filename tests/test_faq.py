@@ -108,6 +108,14 @@ def test_a_province_said_earlier_helps_an_unanswered_question():
     assert entry_answered(answer_turn("证书没领会保管多久", None, 0.0, place_slot="河南")) == "henan_storage_period"
 
 
+def test_a_province_said_earlier_gets_the_local_rule_the_nationwide_answer_points_to():
+    # alone the nationwide overdue rule (0.82), which names Henan's storage period as its
+    # related local rule; read for Henan that rule answers (0.55)
+    turn = answer_turn("没领的话会一直放着吗", "ask_reissue", 0.5, place_slot="河南",
+                       last_entry="henan_onsite_collection", last_asked="河南拿证去哪拿啊，不想邮寄")
+    assert entry_answered(turn) == "henan_storage_period"
+
+
 def test_a_province_said_earlier_does_not_displace_a_confident_nationwide_answer():
     turn = answer_turn("电子证书在哪里下载", "ask_ecert_download", 0.95, place_slot="河南")
     assert entry_answered(turn) == "ecert_where_download"

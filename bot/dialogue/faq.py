@@ -78,10 +78,12 @@ def _in_context(engine: Engine, decision: Decision, message: Message, state: Dia
 def _better_for_province(regional: Decision, decision: Decision, place: Place) -> bool:
     """The reading with the province said earlier answers with an entry written for
     that province, more confidently than the nationwide answer to the message alone
-    ("证书没领会保管多久" after "河南的"): the province's own rule is the better answer."""
-    best = regional.hits[0]
+    ("证书没领会保管多久" after "河南的"), or one the nationwide answer itself names as its
+    related local rule ("没领的话会一直放着吗" after Henan: the overdue rule, whose related
+    entries include Henan's storage period): the province's own rule is the better answer."""
+    best, nationwide_answer = regional.hits[0], decision.hits[0]
     return (best.region != nationwide() and applies_to(best.region, place.province)
-            and best.score > decision.hits[0].score)
+            and (best.score > nationwide_answer.score or best.id in nationwide_answer.related))
 
 
 def prepare() -> None:
