@@ -94,6 +94,14 @@ def test_another_couriers_parcel_is_not_answered_with_the_documents_tracking(slo
     assert turn.reply.custom["kind"] in ("did_you_mean", "fallback")
 
 
+def test_the_same_point_without_a_place_keeps_the_last_answers_region(question_of):
+    # alone Guangdong's direct-mail tracking is the surer reading; after Guangzhou's fee
+    # the context gives the region (Guangzhou's paper tracking), the words the point
+    turn = answer_turn("寄出来以后怎么查到哪了", "ask_tracking", 0.65, place_slot="广州",
+                       last_entry="gz_paper_mail_fee", last_asked="广州考区证书邮寄收费吗")
+    assert entry_answered(turn) == "gz_paper_tracking"
+
+
 def test_context_does_not_override_what_the_message_says(question_of):
     turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "direct_mail_tracking"
