@@ -124,6 +124,16 @@ def test_a_province_said_earlier_gets_the_local_rule_the_nationwide_answer_point
     assert entry_answered(turn) == "henan_storage_period"
 
 
+def test_a_province_said_earlier_does_not_settle_what_the_context_leans_against():
+    # "河南：在哪约" alone is on-site collection (0.52); after Henan's fee the readings
+    # lean to the booking platform (0.35): asked back, the booking platform first
+    turn = answer_turn("在哪约", "ask_follow_up", 0.5, place_slot="河南", last_entry="henan_mail_fee",
+                       last_asked="河南寄证书得自己出邮费吗")
+    custom = turn.reply.custom
+    assert custom["kind"] == "clarify"
+    assert custom["candidates"][:2] == ["henan_paper_booking", "henan_onsite_collection"]
+
+
 def test_a_province_said_earlier_does_not_displace_a_confident_nationwide_answer():
     turn = answer_turn("电子证书在哪里下载", "ask_ecert_download", 0.95, place_slot="河南")
     assert entry_answered(turn) == "ecert_where_download"

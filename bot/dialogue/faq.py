@@ -71,6 +71,14 @@ def _in_context(engine: Engine, decision: Decision, message: Message, state: Dia
         again = reading.clarify and regional.hits and regional.hits[0].id == state.last_entry
         if regional.kind == "answer" and not again and (
                 decision.kind != "answer" or _better_for_province(regional, decision, place)):
+            if decision.kind != "answer" and reading.leaning and (
+                    reading.leaning[0].id != regional.hits[0].id):
+                # the readings after the last answer lean to another entry: the province
+                # alone does not settle it ("在哪约" after Henan's fee: "河南：在哪约" is
+                # on-site collection, after the fee it leans to the booking platform)
+                options = {h.id: h for h in (reading.leaning[0], regional.hits[0],
+                                             *reading.clarify)}
+                return Reading(decision, clarify=tuple(options.values())[:3], in_context=True)
             return Reading(regional, in_context=True)
     return reading
 
@@ -174,7 +182,9 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
         reading = _in_context(engine, decision, message, state, place, topic, limits)
         decision, alone = reading.decision, alone and not reading.in_context
         if reading.clarify:
-            reply = clarify_options_reply(last.topic, reading.clarify)
+            # options outside the last answer's topic: asked without naming it
+            same_topic = all(h.topic == last.topic for h in reading.clarify)
+            reply = clarify_options_reply(last.topic if same_topic else "", reading.clarify)
             return Turn(reply.in_script(message.traditional))
     if (message.place and decision.kind == "answer"
             and not applies_to(decision.hits[0].region, message.place.province)):

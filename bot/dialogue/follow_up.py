@@ -72,6 +72,9 @@ class Reading:
     decision: Decision
     clarify: tuple[Hit, ...] = ()
     in_context: bool = False
+    # entries other than the last one that the readings in context lean to (from the
+    # did-you-mean floor) without answering, best first
+    leaning: tuple[Hit, ...] = ()
 
 
 def contexts(state: DialogueState, engine: Engine) -> list[str]:
@@ -107,12 +110,16 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     queries = [f"{context}{message.query}" for context in contexts(state, engine)]
     engine.prefetch(queries)  # every reading embedded in one batch
     settings = engine.settings
-    candidates = []
+    candidates, leaning = [], {}
     for query in queries:
         for exclude in (None, last.id):
             reading = engine.answer_query(query, topic=topic or last.topic, exclude=exclude)
             if not reading.hits:
                 continue
+            for hit in reading.hits:
+                if hit.id != last.id and hit.score >= settings.floor and (
+                        hit.id not in leaning or hit.score > leaning[hit.id].score):
+                    leaning[hit.id] = hit
             best = reading.hits[0]
             needed = settings.answer_threshold
             if best.id == last.id:
@@ -138,9 +145,14 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
                              or best.hits[0].score > alone.hits[0].score + limits.over_alone
                              or _region_from_context(alone, best, last, message)):
         return Reading(best, in_context=True)
+    leans = tuple(sorted(leaning.values(), key=lambda h: -h.score))
     if alone.kind != "no_answer" or not elliptical:
-        return Reading(alone)
-    return Reading(alone, clarify=_clarify_options(engine, queries, last.topic, limits))
+        return Reading(alone, leaning=leans)
+    options = _clarify_options(engine, queries, last.topic, limits)
+    # what the readings in context lean to first ("在哪约" after Henan's fee: the booking
+    # platform 0.35, on-site collection 0.30), then the last topic's likely entries
+    options = tuple({h.id: h for h in (*leans, *options)}.values())[:MAX_CLARIFY_OPTIONS]
+    return Reading(alone, clarify=options, leaning=leans)
 
 
 def points_back(message: Message) -> bool:
