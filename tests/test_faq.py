@@ -102,6 +102,17 @@ def test_the_same_point_without_a_place_keeps_the_last_answers_region(question_o
     assert entry_answered(turn) == "gz_paper_tracking"
 
 
+def test_the_last_answer_is_not_repeated_to_a_message_that_asks_something_else(question_of):
+    # read after the collection notice's question the notice is 0.99 again, but the words
+    # neither point at it nor lean to it (0.10 alone): asked back with what it lists next
+    turn = answer_turn("看到通知以后下一步咋弄", "ask_paper_mailing", 0.8, place_slot="广州",
+                       last_entry="gz_collection_notice", last_asked="广州考区的领证通知去哪看")
+    custom = turn.reply.custom
+    assert custom["kind"] == "clarify"
+    assert custom["candidates"][0] == "gz_paper_how_apply"
+    assert "gz_collection_notice" not in custom["candidates"]
+
+
 def test_context_does_not_override_what_the_message_says(question_of):
     turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "direct_mail_tracking"

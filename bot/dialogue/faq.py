@@ -182,9 +182,7 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
         reading = _in_context(engine, decision, message, state, place, topic, limits)
         decision, alone = reading.decision, alone and not reading.in_context
         if reading.clarify:
-            # options outside the last answer's topic: asked without naming it
-            same_topic = all(h.topic == last.topic for h in reading.clarify)
-            reply = clarify_options_reply(last.topic if same_topic else "", reading.clarify)
+            reply = clarify_options_reply(last.topic, reading.clarify)
             return Turn(reply.in_script(message.traditional))
     if (message.place and decision.kind == "answer"
             and not applies_to(decision.hits[0].region, message.place.province)):
@@ -197,7 +195,7 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
     # another courier's number ("SF1234567890") is never answered below the threshold with
     # every region's rule of the topic Rasa names: the documents' procedures are not its
     unvouched = message.foreign_codes and decision.kind != "answer"
-    regional = _per_region(engine, decision, message.topic_hint) if place is None and not unvouched else []
+    regional = [] if place or unvouched else _per_region(engine, decision, message.topic_hint)
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
     if reply.custom.get("kind") == "faq_answer" and not regional:

@@ -110,24 +110,13 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     queries = [f"{context}{message.query}" for context in contexts(state, engine)]
     engine.prefetch(queries)  # every reading embedded in one batch
     settings = engine.settings
-    candidates, leaning = [], {}
-    for query in queries:
-        for exclude in (None, last.id):
-            reading = engine.answer_query(query, topic=topic or last.topic, exclude=exclude)
-            if not reading.hits:
-                continue
-            for hit in reading.hits:
-                if hit.id != last.id and hit.score >= settings.floor and (
-                        hit.id not in leaning or hit.score > leaning[hit.id].score):
-                    leaning[hit.id] = hit
-            best = reading.hits[0]
-            needed = settings.answer_threshold
-            if best.id == last.id:
-                needed += limits.same_entry          # the same answer again needs more
-            elif best.topic == last.topic and elliptical:
-                needed = min(needed, limits.in_topic)  # another point of the same topic
-            if best.score >= needed:
-                candidates.append(replace(reading, kind="answer"))
+    # the same answer again, for a message that neither points at it nor leans to it by its
+    # own words ("看到通知以后下一步咋弄" after the collection notice: 0.10 alone), would
+    # repeat what the candidate just read: they ask for something else
+    again_allowed = points_back(message) or message.place is not None or any(
+        h.id == last.id and h.score >= settings.floor for h in alone.hits)
+    candidates, leaning, withheld = _readings(engine, queries, topic or last.topic, last.id,
+                                              limits, elliptical, again_allowed)
     if points_back(message) and all(c.hits[0].score < settings.answer_threshold
                                     for c in candidates):
         # "那个单号在哪看" after direct mail's tracking: "那个" is that answer's, not
@@ -150,9 +139,47 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
         return Reading(alone, leaning=leans)
     options = _clarify_options(engine, queries, last.topic, limits)
     # what the readings in context lean to first ("在哪约" after Henan's fee: the booking
-    # platform 0.35, on-site collection 0.30), then the last topic's likely entries
-    options = tuple({h.id: h for h in (*leans, *options)}.values())[:MAX_CLARIFY_OPTIONS]
-    return Reading(alone, clarify=options, leaning=leans)
+    # platform 0.35, on-site collection 0.30); when the last answer was withheld, the
+    # questions it lists as related (what candidates ask next); then the last topic's
+    # likely entries
+    related = [withheld[i] for i in last.related if i in withheld] if withheld else []
+    options = {h.id: h for h in (*leans, *related, *options) if h.id != last.id or not withheld}
+    return Reading(alone, clarify=tuple(options.values())[:MAX_CLARIFY_OPTIONS], leaning=leans)
+
+
+def _readings(engine: Engine, queries: list[str], topic: str, last_id: str, limits: Margins,
+              elliptical: bool, again_allowed: bool) -> tuple[list[Decision], dict, dict]:
+    """The readings in context that answer (each query read for any entry and for one
+    other than the last), the entries they lean to from the floor without answering, and,
+    when the last entry again is not allowed but a reading gave it, every entry's hit in
+    the readings without it (``withheld``; empty otherwise)."""
+    settings = engine.settings
+    candidates, leaning, withheld = [], {}, {}
+    for query in queries:
+        for exclude in (None, last_id):
+            reading = engine.answer_query(query, topic=topic, exclude=exclude)
+            if not reading.hits:
+                continue
+            for hit in reading.hits:
+                if hit.id != last_id and hit.score >= settings.floor and (
+                        hit.id not in leaning or hit.score > leaning[hit.id].score):
+                    leaning[hit.id] = hit
+            best = reading.hits[0]
+            needed = settings.answer_threshold
+            if best.id == last_id:
+                needed += limits.same_entry          # the same answer again needs more
+                if not again_allowed and best.score >= needed:
+                    withheld[best.id] = best
+                    continue
+            elif best.topic == engine.kb.by_id[last_id].topic and elliptical:
+                needed = min(needed, limits.in_topic)  # another point of the same topic
+            if best.score >= needed:
+                candidates.append(replace(reading, kind="answer"))
+    if withheld:
+        hits = [h for q in queries for h in engine.search_query(q, k=len(engine.kb.entries),
+                                                                topic=topic, kinds=("entry",))]
+        withheld = {h.id: h for h in sorted(hits, key=lambda h: h.score)}  # the best kept
+    return candidates, leaning, withheld
 
 
 def points_back(message: Message) -> bool:
