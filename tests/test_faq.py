@@ -77,6 +77,42 @@ def test_an_unsure_off_topic_guess_that_retrieval_finds_in_domain_is_read_in_con
     assert entry_answered(answer_turn("不去参加会怎样", "out_of_scope", 0.9, last_entry=last)) == "fallback"
 
 
+def test_an_unsure_off_topic_guess_does_not_borrow_the_last_topics_margin(question_of):
+    # exam registration is not in the documents; read after Henan's check, the words
+    # overlap the check's and the in-topic margin would answer with its process
+    turn = answer_turn("河南二建报名啥时候开始", "out_of_scope", 0.51, place_slot="河南",
+                       last_entry="henan_check_who", last_asked="河南考后资格核查是谁负责")
+    assert entry_answered(turn) == "fallback"
+
+
+@pytest.mark.parametrize("slots", [{}, {"last_entry": "ems_hotline",
+                                      "last_asked": "直邮有问题找邮政哪个号码"}])
+def test_another_couriers_parcel_is_not_answered_with_the_documents_tracking(slots):
+    # alone a did-you-mean; neither the EMS answer before it nor the tracking topic Rasa
+    # names makes it an answer about EMS or Guangzhou's tracking
+    turn = answer_turn("帮我查下快递单号SF1234567890到哪了", "ask_tracking", 0.89, **slots)
+    assert turn.reply.custom["kind"] in ("did_you_mean", "fallback")
+
+
+def test_the_same_point_without_a_place_keeps_the_last_answers_region(question_of):
+    # alone Guangdong's direct-mail tracking is the surer reading; after Guangzhou's fee
+    # the context gives the region (Guangzhou's paper tracking), the words the point
+    turn = answer_turn("寄出来以后怎么查到哪了", "ask_tracking", 0.65, place_slot="广州",
+                       last_entry="gz_paper_mail_fee", last_asked="广州考区证书邮寄收费吗")
+    assert entry_answered(turn) == "gz_paper_tracking"
+
+
+def test_the_last_answer_is_not_repeated_to_a_message_that_asks_something_else(question_of):
+    # read after the collection notice's question the notice is 0.99 again, but the words
+    # neither point at it nor lean to it (0.10 alone): asked back with what it lists next
+    turn = answer_turn("看到通知以后下一步咋弄", "ask_paper_mailing", 0.8, place_slot="广州",
+                       last_entry="gz_collection_notice", last_asked="广州考区的领证通知去哪看")
+    custom = turn.reply.custom
+    assert custom["kind"] == "clarify"
+    assert custom["candidates"][0] == "gz_paper_how_apply"
+    assert "gz_collection_notice" not in custom["candidates"]
+
+
 def test_context_does_not_override_what_the_message_says(question_of):
     turn = answer_turn("直邮怎么查物流", "ask_tracking", 0.9, last_entry="gz_paper_how_apply")
     assert entry_answered(turn) == "direct_mail_tracking"
@@ -89,6 +125,24 @@ def test_the_follow_up_reading_never_repeats_the_last_answer(question_of):
 
 def test_a_province_said_earlier_helps_an_unanswered_question():
     assert entry_answered(answer_turn("证书没领会保管多久", None, 0.0, place_slot="河南")) == "henan_storage_period"
+
+
+def test_a_province_said_earlier_gets_the_local_rule_the_nationwide_answer_points_to():
+    # alone the nationwide overdue rule (0.82), which names Henan's storage period as its
+    # related local rule; read for Henan that rule answers (0.55)
+    turn = answer_turn("没领的话会一直放着吗", "ask_reissue", 0.5, place_slot="河南",
+                       last_entry="henan_onsite_collection", last_asked="河南拿证去哪拿啊，不想邮寄")
+    assert entry_answered(turn) == "henan_storage_period"
+
+
+def test_a_province_said_earlier_does_not_settle_what_the_context_leans_against():
+    # "河南：在哪约" alone is on-site collection (0.52); after Henan's fee the readings
+    # lean to the booking platform (0.35): asked back, the booking platform first
+    turn = answer_turn("在哪约", "ask_follow_up", 0.5, place_slot="河南", last_entry="henan_mail_fee",
+                       last_asked="河南寄证书得自己出邮费吗")
+    custom = turn.reply.custom
+    assert custom["kind"] == "clarify"
+    assert custom["candidates"][:2] == ["henan_paper_booking", "henan_onsite_collection"]
 
 
 def test_a_province_said_earlier_does_not_displace_a_confident_nationwide_answer():

@@ -87,6 +87,16 @@ def test_latin_letters_are_read_in_the_documents_words(text, expected):
     assert in_documents_words(normalise(text)) == expected
 
 
+@pytest.mark.parametrize("text, codes", [
+    ("帮我查下快递单号SF1234567890到哪了", ("sf1234567890",)),   # another courier's waybill
+    ("单号EA123456789CN查不到", ()),            # a postal item number (EMS uses them)
+    ("EMS1234567890到哪了", ()), ("单号1234567890", ()), ("iphone13下载不了", ()),
+    ("身份证41010219900101123X", ()),
+])
+def test_another_systems_waybill_numbers_are_found(text, codes):
+    assert read_message(text).foreign_codes == codes
+
+
 def test_english_is_told_from_chinese_with_a_few_latin_letters():
     assert is_english(normalise("What does 已撤销 mean on my certificate status?"))
     assert not is_english(normalise("我的ems单号在哪查"))

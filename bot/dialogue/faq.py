@@ -15,7 +15,7 @@ from typing import Any
 from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
-from bot.dialogue.follow_up import Margins, Reading, off_topic_words, read_in_context
+from bot.dialogue.follow_up import OFF_TOPIC, Margins, Reading, off_topic_words, read_in_context
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
                                   decision_reply, fallback_reply, for_english_reader,
@@ -34,7 +34,6 @@ REGION_FOLLOW_UP = "inform_region"
 # Guangzhou 0.57, Henan 0.20, direct mail 0.19), unless the answer is this sure.
 REGIONAL_RIVAL = 0.1
 SURE_REGION = 0.8
-OFF_TOPIC = "out_of_scope"
 
 
 def _prefer_province(engine: Engine, decision: Decision, query: str, topic: str | None,
@@ -72,6 +71,14 @@ def _in_context(engine: Engine, decision: Decision, message: Message, state: Dia
         again = reading.clarify and regional.hits and regional.hits[0].id == state.last_entry
         if regional.kind == "answer" and not again and (
                 decision.kind != "answer" or _better_for_province(regional, decision, place)):
+            if decision.kind != "answer" and reading.leaning and (
+                    reading.leaning[0].id != regional.hits[0].id):
+                # the readings after the last answer lean to another entry: the province
+                # alone does not settle it ("在哪约" after Henan's fee: "河南：在哪约" is
+                # on-site collection, after the fee it leans to the booking platform)
+                options = {h.id: h for h in (reading.leaning[0], regional.hits[0],
+                                             *reading.clarify)}
+                return Reading(decision, clarify=tuple(options.values())[:3], in_context=True)
             return Reading(regional, in_context=True)
     return reading
 
@@ -79,10 +86,12 @@ def _in_context(engine: Engine, decision: Decision, message: Message, state: Dia
 def _better_for_province(regional: Decision, decision: Decision, place: Place) -> bool:
     """The reading with the province said earlier answers with an entry written for
     that province, more confidently than the nationwide answer to the message alone
-    ("证书没领会保管多久" after "河南的"): the province's own rule is the better answer."""
-    best = regional.hits[0]
+    ("证书没领会保管多久" after "河南的"), or one the nationwide answer itself names as its
+    related local rule ("没领的话会一直放着吗" after Henan: the overdue rule, whose related
+    entries include Henan's storage period): the province's own rule is the better answer."""
+    best, nationwide_answer = regional.hits[0], decision.hits[0]
     return (best.region != nationwide() and applies_to(best.region, place.province)
-            and best.score > decision.hits[0].score)
+            and (best.score > nationwide_answer.score or best.id in nationwide_answer.related))
 
 
 def prepare() -> None:
@@ -183,7 +192,10 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
-    regional = _per_region(engine, decision, message.topic_hint) if place is None else []
+    # another courier's number ("SF1234567890") is never answered below the threshold with
+    # every region's rule of the topic Rasa names: the documents' procedures are not its
+    unvouched = message.foreign_codes and decision.kind != "answer"
+    regional = [] if place or unvouched else _per_region(engine, decision, message.topic_hint)
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
     if reply.custom.get("kind") == "faq_answer" and not regional:

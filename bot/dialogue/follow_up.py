@@ -19,6 +19,8 @@ from functools import lru_cache
 from bot import datafiles
 from bot.dialogue.message import Message
 from bot.dialogue.state import DialogueState
+from bot.knowledge.entries import Entry
+from bot.lang.regions import nationwide
 from bot.lang.vocabulary import matching_form
 from bot.retrieval.engine import Decision, Engine, Hit
 
@@ -41,6 +43,7 @@ POINTING_MARGIN = 0.5
 # The message alone leaning this much to an entry other than the one its reading in
 # context answers makes the two readings close enough to ask back (see _readings_that_disagree).
 WORDS_LEAN = 0.2
+OFF_TOPIC = "out_of_scope"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Reading:
     decision: Decision
     clarify: tuple[Hit, ...] = ()
     in_context: bool = False
+    # entries other than the last one that the readings in context lean to (from the
+    # did-you-mean floor) without answering, best first
+    leaning: tuple[Hit, ...] = ()
 
 
 def contexts(state: DialogueState, engine: Engine) -> list[str]:
@@ -88,28 +94,29 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
     sure = alone.kind == "answer" and alone.hits[0].score >= SURE_ALONE
     if last is None or sure or len(message.query) > LONG_MESSAGE:
         return Reading(alone)
+    if message.foreign_codes:
+        # "帮我查下快递单号SF1234567890到哪了" after the EMS hotline: another courier's
+        # parcel, which the documents know nothing of; the last answer cannot vouch for
+        # reading it as EMS tracking
+        return Reading(alone)
     # words only off-topic questions use ("天气"): a message that retrieval rejects by
-    # itself is then about something else and does not lean on the last answer
-    elliptical = not off_topic_words(message.query, engine)
+    # itself is then about something else and does not lean on the last answer. Nor is a
+    # message Rasa reads as off-topic first, however unsure ("河南二建报名啥时候开始"
+    # after Henan's check: its words overlap the check's, exam registration is not in
+    # the documents): the in-topic margin assumes the last topic, so it does not apply.
+    elliptical = message.intent != OFF_TOPIC and not off_topic_words(message.query, engine)
     if alone.kind == "no_answer" and not elliptical:
         return Reading(alone)
     queries = [f"{context}{message.query}" for context in contexts(state, engine)]
     engine.prefetch(queries)  # every reading embedded in one batch
     settings = engine.settings
-    candidates = []
-    for query in queries:
-        for exclude in (None, last.id):
-            reading = engine.answer_query(query, topic=topic or last.topic, exclude=exclude)
-            if not reading.hits:
-                continue
-            best = reading.hits[0]
-            needed = settings.answer_threshold
-            if best.id == last.id:
-                needed += limits.same_entry          # the same answer again needs more
-            elif best.topic == last.topic and elliptical:
-                needed = min(needed, limits.in_topic)  # another point of the same topic
-            if best.score >= needed:
-                candidates.append(replace(reading, kind="answer"))
+    # the same answer again, for a message that neither points at it nor leans to it by its
+    # own words ("看到通知以后下一步咋弄" after the collection notice: 0.10 alone), would
+    # repeat what the candidate just read: they ask for something else
+    again_allowed = points_back(message) or message.place is not None or any(
+        h.id == last.id and h.score >= settings.floor for h in alone.hits)
+    candidates, leaning, withheld = _readings(engine, queries, topic or last.topic, last.id,
+                                              limits, elliptical, again_allowed)
     if points_back(message) and all(c.hits[0].score < settings.answer_threshold
                                     for c in candidates):
         # "那个单号在哪看" after direct mail's tracking: "那个" is that answer's, not
@@ -124,11 +131,55 @@ def read_in_context(engine: Engine, alone: Decision, message: Message, state: Di
         if two_ways:
             return Reading(alone, clarify=two_ways)
     if best is not None and (alone.kind != "answer"
-                             or best.hits[0].score > alone.hits[0].score + limits.over_alone):
+                             or best.hits[0].score > alone.hits[0].score + limits.over_alone
+                             or _region_from_context(alone, best, last, message)):
         return Reading(best, in_context=True)
+    leans = tuple(sorted(leaning.values(), key=lambda h: -h.score))
     if alone.kind != "no_answer" or not elliptical:
-        return Reading(alone)
-    return Reading(alone, clarify=_clarify_options(engine, queries, last.topic, limits))
+        return Reading(alone, leaning=leans)
+    options = _clarify_options(engine, queries, last.topic, limits)
+    # what the readings in context lean to first ("在哪约" after Henan's fee: the booking
+    # platform 0.35, on-site collection 0.30); when the last answer was withheld, the
+    # questions it lists as related (what candidates ask next); then the last topic's
+    # likely entries
+    related = [withheld[i] for i in last.related if i in withheld] if withheld else []
+    options = {h.id: h for h in (*leans, *related, *options) if h.id != last.id or not withheld}
+    return Reading(alone, clarify=tuple(options.values())[:MAX_CLARIFY_OPTIONS], leaning=leans)
+
+
+def _readings(engine: Engine, queries: list[str], topic: str, last_id: str, limits: Margins,
+              elliptical: bool, again_allowed: bool) -> tuple[list[Decision], dict, dict]:
+    """The readings in context that answer (each query read for any entry and for one
+    other than the last), the entries they lean to from the floor without answering, and,
+    when the last entry again is not allowed but a reading gave it, every entry's hit in
+    the readings without it (``withheld``; empty otherwise)."""
+    settings = engine.settings
+    candidates, leaning, withheld = [], {}, {}
+    for query in queries:
+        for exclude in (None, last_id):
+            reading = engine.answer_query(query, topic=topic, exclude=exclude)
+            if not reading.hits:
+                continue
+            for hit in reading.hits:
+                if hit.id != last_id and hit.score >= settings.floor and (
+                        hit.id not in leaning or hit.score > leaning[hit.id].score):
+                    leaning[hit.id] = hit
+            best = reading.hits[0]
+            needed = settings.answer_threshold
+            if best.id == last_id:
+                needed += limits.same_entry          # the same answer again needs more
+                if not again_allowed and best.score >= needed:
+                    withheld[best.id] = best
+                    continue
+            elif best.topic == engine.kb.by_id[last_id].topic and elliptical:
+                needed = min(needed, limits.in_topic)  # another point of the same topic
+            if best.score >= needed:
+                candidates.append(replace(reading, kind="answer"))
+    if withheld:
+        hits = [h for q in queries for h in engine.search_query(q, k=len(engine.kb.entries),
+                                                                topic=topic, kinds=("entry",))]
+        withheld = {h.id: h for h in sorted(hits, key=lambda h: h.score)}  # the best kept
+    return candidates, leaning, withheld
 
 
 def points_back(message: Message) -> bool:
@@ -187,6 +238,17 @@ def _same_point_elsewhere(one: Hit, other: Hit) -> bool:
     booking: direct mail's fee alone, Henan's in context): the context gives the region,
     the words the point; they agree."""
     return one.topic == other.topic and one.region != other.region
+
+
+def _region_from_context(alone: Decision, in_context: Decision, last: Entry,
+                         message: Message) -> bool:
+    """The message alone answers one region's rule, the reading in context the same point
+    for the last answer's region, and the message names no place: the context gives the
+    region, the words the point ("寄出来以后怎么查到哪了" after Guangzhou's fee: Guangdong's
+    direct-mail tracking 0.64 alone, Guangzhou's paper tracking 0.55 in context)."""
+    own, chosen = alone.hits[0], in_context.hits[0]
+    return (message.place is None and last.region != nationwide() and chosen.region == last.region
+            and own.region != last.region and _same_point_elsewhere(own, chosen))
 
 
 def _same_entry_again(engine: Engine, queries: list[str], topic: str, last_id: str

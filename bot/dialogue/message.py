@@ -18,7 +18,7 @@ from bot.dialogue.deadlines import guess_procedure
 from bot.knowledge.entries import TOPICS
 from bot.lang.clauses import NARRATIVE, QUESTION, Clause, clause_at, split_clauses
 from bot.lang.dates import DateMention, extract_dates
-from bot.lang.latin import in_documents_words, is_english
+from bot.lang.latin import foreign_codes, in_documents_words, is_english
 from bot.lang.noise import core_of
 from bot.lang.privacy import mask_sensitive
 from bot.config import Settings
@@ -61,6 +61,7 @@ class Message:
     clauses: tuple[Clause, ...] = ()      # the normalised core cut into clauses, with roles
     start_dates: tuple[DateMention, ...] = ()  # the dates tied to the event a rule counts from
     english: bool = False           # written in English: the reply adds a note in English
+    foreign_codes: tuple[str, ...] = ()   # another system's waybill / order numbers ("SF123…")
 
     @property
     def topic_hint(self) -> str | None:
@@ -116,7 +117,7 @@ def read_message(text: Any, intent: str | None = None, confidence: float = 0.0,
         procedure=guess_procedure(canonical(reading)), today=on, intent=intent,
         confidence=float(confidence or 0.0), embedding=embedding,
         clauses=split_clauses(reading), start_dates=starts,
-        english=is_english(normalised),
+        english=is_english(normalised), foreign_codes=foreign_codes(normalised),
     )
 
 

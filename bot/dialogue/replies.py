@@ -281,10 +281,11 @@ def contacts_reply() -> Reply:
 
 def clarify_options_reply(topic: str, options: Iterable[Any]) -> Reply:
     """Ask back which point of the last answer's topic the candidate means, with the
-    likely entries as quick replies ("您是想问生僻字的哪一点？")."""
+    likely entries as quick replies ("您是想问生僻字的哪一点？"); options from other topics
+    too are asked without naming one ("您指的是哪方面？")."""
     t = texts()
     hits = list(options)
-    name = t["topic_names"].get(topic, "")
+    name = t["topic_names"].get(topic, "") if all(h.topic == topic for h in hits) else ""
     text = t["clarify_topic"].format(topic=name) if name else t["clarify_any"]
     custom = {"kind": "clarify", "topic": topic, "candidates": [h.id for h in hits], "sources": []}
     return Reply(text, _buttons([h.question for h in hits]), custom)

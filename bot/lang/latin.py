@@ -26,6 +26,10 @@ KEPT_WORDS = frozenset({"ems", "pdf"})
 # A message is English when it has this many Latin words and more Latin letters than twice
 # its Chinese characters ("What does 已撤销 mean on my certificate status?" is English).
 MIN_ENGLISH_WORDS = 3
+# Latin letters joined to a run of digits: a waybill or order number of some system
+# ("SF1234567890"); the letters name the system (a courier), the digits the item. A
+# postal item number (UPU S10: "EA123456789CN", what China Post's EMS uses) is not one.
+_CODE = re.compile(r"(?<![a-z0-9])([a-z]{1,4})\d{6,}(?![a-z0-9])")
 
 
 def is_english(text: str) -> bool:
@@ -73,6 +77,17 @@ def _pinyin(run: str) -> str | None:
         return whole
     parts = [terms.get(word) for word in _LATIN_WORD.findall(run)]
     return "".join(parts) if parts and all(parts) else None
+
+
+def foreign_codes(text: str) -> tuple[str, ...]:
+    """The waybill or order numbers in a (normalised, lower-case) text whose letters are no
+    name the documents know (EMS): another courier's or system's numbers ("sf1234567890").
+    The documents say nothing about them."""
+    found = []
+    for match in _CODE.finditer(text):
+        if match.group(1) not in KEPT_WORDS:
+            found.append(match.group())
+    return tuple(found)
 
 
 def in_documents_words(text: str) -> str:
