@@ -34,7 +34,7 @@ class CustomerServiceError(Exception):
 
 
 class CustomerServiceApi:
-    """``/cgi-bin/message/custom/send`` with a cached access token (``/cgi-bin/token``),
+    """``/cgi-bin/message/custom/send`` with a cached access token (``/cgi-bin/stable_token``),
     refreshed before it expires and again when WeChat says it is no longer valid."""
 
     def __init__(self, app_id: str, app_secret: str, base_url: str):
@@ -58,10 +58,15 @@ class CustomerServiceApi:
             raise CustomerServiceError("WeChat API answered no JSON object")
         return body
 
-    TOKEN_PATH, SEND_PATH = "/cgi-bin/token", "/cgi-bin/message/custom/send"
+    SEND_PATH = "/cgi-bin/message/custom/send"
 
-    def token_query(self) -> dict[str, str]:
-        return {"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret}
+    async def fetch_token(self) -> dict[str, Any]:
+        """getStableAccessToken (normal mode): every instance of the cluster gets the same
+        token while it is valid, where ``/cgi-bin/token`` would invalidate the token the
+        other instances hold each time one of them asks."""
+        return await self._call("POST", "/cgi-bin/stable_token", json={
+            "grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret,
+            "force_refresh": False})
 
     def payload(self, openid: str, text: str) -> dict[str, Any]:
         return {"touser": openid, "msgtype": "text", "text": {"content": text}}
@@ -69,7 +74,7 @@ class CustomerServiceApi:
     async def access_token(self, renew: bool = False) -> str:
         async with self._lock:
             if renew or not self._token or time.time() > self._expires - TOKEN_MARGIN_SECONDS:
-                body = await self._call("GET", self.TOKEN_PATH, params=self.token_query())
+                body = await self.fetch_token()
                 if not body.get("access_token"):
                     raise CustomerServiceError(f"no token: {body.get('errmsg')}", body.get("errcode"))
                 self._token = str(body["access_token"])
@@ -95,14 +100,16 @@ class WeComMessageApi(CustomerServiceApi):
     application's Secret, ``/cgi-bin/message/send`` to a member with the AgentId; the
     same token cache and error codes."""
 
-    TOKEN_PATH, SEND_PATH = "/cgi-bin/gettoken", "/cgi-bin/message/send"
+    SEND_PATH = "/cgi-bin/message/send"
 
     def __init__(self, corp_id: str, secret: str, base_url: str, agent_id: int):
         super().__init__(corp_id, secret, base_url)
         self.agent_id = agent_id
 
-    def token_query(self) -> dict[str, str]:
-        return {"corpid": self.app_id, "corpsecret": self.app_secret}
+    async def fetch_token(self) -> dict[str, Any]:
+        # WeCom gives the same token to every caller while it is valid
+        return await self._call("GET", "/cgi-bin/gettoken",
+                                params={"corpid": self.app_id, "corpsecret": self.app_secret})
 
     def payload(self, user_id: str, text: str) -> dict[str, Any]:
         return {"touser": user_id, "msgtype": "text", "agentid": self.agent_id,

@@ -33,7 +33,7 @@ STAFF = "孙老师"
 
 
 class CustomerServiceStandIn(BaseHTTPRequestHandler):
-    """WeChat's ``GET /cgi-bin/token`` and ``POST /cgi-bin/message/custom/send`` as its
+    """WeChat's ``POST /cgi-bin/stable_token`` and ``POST /cgi-bin/message/custom/send`` as its
     documentation defines them; a request that is not as defined is answered with
     WeChat's "invalid parameter" and recorded as wrong."""
 
@@ -52,15 +52,6 @@ class CustomerServiceStandIn(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):
-        url = urlparse(self.path)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        if url.path != "/cgi-bin/token" or query != {"grant_type": "client_credential",
-                                                      "appid": WECHAT_TEST_ENV["WECHAT_APP_ID"], "secret": APP_SECRET}:
-            self.wrong.append(("token", self.path))
-            return self._json({"errcode": 40013, "errmsg": "invalid appid"})
-        self._json({"access_token": "stand-in-token", "expires_in": 7200})
-
     def do_POST(self):
         url = urlparse(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -68,6 +59,8 @@ class CustomerServiceStandIn(BaseHTTPRequestHandler):
             sent = json.loads(body)
         except ValueError:
             sent = None
+        if url.path == "/cgi-bin/stable_token":
+            return self._stable_token(sent)
         right = (url.path == "/cgi-bin/message/custom/send"
                  and parse_qs(url.query).get("access_token") == ["stand-in-token"]
                  and isinstance(sent, dict) and sent.get("msgtype") == "text"
@@ -80,6 +73,15 @@ class CustomerServiceStandIn(BaseHTTPRequestHandler):
         if errcode == 0:
             self.sent.append((sent["touser"], sent["text"]["content"]))
         self._json({"errcode": errcode, "errmsg": "ok" if errcode == 0 else "response out of time limit"})
+
+
+    def _stable_token(self, sent: dict | None) -> None:
+        """getStableAccessToken: POST JSON, the same token to every caller while valid."""
+        if sent != {"grant_type": "client_credential", "appid": WECHAT_TEST_ENV["WECHAT_APP_ID"],
+                    "secret": APP_SECRET, "force_refresh": False}:
+            self.wrong.append(("token", self.path, sent))
+            return self._json({"errcode": 40013, "errmsg": "invalid appid"})
+        self._json({"access_token": "stand-in-token", "expires_in": 7200})
 
 
 @contextmanager

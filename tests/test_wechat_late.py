@@ -81,7 +81,7 @@ def test_a_turn_still_running_at_the_last_try_is_given_with_the_next_message(ser
 # ---------------------------------------------------------------- customer-service API
 
 class StandInApi(BaseHTTPRequestHandler):
-    """/cgi-bin/token and /cgi-bin/message/custom/send, answering from ``script``."""
+    """/cgi-bin/stable_token and /cgi-bin/message/custom/send, answering from ``script``."""
 
     script: list = []
     calls: list = []
@@ -96,15 +96,13 @@ class StandInApi(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):
-        url = urlparse(self.path)
-        self.calls.append(("token", parse_qs(url.query).get("appid", [""])[0]))
-        self._answer({"access_token": f"token-{len(self.calls)}", "expires_in": 7200})
-
     def do_POST(self):
         url = urlparse(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         sent = json.loads(self.rfile.read(length))
+        if url.path == "/cgi-bin/stable_token":   # getStableAccessToken: POST JSON
+            self.calls.append(("token", sent["appid"], sent["force_refresh"]))
+            return self._answer({"access_token": f"token-{len(self.calls)}", "expires_in": 7200})
         self.calls.append(("send", parse_qs(url.query)["access_token"][0], sent["text"]["content"]))
         self._answer(self.script.pop(0) if self.script else {"errcode": 0, "errmsg": "ok"})
 
@@ -140,8 +138,10 @@ def test_the_customer_service_api_caches_its_token_renews_it_and_reports_refusal
         server.server_close()
     assert printed == "['sent', 'sent', 'error 45015']"
     kinds = [call[0] for call in StandInApi.calls]
-    # one token for the first two sends, a new one when WeChat says it expired
+    # one token for the first two sends, a new one when WeChat says it expired; never a
+    # forced refresh, which would invalidate the token the other instances hold
     assert kinds == ["token", "send", "send", "token", "send", "send"]
+    assert [call[2] for call in StandInApi.calls if call[0] == "token"] == [False, False]
     assert StandInApi.calls[4][1] == StandInApi.calls[5][1] != StandInApi.calls[1][1]
 
 
