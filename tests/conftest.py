@@ -9,10 +9,12 @@ servers, the web front) and runs only the tests that use it, plus those marked
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import tempfile
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,3 +168,10 @@ def rasa_url(servers: RunningServers) -> str:
 @pytest.fixture(scope="session")
 def web_url(servers: RunningServers) -> str:
     return servers.web_url
+
+
+def run_async(coroutine):
+    """Run a coroutine in its own thread: Playwright's sync API (browser tests, which run
+    earlier) leaves an event loop marked as running on the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -3,9 +3,6 @@ the full list of events it returns. Uses the real index (make index)."""
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted
@@ -18,15 +15,10 @@ from actions.compute_deadline import ActionComputeDeadline
 from actions.default_fallback import ActionDefaultFallback
 from actions.show_contacts import ActionShowContacts
 from actions.validate_deadline_form import ValidateDeadlineForm
+from tests.conftest import run_async
 
 DOMAIN: dict = {}
 
-
-def run_async(coroutine):
-    """Run a coroutine in its own thread: Playwright's sync API (browser tests, which run
-    earlier) leaves an event loop marked as running on the main thread."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def tracker(text: str, intent: str = "nlu_fallback", confidence: float = 0.9, **slots) -> Tracker:

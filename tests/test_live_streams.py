@@ -4,7 +4,6 @@ address and in all, per staff member's desks; a stream over a limit is told why
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from bot.web.live_streams import StreamSlots
-from tests.conftest import RunningServers
+from tests.conftest import RunningServers, run_async
 from tests.test_live_handoff import (EventStream, another_web_front, session_id, staff_client,  # noqa: F401
                                      warm)
 
@@ -40,9 +39,9 @@ def test_a_slot_is_given_back_however_its_stream_ends() -> None:
             return accepted
 
     with pytest.raises(ConnectionResetError):
-        asyncio.run(stream_that_fails())
+        run_async(stream_that_fails())
     assert slots.open_streams == 0
-    assert asyncio.run(refused()) is True
+    assert run_async(refused()) is True
 
 
 def raw_stream(url: str, path: str) -> str:
