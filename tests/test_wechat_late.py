@@ -124,18 +124,23 @@ asyncio.run(main())
 """
 
 
+def sent_through(stand_in: type, script: str) -> str:
+    """What ``script`` printed, run in Rasa's venv against a stand-in of the API."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stand_in)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        return in_rasa_venv(script, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @needs_rasa_venv
 def test_the_customer_service_api_caches_its_token_renews_it_and_reports_refusals():
     StandInApi.script = [{"errcode": 0}, {"errcode": 42001, "errmsg": "access_token expired"},
                          {"errcode": 0}, {"errcode": 45015, "errmsg": "response out of time limit"}]
     StandInApi.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandInApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        printed = in_rasa_venv(SEND, f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    printed = sent_through(StandInApi, SEND)
     assert printed == "['sent', 'sent', 'error 45015']"
     kinds = [call[0] for call in StandInApi.calls]
     # one token for the first two sends, a new one when WeChat says it expired; never a
@@ -188,13 +193,7 @@ def test_a_wecom_application_sends_with_wecoms_own_api():
     """企业微信's application message API (gettoken with the CorpID and the app's Secret,
     message/send with the AgentId), not the 公众号's customer-service API."""
     RecordingApi.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordingApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        printed = in_rasa_venv(SEND_WECOM, f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    printed = sent_through(RecordingApi, SEND_WECOM)
     assert printed == "sent"
     (get, token_path, token_query, _), (post, send_path, send_query, body) = RecordingApi.calls
     assert (get, token_path, token_query) == ("GET", "/cgi-bin/gettoken",
