@@ -1,5 +1,6 @@
 """Staff see WeChat conversations like the others: the log and the exports show the
-channel and a masked OpenID, never the OpenID in full (bot.lang.privacy.shown_sender)."""
+channel and a masked OpenID, never the OpenID in full (bot.lang.privacy.shown_sender),
+and link to a conversation by an encrypted reference (bot.web.sender_links)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,13 @@ def test_the_log_and_the_export_never_show_the_openid_in_full(tmp_path: Path):
     connection.close()
     with logged_in(path) as staff:
         log = staff.get("/staff/log").text
-        conversation = staff.get(f"/staff/log/wx-{OPENID}").text
+        [link] = set(re.findall(r'href="(/staff/log/[^"?#]+)"', log))
+        conversation = staff.get(link)
+        forged = staff.get(link[:-4] + "AAAA")
         rows = download(staff, "/staff/export/conversations.csv")
-    for page in (log, conversation):
+    assert conversation.status_code == 200 and "证书直邮是" in conversation.text
+    assert forged.status_code == 404
+    for page in (log, conversation.text):
         assert "公众号 oe65…7f22" in page
-        assert OPENID not in re.sub(r'="[^"]*"', "", page)   # only in links, never as text
+        assert OPENID not in page            # neither as text nor in a link's address
     assert {row[0] for row in rows[1:]} == {"公众号 oe65…7f22"}

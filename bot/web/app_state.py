@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone as fixed_timezone, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 import jinja2
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from bot.datafiles import ui_texts
 from bot.lang.privacy import shown_sender
 from bot.rasa_client import AsyncRasaClient
 from bot.web.security import SlidingWindowLimiter
+from bot.web.sender_links import SenderLinks
 from bot.web.staff_identity import SessionSigner
 from bot.web.config import WebSettings
 from bot.web.storage.store import ConsoleStore
@@ -92,6 +94,7 @@ class WebState:
     retrieval: RetrievalEngineHolder
     store: ConsoleStore                  # the console's tables and Rasa's events
     rasa_client: AsyncRasaClient
+    sender_links: SenderLinks            # a conversation's link without its WeChat id
 
     def format_time(self, timestamp: float | None) -> str:
         """A time as staff read it (display time zone; empty for none)."""
@@ -106,13 +109,17 @@ class WebState:
                                                status_code=status_code)
 
 
-def page_templates(texts: dict[str, Any], timezone: tzinfo) -> Jinja2Templates:
-    """The templates, autoescaped and strict, with ``texts`` and a ``datetime`` filter."""
+def page_templates(texts: dict[str, Any], timezone: tzinfo, sender_links: SenderLinks) -> Jinja2Templates:
+    """The templates, autoescaped and strict, with ``texts`` and the ``datetime``, ``sender``,
+    ``conversation_ref`` and ``conversation_link`` filters."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIRECTORY), autoescape=True, undefined=jinja2.StrictUndefined
     )
     environment.filters["datetime"] = partial(format_time, timezone=timezone)
     environment.filters["sender"] = shown_sender  # a WeChat id never in full
+    environment.filters["conversation_ref"] = sender_links.path_part
+    environment.filters["conversation_link"] = lambda sender_id: "/staff/log/" + quote(
+        sender_links.path_part(sender_id), safe="")
     environment.globals["texts"] = texts
     return Jinja2Templates(env=environment)
 
@@ -137,16 +144,18 @@ def build_state(settings: WebSettings) -> WebState:
     """Everything the handlers share, for these settings."""
     texts = ui_texts()
     timezone = display_timezone(settings.display_timezone)
+    sender_links = SenderLinks(settings.secret_key)
     return WebState(
         settings=settings,
         texts=texts,
         timezone=timezone,
-        templates=page_templates(texts, timezone),
+        templates=page_templates(texts, timezone, sender_links),
         signer=session_signer(settings),
         login_rate_limiter=SlidingWindowLimiter(settings.login_attempt_limit, settings.login_attempt_window_seconds),
         retrieval=RetrievalEngineHolder(),
         store=ConsoleStore(settings.tracker_db_url, timezone),
         rasa_client=AsyncRasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds),
+        sender_links=sender_links,
     )
 
 

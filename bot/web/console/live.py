@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.lang.privacy import mask_sensitive
+from bot.lang.privacy import mask_sensitive, shown_sender
 from bot.web.chat.requests import from_rasa, read_json_object, session_id_of
 from bot.web.errors import ApiError
 from bot.web.console.exports import csv_download
@@ -69,7 +69,8 @@ async def desk_page(request: Request) -> Response:
 
 
 def handoff_json(handoff: Handoff, now: float) -> dict[str, Any]:
-    return {"sender_id": handoff.sender_id, "state": handoff.state, "staff": handoff.staff,
+    return {"sender_id": handoff.sender_id, "shown": shown_sender(handoff.sender_id),
+            "state": handoff.state, "staff": handoff.staff,
             "requested_at": handoff.requested_at, "waiting_seconds": int(now - handoff.requested_at)}
 
 
@@ -80,7 +81,8 @@ async def queue_snapshot(state: WebState, live: LiveHandoff, can_edit: bool) -> 
     queue = await run_in_threadpool(live.store.queue)
     left = await run_in_threadpool(live.store.left)
     return {"queue": [handoff_json(h, now) for h in queue],
-            "left": [{"id": m.id, "sender_id": m.sender_id, "time": state.format_time(m.timestamp),
+            "left": [{"id": m.id, "sender_id": m.sender_id, "shown": shown_sender(m.sender_id),
+                      "time": state.format_time(m.timestamp),
                       "contact": m.contact if can_edit else mask_sensitive(m.contact), "text": m.text,
                       "out_of_hours": m.out_of_hours} for m in left]}
 
@@ -100,7 +102,7 @@ async def export_left_messages(request: Request) -> Response:
     state, live = web_state(request), live_handoff(request)
     left = await run_in_threadpool(live.store.left)
     texts = state.texts["staff_live"]
-    rows = ([m.sender_id, state.format_time(m.timestamp), mask_sensitive(m.contact), m.text,
+    rows = ([shown_sender(m.sender_id), state.format_time(m.timestamp), mask_sensitive(m.contact), m.text,
              texts["out_of_hours"] if m.out_of_hours else ""] for m in left)
     return csv_download(to_csv(texts["csv_headers"], rows), "left-messages.csv")
 
@@ -112,7 +114,8 @@ async def conversation_json(request: Request) -> Response:
     tracker = await from_rasa(state.rasa_client.tracker(sender_id), state, "tracker response")
     events = tracker.get("events") if isinstance(tracker.get("events"), list) else []
     handoff = await run_in_threadpool(live.store.latest, sender_id)
-    return JSONResponse({"sender_id": sender_id, "messages": bubbles_from_tracker_events(events),
+    return JSONResponse({"sender_id": sender_id, "shown": shown_sender(sender_id),
+                         "messages": bubbles_from_tracker_events(events),
                          "handoff": handoff_json(handoff, time.time()) if handoff else None})
 
 

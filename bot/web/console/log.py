@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.knowledge.cases import case_yaml, expect_from_reply, logged_case_id, received_label
+from bot.lang.privacy import shown_sender
 from bot.web.app_state import format_time
 from bot.web.errors import ApiError, log_unavailable
 from bot.web.console.log_filters import log_filters
@@ -56,7 +57,7 @@ def regression_case_yaml(conversation: Conversation, turn: int, case_texts: dict
     answered = [reply for reply in replies if reply.kind]
     custom = reply_custom(answered[-1]) if answered else {}
     comments = [
-        case_texts["header"].format(sender_id=conversation.sender_id, turn=turn,
+        case_texts["header"].format(sender_id=shown_sender(conversation.sender_id), turn=turn,
                                     time=format_time(question.timestamp, timezone)),
         case_texts["answered"].format(received=received_label(custom)),
         case_texts["instructions"].strip(),
@@ -123,7 +124,7 @@ async def conversation_page(request: Request) -> Response:
     question): :data:`CONVERSATION_PAGE_SIZE` messages of one conversation with the
     candidate's ratings (404 when there is none)."""
     state = web_state(request)
-    sender_id = request.path_params["sender_id"]
+    sender_id = state.sender_links.sender(request.path_params["sender_id"]) or ""
     turn_text = request.query_params.get("turn", "")
     turn = int(turn_text) if turn_text.isascii() and turn_text.isdigit() else None
     number = requested_page(request) if "page" in request.query_params or not turn else None
@@ -148,7 +149,7 @@ async def conversation_page(request: Request) -> Response:
 
 def case_request(request: Request, state: WebState) -> tuple[str, int]:
     """``?sender_id=&turn=``: a conversation and a user turn from 1."""
-    sender_id = request.query_params.get("sender_id", "").strip()
+    sender_id = state.sender_links.sender(request.query_params.get("sender_id", "").strip()) or ""
     turn_text = request.query_params.get("turn", "").strip()
     turn = int(turn_text) if turn_text.isascii() and turn_text.isdigit() else 0
     if not sender_id or turn < 1:

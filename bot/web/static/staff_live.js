@@ -53,7 +53,7 @@
     snapshot.queue.forEach((item) => {
       const li = el("li", { "data-sender-id": item.sender_id, "data-state": item.state,
         "data-staff": item.staff || undefined, class: item.sender_id === current ? "current" : undefined });
-      li.appendChild(el("div", { class: "live-id" }, item.sender_id.slice(0, 16)));
+      li.appendChild(el("div", { class: "live-id" }, item.shown.slice(0, 24)));  // a WeChat id masked
       li.appendChild(el("div", { class: "muted" },
         item.state === "claimed" ? t.held_by.replace("{staff}", item.staff) : t.queued));
       li.appendChild(el("div", { class: "muted live-wait", "data-requested-at": item.requested_at },
@@ -119,13 +119,14 @@
   async function openConversation(senderId) {
     current = senderId;
     shown = new Set();
-    $("live-current").textContent = senderId;
+    $("live-current").textContent = "";
     const box = $("live-messages");
     box.replaceChildren();
     try {
       const data = await call("/staff/api/live/conversation?sender_id=" + encodeURIComponent(senderId));
       if (current !== senderId) return;
       currentHandoff = data.handoff;
+      $("live-current").textContent = data.shown;   // a WeChat id masked, never in full
       data.messages.forEach(showMessage);
       box.setAttribute("data-loaded", senderId);
     } catch (error) {
