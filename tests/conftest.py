@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import time
 import tempfile
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,3 +179,31 @@ def run_async(coroutine):
     earlier) leaves an event loop marked as running on the main thread."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+@contextmanager
+def started_server(command: list[str], env: dict[str, str], log_path: Path, health_path: str,
+                   port: int, timeout: float) -> Iterator[str]:
+    """A server of the test's own (``command``, in the project's directory, output in
+    ``log_path``), its URL once ``health_path`` answers 200; stopped at the end."""
+    import httpx
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + health_path, timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bot import PROJECT_ROOT
-from tests.conftest import TEST_STAFF_PASSWORD, RunningServers, free_port
+from tests.conftest import TEST_STAFF_PASSWORD, RunningServers, free_port, started_server
 
 pytestmark = [pytest.mark.servers]
 
@@ -225,29 +225,14 @@ def another_web_front(servers: RunningServers, tmp_path, **env: str) -> Iterator
     """A second real web front on the same Rasa and database, with its own settings (staff
     hours closed, a short claim timeout); its output goes to ``tmp_path/web.log``."""
     port = free_port()
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    log = (tmp_path / "web.log").open("wb")
-    process = subprocess.Popen(
-        [str(PROJECT_ROOT / ".venv/bin/python"), "-m", "uvicorn", "--factory", "bot.web.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "RASA_URL": servers.rasa_url, "TRACKER_DB_URL": servers.tracker_db_url,
+    with started_server(
+            [str(PROJECT_ROOT / ".venv/bin/python"), "-m", "uvicorn", "--factory", "bot.web.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port)],
+            {**os.environ, "RASA_URL": servers.rasa_url, "TRACKER_DB_URL": servers.tracker_db_url,
              "STAFF_PASSWORD": TEST_STAFF_PASSWORD, "SECRET_KEY": "test-secret-key-not-for-production",
-             "WEB_ENV_FILE": str(tmp_path / "absent.env"), **env})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+             "WEB_ENV_FILE": str(tmp_path / "absent.env"), **env},
+            tmp_path / "web.log", "/healthz", port, timeout=60) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_out_of_hours_a_left_message_reaches_staff_with_its_contact_masked(servers: RunningServers,

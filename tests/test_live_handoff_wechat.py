@@ -9,7 +9,6 @@ WeChat refuses it, with the reply to the candidate's next message, once."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ import httpx
 import pytest
 
 from bot import PROJECT_ROOT
-from tests.conftest import WECHAT_TEST_ENV, RunningServers, free_port
+from tests.conftest import WECHAT_TEST_ENV, RunningServers, free_port, started_server
 from tests.test_live_handoff import EventStream, another_web_front, messages_in, staff_client, tracker_events
 from tests.test_live_handoff import warm  # noqa: F401 - a fixture
 from tests.test_wechat import new_openid, official_account
@@ -101,31 +100,14 @@ def another_rasa(servers: RunningServers, tmp_path, **env: str) -> Iterator[str]
     """A second real Rasa server on the same tracker store and action server, with its
     own environment (the WeChat account's customer-service settings)."""
     port = free_port()
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    log = (tmp_path / "rasa.log").open("wb")
     environment = {**servers.supervisor.environment(), **WECHAT_TEST_ENV, "HANDOFF_HOURS": "open",
                    "ACTION_SERVER_URL": f"http://127.0.0.1:{servers.ports.actions}/webhook", **env}
-    process = subprocess.Popen(
-        [str(PROJECT_ROOT / ".venv-rasa/bin/python"), "-m", "rasa_server", "run", "--enable-api",
-         "-i", "127.0.0.1", "-p", str(port), "--model", "models/rasa/model.tar.gz",
-         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/status", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (tmp_path / "rasa.log").read_text()[-2000:]
-            time.sleep(1)
+    with started_server(
+            [str(PROJECT_ROOT / ".venv-rasa/bin/python"), "-m", "rasa_server", "run", "--enable-api",
+             "-i", "127.0.0.1", "-p", str(port), "--model", "models/rasa/model.tar.gz",
+             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+            environment, tmp_path / "rasa.log", "/status", port, timeout=240) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
 
 
 def handed_over(web_url: str, rasa_url: str, openid: str) -> tuple[httpx.Client, str, EventStream]:
