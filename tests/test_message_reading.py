@@ -122,3 +122,20 @@ def test_after_a_deadline_answer_an_unrelated_date_is_not_counted_for_it(procedu
     message = read_message(f"{incidental}那我还要准备什么材料", form.DATE_ANSWER, 0.9, on=TODAY)
     turn = form.deadline_turn(message, state)
     assert turn is None or turn.reply is None, f"{procedure}: {turn.reply.text if turn else ''}"
+
+
+@pytest.mark.parametrize("text, place", [
+    ("我在深圳上班，去年在河南考的证还没领，现在能寄过来吗，邮费谁出", "河南"),
+    ("人在北京工作，广州考区的证书怎么寄", "广州"),
+    ("我住在郑州，在广东考的证能直邮吗", "广东"),
+])
+def test_where_the_candidate_works_or_lives_is_not_the_certificates_place(text, place):
+    message = read_message(text, on=date(2026, 11, 22))
+    assert message.place is not None and message.place.name == place
+    # the place of work is context: it leaves the retrieval reading
+    assert all(other not in message.query for other in ("深圳", "北京", "郑州"))
+
+
+def test_a_place_named_only_as_where_the_candidate_works_is_no_rules_place():
+    message = read_message("我在深圳上班，证书能寄过来吗", on=date(2026, 11, 22))
+    assert message.place is None and "深圳" not in message.query

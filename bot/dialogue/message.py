@@ -22,7 +22,7 @@ from bot.lang.latin import foreign_codes, in_documents_words, is_english
 from bot.lang.noise import core_of
 from bot.lang.privacy import mask_sensitive
 from bot.config import Settings
-from bot.lang.regions import Place, find_place
+from bot.lang.regions import Place, places_named
 from bot.lang.text import has_words, is_traditional, normalise
 from bot.lang.vocabulary import canonical
 
@@ -51,7 +51,7 @@ class Message:
     masked: str                     # with ID and mobile numbers masked, for logs
     has_words: bool
     is_question: bool               # a question mark or question word
-    place: Place | None             # the first place named
+    place: Place | None             # the place its rules are of (not where one works)
     dates: tuple[DateMention, ...]  # every date mentioned, in order
     procedure: str | None           # the deadline procedure the words name
     today: date
@@ -108,12 +108,15 @@ def read_message(text: Any, intent: str | None = None, confidence: float = 0.0,
     for mention in dates:
         if mention not in starts:   # "今天11月22日，…", "我明天入职": no part of the question
             reading = reading.replace(normalise(mention.text), "")
+    place, lived_in = places_named(reading, [(c.start, c.end) for c in split_clauses(reading)])
+    for start, end in reversed(lived_in):   # "我在深圳上班": context, not the rules' place
+        reading = reading[:start] + reading[end:]
     return Message(
         text=text, core=core, normalised=normalised, query=canonical(reading),
         traditional=is_traditional(text),
         masked=mask_sensitive(text), has_words=has_words(normalised),
         is_question=any(marker in normalised for marker in markers),
-        place=find_place(reading), dates=dates,
+        place=place, dates=dates,
         procedure=guess_procedure(canonical(reading)), today=on, intent=intent,
         confidence=float(confidence or 0.0), embedding=embedding,
         clauses=split_clauses(reading), start_dates=starts,

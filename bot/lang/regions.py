@@ -71,6 +71,57 @@ def find_place(normalised: str) -> Place | None:
     return Place(name=name, province=province, covered=province in _data()["covered"])
 
 
+def _mentions(normalised: str) -> list[tuple[int, int, str]]:
+    """Every place name in normalised text as (start, end, name), left to right, the
+    longest name where names overlap (广州市 over 广州)."""
+    found: list[tuple[int, int, str]] = []
+    for name in sorted(_aliases(), key=len, reverse=True):
+        if len(name) < 2:
+            continue
+        start = normalised.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if all(end <= s or start >= e for s, e, _ in found):
+                found.append((start, end, name))
+            start = normalised.find(name, end)
+    return sorted(found)
+
+
+def _lived_in(normalised: str, start: int, end: int) -> bool:
+    """The place at [start, end) is named as where the candidate lives or works."""
+    words = _data().get("place_context") or {}
+    if any(normalised[:start].endswith(w) for w in words.get("before", ())):
+        return True
+    after = normalised[end:]
+    for filler in words.get("fillers", ()):
+        if after.startswith(filler):
+            after = after[len(filler):]
+            break
+    return any(after.startswith(w) for w in words.get("after", ()))
+
+
+def places_named(normalised: str, clause_bounds: list[tuple[int, int]]
+                 ) -> tuple[Place | None, list[tuple[int, int]]]:
+    """The place a message's rules are of, and the spans of the places it names only as
+    where the candidate lives or works (context: "我在深圳上班，去年在河南考的证" is about
+    Henan). Among the other places, one in a clause with exam words (考, 证 …) comes
+    first ("人在北京，广州考区的证书" is Guangzhou's), then the first named.
+    ``clause_bounds``: the (start, end) of each clause of the text."""
+    mentions = _mentions(normalised)
+    context = [(s, e) for s, e, _ in mentions if _lived_in(normalised, s, e)]
+    rest = [(s, e, name) for s, e, name in mentions if (s, e) not in context]
+    if not rest:
+        return None, context
+    exam = _data().get("exam_words") or ()
+
+    def clause_of(start: int) -> str:
+        return next((normalised[a:b] for a, b in clause_bounds if a <= start < b), normalised)
+
+    _, _, name = min(rest, key=lambda m: (not any(w in clause_of(m[0]) for w in exam), m[0]))
+    province = _aliases()[name]
+    return Place(name=name, province=province, covered=province in _data()["covered"]), context
+
+
 def rule_region_named(normalised: str) -> str | None:
     """The rule region normalised text names, for choosing between deadline rules: a
     city with rules of its own (广州, 穗) wins, then the first covered province named
