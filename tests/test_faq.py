@@ -207,3 +207,16 @@ def test_a_long_message_is_read_by_itself_after_an_answer():
     alone = answer_turn(text, None, 0.0)
     assert after.reply.custom["kind"] == alone.reply.custom["kind"] != "clarify"
     assert entry_answered(after) == entry_answered(alone)
+
+
+@pytest.mark.parametrize("last, last_asked, text", [
+    ("gz_collection_notice", "广州考区的领证通知在哪里看", "你说的那个时限我已经错过了咋整"),
+])
+def test_a_deadline_the_candidate_says_has_passed_is_not_answered_with_the_deadline(
+        last, last_asked, text):
+    # the message says the time has passed: the rule for a late application, not the time
+    turn = answer_turn(text, None, 0.0, last_entry=last, last_asked=last_asked)
+    custom = turn.reply.custom
+    offered = ([custom["entry_id"]] if custom.get("kind") == "faq_answer"
+               else list(custom.get("candidates") or []))
+    assert offered and offered[0] == "gz_paper_late_application", custom

@@ -139,3 +139,14 @@ def test_where_the_candidate_works_or_lives_is_not_the_certificates_place(text, 
 def test_a_place_named_only_as_where_the_candidate_works_is_no_rules_place():
     message = read_message("我在深圳上班，证书能寄过来吗", on=date(2026, 11, 22))
     assert message.place is None and "深圳" not in message.query
+
+
+@pytest.mark.parametrize("text, missed", [
+    ("你说的那个时限我已经错过了咋整", True),
+    ("要是通知上的日子已经过了呢", True),
+    ("直邮申请时间过了怎么办", True),
+    ("考试过了证书怎么领", False),          # passed the exam, no deadline
+    ("领证通知时限是多久", False),
+])
+def test_a_message_saying_a_deadline_has_passed_is_told(text, missed):
+    assert read_message(text, on=TODAY).missed is missed

@@ -31,3 +31,9 @@ def test_what_carries_the_question_stays(text, core):
 
 def test_nothing_but_noise_stays_as_it_was():
     assert core_of("😀😀") == "😀😀" and core_of("") == "" and core_of("   ") == ""
+
+
+def test_a_long_run_of_one_character_is_typing_noise():
+    assert core_of("啊啊啊啊啊啊啊啊啊啊 直邮要多少钱") == "直邮要多少钱"
+    assert core_of("电子证书哈哈哈哈哈怎么下载") == "电子证书怎么下载"
+    assert core_of("2222年的证书怎么下载") == "2222年的证书怎么下载"   # digits are no noise

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bot import datafiles
 from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
@@ -25,7 +26,7 @@ from bot.lang.latin import in_documents_words
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
 from bot.lang.vocabulary import matching_form
-from bot.retrieval.engine import Decision, Engine, load_engine
+from bot.retrieval.engine import Decision, Engine, Hit, load_engine
 from bot.retrieval.settings import load_settings
 
 REGION_FOLLOW_UP = "inform_region"
@@ -34,6 +35,9 @@ REGION_FOLLOW_UP = "inform_region"
 # Guangzhou 0.57, Henan 0.20, direct mail 0.19), unless the answer is this sure.
 REGIONAL_RIVAL = 0.1
 SURE_REGION = 0.8
+# A message saying the deadline has passed: an entry about being late among this many of
+# the likeliest entries is offered before the deadline itself.
+LATE_AMONG = 5
 
 
 def _prefer_province(engine: Engine, decision: Decision, query: str, topic: str | None,
@@ -102,6 +106,33 @@ def prepare() -> None:
     engine = load_engine()
     off_topic_words("证书", engine)
     in_documents_words("zhengshu")
+
+
+def _late(engine: Engine, decision: Decision) -> Decision:
+    """For a message saying the deadline has passed ("你说的那个时限我已经错过了咋整" after
+    Guangzhou's collection notice), an entry about what to do late before the deadline
+    itself: the likeliest such entry (of the answer's region first) answers when it is likely enough, else
+    leads a did-you-mean; with none likely, the decision stands."""
+    if decision.kind == "no_answer" or not decision.hits or _about_lateness(decision.hits[0]):
+        return decision
+    top = decision.hits[0]
+    # among the few likeliest entries of the reading that decided: offered first, it is
+    # answered only when likely enough by itself
+    widened = engine.search_query(decision.query, k=LATE_AMONG, kinds=("entry",))
+    late = [h for h in widened if _about_lateness(h)]
+    # the answer's own region first (Guangzhou's late application after its notice)
+    late.sort(key=lambda h: h.region != top.region)
+    if not late:
+        return decision
+    late = late[0]
+    kind = "answer" if late.score >= engine.settings.answer_threshold else "did_you_mean"
+    return replace(decision, kind=kind, hits=[late] + [h for h in decision.hits if h.id != late.id])
+
+
+def _about_lateness(hit: Hit) -> bool:
+    words = datafiles.vocabulary().get("missed_deadline") or {}
+    cues = (*words.get("strong", ()), *words.get("cues", ()))
+    return any(cue in (hit.question or "") for cue in cues)
 
 
 def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> list:
@@ -189,13 +220,17 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
         # "河南的又咋查？" read after Guangzhou's tracking answer: never another province's
         # rule for the province the candidate names; its own rule in that topic, or none
         decision = _prefer_province(engine, decision, query, decision.hits[0].topic, message.place)
+    # a message saying the deadline has passed: what to do late, whatever the region
+    late = _late(engine, decision) if message.missed else decision
+    settled, decision = late is not decision, late
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))
     # another courier's number ("SF1234567890") is never answered below the threshold with
     # every region's rule of the topic Rasa names: the documents' procedures are not its
     unvouched = message.foreign_codes and decision.kind != "answer"
-    regional = [] if place or unvouched else _per_region(engine, decision, message.topic_hint)
+    regional = ([] if place or unvouched or settled
+                else _per_region(engine, decision, message.topic_hint))
     related = {entry.id: entry.question for entry in engine.kb.entries}
     reply = regional_reply(regional) if regional else decision_reply(decision, place, related)
     if reply.custom.get("kind") == "faq_answer" and not regional:

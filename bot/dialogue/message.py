@@ -62,6 +62,7 @@ class Message:
     start_dates: tuple[DateMention, ...] = ()  # the dates tied to the event a rule counts from
     english: bool = False           # written in English: the reply adds a note in English
     foreign_codes: tuple[str, ...] = ()   # another system's waybill / order numbers ("SF123…")
+    missed: bool = False            # says a deadline or period has passed ("那个时限我错过了")
 
     @property
     def topic_hint(self) -> str | None:
@@ -111,6 +112,7 @@ def read_message(text: Any, intent: str | None = None, confidence: float = 0.0,
     place, lived_in = places_named(reading, [(c.start, c.end) for c in split_clauses(reading)])
     for start, end in reversed(lived_in):   # "我在深圳上班": context, not the rules' place
         reading = reading[:start] + reading[end:]
+    clauses = split_clauses(reading)
     return Message(
         text=text, core=core, normalised=normalised, query=canonical(reading),
         traditional=is_traditional(text),
@@ -119,9 +121,24 @@ def read_message(text: Any, intent: str | None = None, confidence: float = 0.0,
         place=place, dates=dates,
         procedure=guess_procedure(canonical(reading)), today=on, intent=intent,
         confidence=float(confidence or 0.0), embedding=embedding,
-        clauses=split_clauses(reading), start_dates=starts,
+        clauses=clauses, start_dates=starts,
         english=is_english(normalised), foreign_codes=foreign_codes(normalised),
+        missed=says_missed(clauses),
     )
+
+
+def says_missed(clauses: tuple[Clause, ...]) -> bool:
+    """A clause says a deadline or period has passed: a strong cue ("错过", "逾期"), or a
+    cue with a word for a time ("通知上的日子已经过了"; ``missed_deadline`` of
+    data/faq/vocabulary.yml); "考试过了" passed an exam."""
+    words = datafiles.vocabulary().get("missed_deadline") or {}
+    for clause in clauses:
+        if any(cue in clause.text for cue in words.get("strong", ())):
+            return True
+        if (any(cue in clause.text for cue in words.get("cues", ()))
+                and any(word in clause.text for word in words.get("time_words", ()))):
+            return True
+    return False
 
 
 def start_dates(core: str, dates: tuple[DateMention, ...]) -> tuple[DateMention, ...]:

@@ -19,6 +19,8 @@ _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\d*])(?:\+?86[ -]?)?(?:1[3-9]\d[ -]?\d{4}[ -]?\d{4}|1[3-9]\d\*{4}\d{4}"
                      r"|\d{17}[\dXx]|\d{15}|\*{4,}\d{0,4}[\dXx]?)(?![\d*])")
 _RUNS = re.compile(r"([!！?？。.,，、~～…;；:：\-—_=+*#@&^|/\\])\1+")
+# a letter typed four times or more ("啊啊啊啊", "哈哈哈哈哈"): no word repeats so; digits may
+_REPEATED = re.compile(r"([^\W\d_])\1{3,}")
 _SPACES = re.compile(r"\s+")
 _EDGE_PUNCTUATION = "，,、。.;；:：!！~～ "
 # What is left of a message without its politeness must be longer than this to be read
@@ -71,6 +73,7 @@ def core_of(text: str) -> str:
     core = _NUMBER.sub(" ", core)
     core = _emoji_free(core)
     core = _RUNS.sub(r"\1", core)
+    core = _REPEATED.sub("", core)
     core = _SPACES.sub(" ", core).strip()
     without_politeness = closing.sub("", opening.sub("", core)).strip(_EDGE_PUNCTUATION)
     # "好滴，谢谢哈", "收到 谢谢": an acknowledgement is not a question without its thanks
