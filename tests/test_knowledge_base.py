@@ -92,3 +92,21 @@ def test_repeated_paraphrase_is_a_warning_not_an_error(tmp_path):
 def test_real_entries_validate():
     kb = load_knowledge_base(REAL_ENTRIES, SOURCES)
     assert kb.entries
+
+
+def test_the_entry_for_after_a_deadline_must_exist(tmp_path):
+    write(tmp_path, "ask_application_deadline", [
+        entry("window_one", "期限多久", after_deadline="late_one"),
+        entry("late_one", "过了期限怎么办"),
+        entry("window_two", "截止哪天", after_deadline="nowhere"),
+    ])
+    with pytest.raises(KnowledgeBaseError) as info:
+        load_knowledge_base(tmp_path, SOURCES)
+    assert [str(i) for i in info.value.errors] == [
+        "ask_application_deadline.yml [window_two]: after_deadline id 'nowhere' does not exist"]
+
+
+def test_real_deadline_entries_say_what_to_do_once_they_have_passed():
+    kb = load_knowledge_base(REAL_ENTRIES, SOURCES)
+    assert kb.entry("gz_paper_apply_deadline").after_deadline == "gz_paper_late_application"
+    assert kb.entry("henan_booking_window").after_deadline == "henan_onsite_collection"

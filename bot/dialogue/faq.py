@@ -12,16 +12,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bot import datafiles
 from bot.dialogue.clause_reading import other_questions, read_clauses
 from bot.dialogue.deadline_form import deadline_turn
 from bot.dialogue.deadlines import entry_procedure
-from bot.dialogue.follow_up import OFF_TOPIC, Margins, Reading, off_topic_words, read_in_context
+from bot.dialogue.follow_up import (LONG_MESSAGE, OFF_TOPIC, Margins, Reading, off_topic_words,
+                                   read_in_context)
 from bot.dialogue.message import Message
 from bot.dialogue.replies import (check_question, clarify_options_reply, clarify_reply,
                                   decision_reply, fallback_reply, for_english_reader,
                                   regional_hits, regional_reply, texts, with_other_questions)
 from bot.dialogue.state import DialogueState, Turn
+from bot.knowledge.entries import Entry
 from bot.lang.latin import in_documents_words
 from bot.lang.regions import Place, applies_to, find_place, nationwide, rule_region_of
 from bot.lang.text import normalise
@@ -35,9 +36,6 @@ REGION_FOLLOW_UP = "inform_region"
 # Guangzhou 0.57, Henan 0.20, direct mail 0.19), unless the answer is this sure.
 REGIONAL_RIVAL = 0.1
 SURE_REGION = 0.8
-# A message saying the deadline has passed: an entry about being late among this many of
-# the likeliest entries is offered before the deadline itself.
-LATE_AMONG = 5
 
 
 def _prefer_province(engine: Engine, decision: Decision, query: str, topic: str | None,
@@ -108,31 +106,27 @@ def prepare() -> None:
     in_documents_words("zhengshu")
 
 
-def _late(engine: Engine, decision: Decision) -> Decision:
+def _after_deadline(engine: Engine, message: Message, decision: Decision,
+                    options: tuple[Hit, ...], last: Entry | None) -> Decision | None:
     """For a message saying the deadline has passed ("你说的那个时限我已经错过了咋整" after
-    Guangzhou's collection notice), an entry about what to do late before the deadline
-    itself: the likeliest such entry (of the answer's region first) answers when it is likely enough, else
-    leads a did-you-mean; with none likely, the decision stands."""
-    if decision.kind == "no_answer" or not decision.hits or _about_lateness(decision.hits[0]):
-        return decision
-    top = decision.hits[0]
-    # among the few likeliest entries of the reading that decided: offered first, it is
-    # answered only when likely enough by itself
-    widened = engine.search_query(decision.query, k=LATE_AMONG, kinds=("entry",))
-    late = [h for h in widened if _about_lateness(h)]
-    # the answer's own region first (Guangzhou's late application after its notice)
-    late.sort(key=lambda h: h.region != top.region)
-    if not late:
-        return decision
-    late = late[0]
-    kind = "answer" if late.score >= engine.settings.answer_threshold else "did_you_mean"
-    return replace(decision, kind=kind, hits=[late] + [h for h in decision.hits if h.id != late.id])
-
-
-def _about_lateness(hit: Hit) -> bool:
-    words = datafiles.vocabulary().get("missed_deadline") or {}
-    cues = (*words.get("strong", ()), *words.get("cues", ()))
-    return any(cue in (hit.question or "") for cue in cues)
+    Guangzhou's collection notice), the entry saying what to do late (``after_deadline``
+    of the entries): of the entry the message reads as (the decision's, or the first one
+    asked back about), or, reading as none, of the last answer's. None when the message
+    says no such thing, or already reads as what to do late."""
+    if not message.missed:
+        return None
+    read = options[0] if options else (
+        decision.hits[0] if decision.kind != "no_answer" and decision.hits else None)
+    if read is not None and read.id in {e.after_deadline for e in engine.kb.entries}:
+        return None
+    entry = engine.kb.by_id.get(read.id) if read is not None else (
+        last if len(message.query) <= LONG_MESSAGE else None)
+    if entry is None or not entry.after_deadline:
+        return None
+    query = decision.query or message.query
+    hits = engine.search_query(query, k=len(engine.kb.entries), kinds=("entry",))
+    late = next(h for h in hits if h.id == entry.after_deadline)
+    return Decision(kind="answer", hits=[late], query=query)
 
 
 def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> list:
@@ -207,12 +201,16 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
             and decision.hits[0].score >= engine.settings.hinted_answer_threshold):
         decision = replace(decision, kind="answer")
     alone = query == message.query  # the message answered by itself
+    settled = False
     if intent == REGION_FOLLOW_UP and place and decision.kind == "answer":
         decision = _prefer_province(engine, decision, query, topic, place)
     elif intent != REGION_FOLLOW_UP and not off_topic:
         reading = _in_context(engine, decision, message, state, place, topic, limits)
         decision, alone = reading.decision, alone and not reading.in_context
-        if reading.clarify:
+        late = _after_deadline(engine, message, decision, reading.clarify, last)
+        if late is not None:   # what to do late, whatever the region
+            decision, settled = late, True
+        elif reading.clarify:
             reply = clarify_options_reply(last.topic, reading.clarify)
             return Turn(reply.in_script(message.traditional))
     if (message.place and decision.kind == "answer"
@@ -220,9 +218,6 @@ def _answer_turn(message: Message, state: DialogueState, engine: Engine | None,
         # "河南的又咋查？" read after Guangzhou's tracking answer: never another province's
         # rule for the province the candidate names; its own rule in that topic, or none
         decision = _prefer_province(engine, decision, query, decision.hits[0].topic, message.place)
-    # a message saying the deadline has passed: what to do late, whatever the region
-    late = _late(engine, decision) if message.missed else decision
-    settled, decision = late is not decision, late
     if intent == OFF_TOPIC and decision.kind != "answer":
         best = decision.hits[0].score if decision.hits else None
         return Turn(fallback_reply(best).in_script(message.traditional))

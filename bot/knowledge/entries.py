@@ -27,7 +27,8 @@ TOPICS = (
 )
 MIN_PARAPHRASES = 8
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_ENTRY_KEYS = {"id", "region", "question", "paraphrases", "answer", "citations", "related"}
+_ENTRY_KEYS = {"id", "region", "question", "paraphrases", "answer", "citations", "related",
+               "after_deadline"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Entry:
     citations: tuple[str, ...]          # passage ids, newest first
     related: tuple[str, ...] = ()
     source_file: str = ""               # file name the entry came from
+    # the entry saying what to do once the time this entry states has passed
+    # ("过了领证通知时限" after the collection notice)
+    after_deadline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,10 +144,12 @@ def _parse_file(path: Path, errors: list[Issue]) -> list[Entry]:
         if not citations:
             errors.append(Issue(file, label, "'citations' is missing or empty"))
         related = _text_list(raw.get("related"), file, label, "related", errors)
+        after = raw.get("after_deadline")
         entries.append(Entry(
             id=label, topic=topic if isinstance(topic, str) else "", region=scalars["region"],
             question=scalars["question"], paraphrases=paraphrases, answer=scalars["answer"],
             citations=citations, related=related, source_file=file,
+            after_deadline=str(after).strip() if after else None,
         ))
     return entries
 
@@ -193,6 +199,9 @@ def check(entries: list[Entry], documents: dict[str, Document]) -> tuple[list[Is
                 errors.append(Issue(e.source_file, e.id, "'related' lists the entry itself"))
             elif r not in seen_ids:
                 errors.append(Issue(e.source_file, e.id, f"related id {r!r} does not exist"))
+        if e.after_deadline and e.after_deadline not in seen_ids:
+            errors.append(Issue(e.source_file, e.id,
+                                f"after_deadline id {e.after_deadline!r} does not exist"))
     return errors, warnings
 
 
