@@ -150,3 +150,8 @@ def test_a_place_named_only_as_where_the_candidate_works_is_no_rules_place():
 ])
 def test_a_message_saying_a_deadline_has_passed_is_told(text, missed):
     assert read_message(text, on=TODAY).missed is missed
+
+
+def test_a_period_that_has_run_out_is_told_too():
+    assert read_message("那个期限到了以后呢", on=TODAY).missed
+    assert not read_message("证书到了以后怎么签收", on=TODAY).missed   # no time word

@@ -111,22 +111,26 @@ def _after_deadline(engine: Engine, message: Message, decision: Decision,
     """For a message saying the deadline has passed ("你说的那个时限我已经错过了咋整" after
     Guangzhou's collection notice), the entry saying what to do late (``after_deadline``
     of the entries): of the entry the message reads as (the decision's, or the first one
-    asked back about), or, reading as none, of the last answer's. None when the message
-    says no such thing, or already reads as what to do late."""
+    asked back about), or, reading as none, of the last answer's; else such an entry asked
+    back about. None when the message says no such thing, or already reads as what to do
+    late."""
     if not message.missed:
         return None
     read = options[0] if options else (
         decision.hits[0] if decision.kind != "no_answer" and decision.hits else None)
-    if read is not None and read.id in {e.after_deadline for e in engine.kb.entries}:
+    late_entries = {e.after_deadline for e in engine.kb.entries if e.after_deadline}
+    if read is not None and read.id in late_entries:
         return None
     entry = engine.kb.by_id.get(read.id) if read is not None else (
         last if len(message.query) <= LONG_MESSAGE else None)
-    if entry is None or not entry.after_deadline:
-        return None
     query = decision.query or message.query
-    hits = engine.search_query(query, k=len(engine.kb.entries), kinds=("entry",))
-    late = next(h for h in hits if h.id == entry.after_deadline)
-    return Decision(kind="answer", hits=[late], query=query)
+    if entry is not None and entry.after_deadline:
+        hits = engine.search_query(query, k=len(engine.kb.entries), kinds=("entry",))
+        return Decision(kind="answer", hits=[h for h in hits if h.id == entry.after_deadline],
+                        query=query)
+    # asked back between a point and what to do late ("那它过期了呢" after how to annotate)
+    late = next((h for h in options if h.id in late_entries), None)
+    return Decision(kind="answer", hits=[late], query=query) if late else None
 
 
 def _per_region(engine: Engine, decision: Decision, topic_hint: str | None) -> list:
