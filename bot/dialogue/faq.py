@@ -111,18 +111,24 @@ def _after_deadline(engine: Engine, message: Message, decision: Decision,
     """For a message saying the deadline has passed ("你说的那个时限我已经错过了咋整" after
     Guangzhou's collection notice), the entry saying what to do late (``after_deadline``
     of the entries): of the entry the message reads as (the decision's, or the first one
-    asked back about), or, reading as none, of the last answer's; else such an entry asked
-    back about. None when the message says no such thing, or already reads as what to do
+    asked back about), else of the last answer's for a short message; else such an entry
+    asked back about. None when the message says no such thing, or already reads as what to do
     late."""
     if not message.missed:
         return None
     read = options[0] if options else (
         decision.hits[0] if decision.kind != "no_answer" and decision.hits else None)
     late_entries = {e.after_deadline for e in engine.kb.entries if e.after_deadline}
-    if read is not None and read.id in late_entries:
+    # another region's "what to do late" is not the last answer's ("要是我已经错过了呢"
+    # after Henan's booking window read as direct mail's missed deadline)
+    own_region = (last is None or message.place is not None or read is None
+                  or read.region in (last.region, nationwide()))
+    if read is not None and read.id in late_entries and own_region:
         return None
-    entry = engine.kb.by_id.get(read.id) if read is not None else (
-        last if len(message.query) <= LONG_MESSAGE else None)
+    entries = [engine.kb.by_id.get(read.id) if read is not None else None]
+    if len(message.query) <= LONG_MESSAGE:
+        entries.append(last)
+    entry = next((e for e in entries if e is not None and e.after_deadline), None)
     query = decision.query or message.query
     if entry is not None and entry.after_deadline:
         hits = engine.search_query(query, k=len(engine.kb.entries), kinds=("entry",))
