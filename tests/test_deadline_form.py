@@ -282,3 +282,23 @@ def test_a_correction_counts_the_remembered_rule_again():
                              DialogueState(deadline_procedure="gd_direct_mail",
                                            deadline_date="2024-09-26"))
     assert day.slots["deadline_date"] == "2024-09-29"
+
+
+@pytest.mark.parametrize("text", [
+    # the date starts the rule's event, but the candidate asks about something else
+    "昨天晚上我按网上的步骤申请了加注，选的本人调用，提交以后页面一直显示证书生成中，"
+    "今天刷新了好多次还是这样，单位下午就要，这种情况是正常的吗还是我操作错了",
+    "名单10月10日公示的，直邮要交什么材料",
+])
+def test_a_date_told_with_another_question_is_no_deadline_turn(text):
+    assert dialogue.deadline_turn(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "名单10月10日公示的，直邮最晚啥时候申请",
+    "河南没领的证书，考试2021年10月24日结束的，保管到啥时候",
+    "我今天申请加注，多久会过期",
+])
+def test_a_date_told_with_a_question_about_time_is_a_deadline_turn(text):
+    turn = dialogue.deadline_turn(text)
+    assert turn is not None and turn.reply is not None

@@ -60,6 +60,8 @@ def deadline_turn(message: Message, state: DialogueState) -> Turn | None:
                       and not _other_question_with_a_date(message, procedure))
         personal = procedure is not None and _asks_for_own_date(message)
         return Turn(None, followup=DEADLINE_FORM) if gives_date or personal else None
+    if not correcting and _asks_something_else(message):
+        return None   # the date is part of the story; the question is for the knowledge base
     parsed = first_date(mentions, message.today)
     if not parsed.ok:
         return Turn(None, followup=DEADLINE_FORM)
@@ -122,6 +124,15 @@ def _other_question_with_a_date(message: Message, procedure: str | None) -> bool
     deadline_words = load_texts().get("deadline_words") or []
     return (procedure is None and message.is_question
             and not any(word in message.normalised for word in deadline_words))
+
+
+def _asks_something_else(message: Message) -> bool:
+    """The message asks questions and none of them about a time ("…申请了加注…这种情况是
+    正常的吗": the date it tells is the story, not a date to count from)."""
+    texts = load_texts()
+    words = [*(texts.get("deadline_words") or []), *(texts.get("time_questions") or [])]
+    questions = message.questions
+    return bool(questions) and not any(w in q for q in questions for w in words)
 
 
 def _asks_for_own_date(message: Message) -> bool:
