@@ -302,3 +302,9 @@ def test_a_date_told_with_another_question_is_no_deadline_turn(text):
 def test_a_date_told_with_a_question_about_time_is_a_deadline_turn(text):
     turn = dialogue.deadline_turn(text)
     assert turn is not None and turn.reply is not None
+
+
+def test_a_question_that_holds_the_date_asks_about_it():
+    # after a deadline answer: the same rule counted from another day
+    turn = dialogue.deadline_turn("要是12月18号公示呢", "inform_date", remembered="gd_direct_mail")
+    assert turn is not None and turn.reply is not None

@@ -21,6 +21,7 @@ from bot.dialogue.state import DialogueState, Turn
 from bot.knowledge.entries import TOPICS
 from bot import datafiles
 from bot.lang.dates import ParsedDate, first_date, parse_date
+from bot.lang.text import normalise
 
 DATE_ANSWER = "inform_date"
 # Intents with rules of their own that may interrupt the deadline form.
@@ -128,9 +129,11 @@ def _other_question_with_a_date(message: Message, procedure: str | None) -> bool
 
 def _asks_something_else(message: Message) -> bool:
     """The message asks questions and none of them about a time ("…申请了加注…这种情况是
-    正常的吗": the date it tells is the story, not a date to count from)."""
+    正常的吗": the date it tells is the story, not a date to count from); a question that
+    holds the date asks about it ("要是12月18号公示呢")."""
     texts = load_texts()
-    words = [*(texts.get("deadline_words") or []), *(texts.get("time_questions") or [])]
+    words = [*(texts.get("deadline_words") or []), *(texts.get("time_questions") or []),
+             *(normalise(m.text) for m in message.start_dates)]
     questions = message.questions
     return bool(questions) and not any(w in q for q in questions for w in words)
 
