@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.dialogue.message import Message
 from bot.lang.clauses import INSTRUCTION, QUESTION
+from bot.lang.question_window import question_window
 from bot.lang.vocabulary import canonical
 from bot.retrieval.engine import Decision, Engine
 
@@ -44,7 +45,11 @@ def question_readings(message: Message) -> list[str]:
             readings.append(canonical(clause.text))
         else:
             readings.append(canonical(f"{before.text},{clause.text}"))
-    return [r for r in dict.fromkeys(readings) if r and r != message.query]
+    # a long message's readings are read on their question window (the engine's
+    # read_part): one read as the whole message's window is no other reading
+    whole = question_window(message.query)
+    windows = (question_window(r) for r in readings)
+    return [r for r in dict.fromkeys(windows) if r and r != whole]
 
 
 def read_clauses(engine: Engine, message: Message, whole: Decision,
