@@ -85,12 +85,15 @@ def test_input_without_words_is_not_embedded(engine, text):
         engine.encoder = original
 
 
-def test_long_input_is_truncated_before_embedding(engine):
+def test_long_input_is_cut_to_its_question_window_before_embedding(engine):
+    from bot.lang.question_window import WINDOW_CHARS
+
     counting = CountingEncoder(engine.encoder)
     original, engine.encoder = engine.encoder, counting
     try:
         engine.answer("证书直邮是什么" * 2000)
-        assert len(counting.texts[0]) == engine.settings.max_query_chars
+        assert len(counting.texts[0]) == WINDOW_CHARS <= engine.settings.max_query_chars
+        assert counting.texts[0].endswith("证书直邮是什么")
     finally:
         engine.encoder = original
 
