@@ -47,3 +47,15 @@ def test_a_long_text_without_a_question_is_read_on_its_last_clauses():
     text = matching_form(STORY + "证书的事情想了解一下")
     window = question_window(text)
     assert len(window) <= WINDOW_CHARS and window.endswith("证书的事情想了解一下")
+
+
+def test_a_story_that_asks_in_passing_is_read_on_its_window_alone():
+    from bot.dialogue.clause_reading import question_readings, read_questions
+    from bot.dialogue.message import read_message
+
+    message = read_message("我平时主要跑工地，很多通知都是过了好几天才看到的，去年我考了好几门，成绩出来之后也没留意后续要做什么，"
+                           "听同组的小王说他已经办好了，我才反应过来自己好像落下了什么，现在有点慌，证书直邮到家大概要几天才能收到")
+    asked = [message.clauses[n].text for n in read_questions(message)]
+    assert asked == ["证书直邮到家大概要几天才能收到"]   # not each "几" and "什么" of the story
+    assert question_window(message.query).endswith("现在有点慌,证书直邮到家大概要几天才能收到")
+    assert question_readings(message) == []   # its window is its question with the clause before
