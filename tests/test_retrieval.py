@@ -85,12 +85,15 @@ def test_input_without_words_is_not_embedded(engine, text):
         engine.encoder = original
 
 
-def test_long_input_is_truncated_before_embedding(engine):
+def test_long_input_is_cut_to_its_question_window_before_embedding(engine):
+    from bot.lang.question_window import WINDOW_CHARS
+
     counting = CountingEncoder(engine.encoder)
     original, engine.encoder = engine.encoder, counting
     try:
         engine.answer("证书直邮是什么" * 2000)
-        assert len(counting.texts[0]) == engine.settings.max_query_chars
+        assert len(counting.texts[0]) == WINDOW_CHARS <= engine.settings.max_query_chars
+        assert counting.texts[0].endswith("证书直邮是什么")
     finally:
         engine.encoder = original
 
@@ -144,6 +147,28 @@ def test_an_embedding_rasa_computed_is_used_instead_of_embedding_again(engine, m
                     pack_embedding(query, vector[:10], counting.model_id), "x", None):
         assert not engine.remember(payload)
     assert len(engine.query_cache) == 0
+
+
+def test_a_long_message_is_embedded_once_on_its_question_window(engine, monkeypatch):
+    from bot.lang.question_window import WINDOW_CHARS, question_window
+    from bot.lang.vocabulary import matching_form
+    from bot.retrieval.embedding import EmbeddingCache, pack_embedding
+
+    counting = CountingEncoder(engine.encoder)
+    monkeypatch.setattr(engine, "encoder", counting)
+    monkeypatch.setattr(engine, "query_cache", EmbeddingCache())
+    story = ("老师您好,我是前年在外地参加的考试,那时候工作特别忙,考完之后就把这件事情完全忘在脑后了,"
+             "最近单位要评职称,人事那边通知我们把材料准备齐全,同事说可以来这里问问,证书邮费多少钱")
+    decision = engine.answer(story)
+    assert counting.texts == [question_window(matching_form(story))]
+    assert len(counting.texts[0]) <= WINDOW_CHARS and counting.texts[0].endswith("证书邮费多少钱")
+    # the window is the text Rasa's featurizer embeds: its embedding serves, nothing embedded
+    engine.query_cache.clear()
+    vector = counting.inner.encode(counting.texts)[0]
+    counting.texts.clear()
+    assert engine.remember(pack_embedding(question_window(matching_form(story)), vector,
+                                          counting.model_id))
+    assert engine.answer(story) == decision and counting.texts == []
 
 
 def test_search_returns_entries_then_passages(engine):

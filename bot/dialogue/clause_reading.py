@@ -6,7 +6,10 @@ reading; so when the whole message is not answered, it is read again on its ques
 clauses with the narrative clause just before them (``Message.focus``), on the question
 clauses alone, and on each question clause with the clause before it; the most confident
 answer of these readings wins when it beats the whole message's. Every reading is
-embedded in one batch.
+embedded in one batch. Of a message longer than the question window
+(``bot.lang.question_window``), only the question clauses in its window are read: a story
+asks in passing ("也不知道会不会有影响"), and reading each of those would cost what
+reading the whole story costs.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 from bot.dialogue.message import Message
 from bot.lang.clauses import INSTRUCTION, QUESTION
+from bot.lang.question_window import WINDOW_CHARS, question_window
 from bot.lang.vocabulary import canonical
 from bot.retrieval.engine import Decision, Engine
 
@@ -30,21 +34,42 @@ def question_readings(message: Message) -> list[str]:
     """The readings of a message besides its whole text: its focus, its question clauses
     together, and each question clause with the clause before it (alone only when nothing
     of substance comes before: "什么时候寄出" alone is another question than after
-    "广州过了领证期限才提交邮寄")."""
+    "广州过了领证期限才提交邮寄"). Of a message longer than the question window, whose
+    whole reading is already its questions with their context, only its last question
+    with the clause before it."""
     clauses = message.clauses
-    readings = [message.focus] if message.focus else []
-    questions = message.questions
-    if 1 < len(questions) < len(clauses):
-        readings.append(",".join(questions))
-    for n, clause in enumerate(clauses):
-        if clause.role != QUESTION:
-            continue
-        before = clauses[n - 1] if n else None
-        if before is None or before.role == INSTRUCTION:
-            readings.append(canonical(clause.text))
-        else:
-            readings.append(canonical(f"{before.text},{clause.text}"))
-    return [r for r in dict.fromkeys(readings) if r and r != message.query]
+    asked = read_questions(message)
+    if len(message.query) > WINDOW_CHARS:
+        readings = [_with_before(clauses, asked[-1])] if asked else []
+    else:
+        readings = [message.focus] if message.focus else []
+        if 1 < len(asked) < len(clauses):
+            readings.append(",".join(canonical(clauses[n].text) for n in asked))
+        readings += [_with_before(clauses, n) for n in asked]
+    # a long message's readings are read on their question window (the engine's
+    # read_part): one read as the whole message's window is no other reading
+    whole = question_window(message.query)
+    windows = (question_window(r) for r in readings)
+    return [r for r in dict.fromkeys(windows) if r and r != whole]
+
+
+def _with_before(clauses, n: int) -> str:
+    """Question clause ``n`` read with the clause before it, unless that is an instruction
+    to the assistant or there is none."""
+    before = clauses[n - 1] if n else None
+    if before is None or before.role == INSTRUCTION:
+        return canonical(clauses[n].text)
+    return canonical(f"{before.text},{clauses[n].text}")
+
+
+def read_questions(message: Message) -> list[int]:
+    """The positions of the question clauses read: all of them, or of a message longer than
+    the question window, those in its window."""
+    asked = [n for n, clause in enumerate(message.clauses) if clause.role == QUESTION]
+    if len(message.query) <= WINDOW_CHARS:
+        return asked
+    window = question_window(message.query)
+    return [n for n in asked if canonical(message.clauses[n].text) in window]
 
 
 def read_clauses(engine: Engine, message: Message, whole: Decision,
@@ -83,7 +108,7 @@ def other_questions(engine: Engine, message: Message, answered: str, topic: str 
     that answer them, read each with the clause before it, and the clauses no entry
     answers (the documents do not say)."""
     clauses = message.clauses
-    questions = [n for n, c in enumerate(clauses) if c.role == QUESTION]
+    questions = read_questions(message)
     if len(questions) < 2:
         return [], []
     readings = {}

@@ -23,6 +23,7 @@ from bot.retrieval.embedding import EmbeddingCache, Encoder, get_encoder, unpack
 from bot.retrieval.index import LoadedIndex, index_version, load_index
 from bot.knowledge.entries import TOPICS, KnowledgeBase, load_knowledge_base
 from bot.retrieval.settings import Settings, load_settings
+from bot.lang.question_window import question_window
 from bot.lang.text import has_words
 from bot.lang.vocabulary import matching_form
 
@@ -101,7 +102,13 @@ class Engine:
     # -- helpers -----------------------------------------------------------
     def prepare(self, text: str) -> str:
         """Normalised, truncated query text."""
-        return matching_form(text or "")[: self.settings.max_query_chars]
+        return self.read_part(matching_form(text or ""))
+
+    def read_part(self, query: str) -> str:
+        """What is read of a query in matching form: a long one's question window
+        (``bot.lang.question_window``, the text Rasa's featurizer embeds too), cut to
+        ``max_query_chars``."""
+        return question_window(query)[: self.settings.max_query_chars]
 
     def citations(self, passage_ids) -> list[Citation]:
         return citations(passage_ids, self.kb.documents, self.kb.passages)
@@ -141,7 +148,7 @@ class Engine:
         """Embed the queries (in matching form) that answering may ask for next, in one
         batch (a follow-up is read alone and in context); queries without words are
         skipped, as ``answer_query`` does."""
-        queries = [q[: self.settings.max_query_chars] for q in queries]
+        queries = [self.read_part(q) for q in queries]
         queries = [q for q in queries if has_words(q)]
         if queries:
             self.query_vectors(queries)
@@ -166,7 +173,7 @@ class Engine:
     def search_query(self, query: str, k: int = 5, topic: str | None = None,
                      kinds: tuple[str, ...] = KINDS) -> list[Hit]:
         """:meth:`search` for text already in matching form (``bot.lang.vocabulary.matching_form``)."""
-        query = query[: self.settings.max_query_chars]
+        query = self.read_part(query)
         if not has_words(query) or k <= 0:
             return []
         return self._search_prepared(query, k, topic, kinds)
@@ -200,7 +207,7 @@ class Engine:
         ``query`` is in matching form (``bot.lang.vocabulary.matching_form``). ``exclude``: an
         entry id the question is known NOT to ask for (a follow-up to it); confidences
         are then conditional on "not that entry"."""
-        query = query[: self.settings.max_query_chars]
+        query = self.read_part(query)
         if not has_words(query):
             return Decision("no_answer", [], query)
         s = self.settings

@@ -18,9 +18,10 @@ For each system, in one run and on this machine:
   are not counted. Both systems run side by side and the 1-user phase alternates between
   them in blocks of 100 turns, so that other work on this shared machine weighs on both
   alike; the machine's load average is recorded.
-* Message length (issue 22): short held-out questions (12-28 characters) and the same
-  questions after a candidate's story (tests/data/bench_narratives.yml) making 200
-  characters, one user, a new sender each, alternating; p50 long over p50 short.
+* Message length (issue 22): short questions (12-28 characters, sent by no other stage,
+  so neither side is read from the servers' caches) and the same questions after a
+  candidate's story (both in tests/data/bench_narratives.yml) making 200 characters, one
+  user, a new sender each, alternating; p50 long over p50 short.
 * Resident memory (RSS incl. children) of each server after the load.
 * Accuracy on the held-out questions (tests/data/rest_questions.yml and
   tests/data/retrieval_dev.yml), one fresh sender per case: in-scope questions answered
