@@ -59,3 +59,10 @@ def test_a_story_that_asks_in_passing_is_read_on_its_window_alone():
     assert asked == ["证书直邮到家大概要几天才能收到"]   # not each "几" and "什么" of the story
     assert question_window(message.query).endswith("现在有点慌,证书直邮到家大概要几天才能收到")
     assert question_readings(message) == []   # its window is its question with the clause before
+
+
+def test_a_question_pointing_back_is_read_after_the_story_clause_it_points_at():
+    text = ("昨天晚上我按网上的步骤申请了加注,选的本人调用,提交以后页面一直显示证书生成中,"
+            "今天刷新了好多次还是这样,单位下午就要,这种情况是正常的吗还是我操作错了")
+    window = question_window(text)
+    assert "证书生成中" in window and window.endswith("这种情况是正常的吗还是我操作错了")

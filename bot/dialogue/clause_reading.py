@@ -35,12 +35,14 @@ def question_readings(message: Message) -> list[str]:
     together, and each question clause with the clause before it (alone only when nothing
     of substance comes before: "什么时候寄出" alone is another question than after
     "广州过了领证期限才提交邮寄"). Of a message longer than the question window, whose
-    whole reading is already its questions with their context, only its last question
-    with the clause before it."""
+    whole reading is already its questions with their context, each question of the
+    window with the clause before it."""
     clauses = message.clauses
     asked = read_questions(message)
     if len(message.query) > WINDOW_CHARS:
-        readings = [_with_before(clauses, asked[-1])] if asked else []
+        # each question of the window with the clause before it, short readings in one
+        # batch ("考后资格核查具体是怎么查的" read apart from "会不会因为这个不给我发证")
+        readings = [_with_before(clauses, n) for n in reversed(asked)]
     else:
         readings = [message.focus] if message.focus else []
         if 1 < len(asked) < len(clauses):

@@ -44,9 +44,27 @@ def question_window(text: str, limit: int = WINDOW_CHARS) -> str:
     if len(questions) > limit:  # the last question clause alone is too long
         return _around_question(questions, limit)
     first, room = kept[0], limit - len(questions) - 1
-    if first and clauses[first - 1].role != INSTRUCTION and room >= MIN_CONTEXT_CHARS:
-        return f"{clauses[first - 1].text[-room:]},{questions}"
+    context = _context(clauses, first)
+    if context is not None and room >= MIN_CONTEXT_CHARS:
+        return f"{context.text[-room:]},{questions}"
     return questions
+
+
+def _context(clauses, first: int):
+    """The clause a question run at ``first`` is read after: the one just before it
+    (unless an instruction to the assistant); for a question that points back ("这种情况
+    是正常的吗") at a story whose last clause names nothing of the documents' ("单位下午就
+    要"), the nearest clause before that does ("提交以后页面一直显示证书生成中")."""
+    if not first or clauses[first - 1].role == INSTRUCTION:
+        return None
+    words = datafiles.vocabulary()
+    pointing = any(cue in clauses[first].text for cue in words.get("pointing_cues") or ())
+    subjects = words.get("subject_words") or ()
+    if pointing and not any(w in clauses[first - 1].text for w in subjects):
+        for clause in reversed(clauses[:first - 1]):
+            if clause.role != INSTRUCTION and any(w in clause.text for w in subjects):
+                return clause
+    return clauses[first - 1]
 
 
 def _tail(clauses, limit: int) -> str:
