@@ -66,3 +66,10 @@ def test_a_question_pointing_back_is_read_after_the_story_clause_it_points_at():
             "今天刷新了好多次还是这样,单位下午就要,这种情况是正常的吗还是我操作错了")
     window = question_window(text)
     assert "证书生成中" in window and window.endswith("这种情况是正常的吗还是我操作错了")
+
+
+def test_the_question_asked_in_the_middle_is_read_not_the_passing_ones_after_it():
+    text = matching_form("我在深圳这边上班，前阵子考过了一级建造师，证书直邮的邮费是怎么收的，是不是到付啊，"
+                         "我家里平时白天没人，老公上夜班，孩子也在上学，也不知道快递员会不会等，唉真麻烦")
+    window = question_window(text)
+    assert "证书直邮的邮费是怎么收的" in window and "快递员会不会等" not in window

@@ -4,8 +4,9 @@ The sentence encoder's time grows with the text's tokens (multilingual-e5-small,
 the servers run it: about 19 ms for 16 characters, 27 ms for 30, more under load), and a long
 message that tells a story and asks at the end is not read better whole: the story
 dilutes the question (issue 22). So a text longer than ``WINDOW_CHARS`` is read on its
-last run of question clauses, with the end of the clause just before it as context, at
-most ``WINDOW_CHARS`` characters in all; a 200-character message then costs about what
+main question (the question clause naming most of the documents' subjects, the last on a
+tie) and the questions next to it, with the end of the clause before them as context,
+at most ``WINDOW_CHARS`` characters in all; a 200-character message then costs about what
 its question costs. Rasa's featurizer and the retrieval engine read the same window, so
 the embedding Rasa computes serves the action server too.
 """
@@ -36,8 +37,11 @@ def question_window(text: str, limit: int = WINDOW_CHARS) -> str:
     asked = [n for n, clause in enumerate(clauses) if clause.role == QUESTION]
     if not asked:
         return _tail(clauses, limit)
-    kept = [asked[-1]]   # the last run of questions that fits: a story asks at its end,
-    while (kept[0] - 1 in asked   # and asks in passing before ("也不知道会不会有影响")
+    kept = [_main_question(clauses, asked)]
+    while (kept[-1] + 1 in asked   # with the questions right after it that fit,
+           and len(",".join(clauses[n].text for n in [*kept, kept[-1] + 1])) <= limit):
+        kept.append(kept[-1] + 1)
+    while (kept[0] - 1 in asked   # then those just before it
            and len(",".join(clauses[n].text for n in [kept[0] - 1, *kept])) <= limit):
         kept.insert(0, kept[0] - 1)
     questions = ",".join(clauses[n].text for n in kept)
@@ -48,6 +52,20 @@ def question_window(text: str, limit: int = WINDOW_CHARS) -> str:
     if context is not None and room >= MIN_CONTEXT_CHARS:
         return f"{context.text[-room:]},{questions}"
     return questions
+
+
+def _main_question(clauses, asked: list[int]) -> int:
+    """The question clause a long message is about: the one that, with the clause before
+    it, names most of the documents' subjects (``subject_words``), the last on a tie. A
+    story often asks in the middle and then asks in passing ("证书直邮的邮费是怎么收的，…，
+    也不知道快递员会不会等，唉真麻烦", "…公示几天啊，…，对吧")."""
+    subjects = datafiles.vocabulary().get("subject_words") or ()
+
+    def named(n: int) -> int:
+        text = clauses[n].text + (clauses[n - 1].text if n else "")
+        return sum(word in text for word in subjects)
+
+    return max(asked, key=lambda n: (named(n), n))
 
 
 def _context(clauses, first: int):
