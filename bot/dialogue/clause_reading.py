@@ -22,6 +22,9 @@ from bot.lang.question_window import WINDOW_CHARS, question_window
 from bot.lang.vocabulary import canonical
 from bot.retrieval.engine import Decision, Engine
 
+# A long message's window answered at least this confidently is not read whole too.
+WINDOW_SURE = 0.8
+
 
 @dataclass(frozen=True)
 class ClauseReading:
@@ -77,6 +80,13 @@ def read_questions(message: Message) -> list[int]:
 def read_clauses(engine: Engine, message: Message, whole: Decision,
                  topic: str | None) -> ClauseReading:
     """The best decision over the whole message and its question readings."""
+    if len(message.query) > WINDOW_CHARS and not (
+            whole.kind == "answer" and whole.hits[0].score >= WINDOW_SURE):
+        # a long message its window does not settle is read whole as well: the window
+        # takes one question and may leave out the one the story is about
+        entire = engine.answer_query(message.query, topic=topic, windowed=False)
+        if _better(entire, whole):
+            whole = entire
     # a whole message that answers keeps its answer: a clause read alone loses the
     # context that makes it ("我没有报名账号，怎么下电子证书" is about registering)
     readings = [] if whole.kind == "answer" else question_readings(message)

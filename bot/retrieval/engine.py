@@ -200,14 +200,15 @@ class Engine:
         return self.answer_query(matching_form(text or ""), topic, exclude)
 
     def answer_query(self, query: str, topic: str | None = None,
-                     exclude: str | None = None) -> Decision:
+                     exclude: str | None = None, windowed: bool = True) -> Decision:
         """Answer when the best entry's confidence reaches ``answer_threshold``; offer
         it and the next likely entries (confidence >= ``suggestion_min``) as "did you
         mean" from ``floor``; below that, no answer (the hits are kept for logging).
         ``query`` is in matching form (``bot.lang.vocabulary.matching_form``). ``exclude``: an
         entry id the question is known NOT to ask for (a follow-up to it); confidences
-        are then conditional on "not that entry"."""
-        query = self.read_part(query)
+        are then conditional on "not that entry". ``windowed=False``: a long query is read
+        whole (cut to ``max_query_chars``), not on its question window."""
+        query = self.read_part(query) if windowed else query[: self.settings.max_query_chars]
         if not has_words(query):
             return Decision("no_answer", [], query)
         s = self.settings
