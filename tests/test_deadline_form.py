@@ -298,6 +298,7 @@ def test_a_date_told_with_another_question_is_no_deadline_turn(text):
     "名单10月10日公示的，直邮最晚啥时候申请",
     "河南没领的证书，考试2021年10月24日结束的，保管到啥时候",
     "我今天申请加注，多久会过期",
+    "广州逾期没领的证书申请了邮寄，2025年1月10号审核的，哪周寄出",
 ])
 def test_a_date_told_with_a_question_about_time_is_a_deadline_turn(text):
     turn = dialogue.deadline_turn(text)
