@@ -112,8 +112,8 @@ def _after_deadline(engine: Engine, message: Message, decision: Decision,
     Guangzhou's collection notice), the entry saying what to do late (``after_deadline``
     of the entries): of the entry the message reads as (the decision's, or the first one
     asked back about), else of the last answer's for a short message; else such an entry
-    asked back about. None when the message says no such thing, or already reads as what to do
-    late."""
+    asked back about. None when the message says no such thing, or already reads as what
+    to do late."""
     if not message.missed:
         return None
     read = options[0] if options else (
@@ -130,7 +130,7 @@ def _after_deadline(engine: Engine, message: Message, decision: Decision,
         entries.append(last)
     entry = next((e for e in entries if e is not None and e.after_deadline), None)
     query = decision.query or message.query
-    if entry is not None and entry.after_deadline:
+    if entry is not None:
         hits = engine.search_query(query, k=len(engine.kb.entries), kinds=("entry",))
         return Decision(kind="answer", hits=[h for h in hits if h.id == entry.after_deadline],
                         query=query)
